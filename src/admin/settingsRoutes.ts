@@ -1,0 +1,11 @@
+import Router from '@koa/router';
+import { redactConfig, type Config } from '../config/index.js';
+
+/** GET /admin/v1/settings: the effective configuration, secrets redacted. */
+export function settingsRoutes(currentConfig: () => Config): Router {
+  const router = new Router();
+  router.get('/settings', (ctx) => {
+    ctx.body = redactConfig(currentConfig());
+  });
+  return router;
+}

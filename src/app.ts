@@ -1,0 +1,96 @@
+import Router from '@koa/router';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
+import type { Db } from 'mongodb';
+import type { Config } from './config/index.js';
+import { discoveryRoutes } from './discovery/routes.js';
+import { requireToken, type Authenticator } from './http/auth.js';
+import { jsonBody } from './http/body.js';
+import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
+import { requestContext } from './http/requestContext.js';
+import type { Logger } from './logger.js';
+import type { HttpMetrics } from './metrics.js';
+import type { Features } from './scim/discovery.js';
+import type { SchemaRegistry } from './scim/schemaRegistry.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  authenticator: Authenticator;
+  metrics: HttpMetrics;
+  registry: SchemaRegistry;
+  features: Features;
+  /** Routers mounted under /scim/v2 after the SCIM token check and JSON body parsing. */
+  scimRouters?: Router[];
+  /** Routers mounted under /admin/v1 after the admin token check (they parse their own bodies). */
+  adminRouters?: Router[];
+  /** Routers at the root without a token (end-user pages). */
+  publicRouters?: Router[];
+  /** False once shutdown has begun, so load balancers stop sending traffic. */
+  accepting?: () => boolean;
+}
+
+function under(prefix: string, middleware: Middleware): Middleware {
+  return (ctx, next) => (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`) ? middleware(ctx, next) : next());
+}
+
+async function scimContentType(ctx: Context, next: Next) {
+  await next();
+  if (ctx.body && typeof ctx.body === 'object' && !ctx.response.get('content-type').includes('scim')) {
+    ctx.type = SCIM_CONTENT_TYPE;
+  }
+}
+
+/** The Koa app without listen(): tests drive it with supertest. */
+export function createApp(deps: AppDeps): Koa {
+  const { config, logger, db, authenticator, metrics } = deps;
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  app.use(requestContext(logger, metrics));
+  app.use(errorHandler(logger));
+
+  const root = new Router();
+  root.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  root.get('/readyz', async (ctx) => {
+    const accepting = deps.accepting?.() ?? true;
+    try {
+      if (!accepting) throw new Error('shutting down');
+      await db.command({ ping: 1 }, { timeoutMS: 2000 });
+      ctx.body = { status: 'ready', database: 'ok' };
+    } catch (err) {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', database: accepting ? 'unreachable' : 'ok', reason: (err as Error).message };
+    }
+  });
+  root.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+
+  const scim = new Router({ prefix: '/scim/v2' });
+  const discovery = discoveryRoutes(config, deps.registry, deps.features);
+  scim.use(discovery.routes());
+  for (const router of deps.scimRouters ?? []) scim.use(router.routes());
+
+  const admin = new Router({ prefix: '/admin/v1' });
+  for (const router of deps.adminRouters ?? []) admin.use(router.routes());
+
+  app.use(root.routes());
+  for (const router of deps.publicRouters ?? []) app.use(router.routes());
+  // Guards by prefix (not per route) so unknown paths under a prefix also need a token.
+  app.use(under('/scim/v2', requireToken(authenticator, 'scim')));
+  app.use(under('/scim/v2', scimContentType));
+  app.use(
+    under(
+      '/scim/v2',
+      jsonBody((ctx) => (/\/Bulk$/i.test(ctx.path) ? config.scim.bulk.maxPayloadSize : config.server.bodyLimitBytes)),
+    ),
+  );
+  app.use(scim.routes());
+  app.use(under('/admin/v1', requireToken(authenticator, 'admin')));
+  app.use(admin.routes());
+  return app;
+}

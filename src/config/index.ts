@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const state = z.enum(['STAGED', 'ACTIVE']);
+const tokenSecret = z
+  .object({
+    name: z.string().min(1),
+    token: z.string().min(16, 'a token needs at least 16 characters').optional(),
+    hash: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/i, 'must be "sha256:" followed by 64 hex digits')
+      .optional(),
+  })
+  .refine((t) => Boolean(t.token) !== Boolean(t.hash), 'give exactly one of "token" or "hash"');
+
+const configSchema = z
+  .object({
+    server: z.strictObject({
+      port: z.coerce.number().int().min(0).max(65535),
+      host: z.string().min(1),
+      publicUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
+      bodyLimitBytes: z.number().int().min(1024),
+      shutdownGraceMs: z.number().int().min(0),
+    }),
+    mongodb: z.strictObject({ uri: z.string() }),
+    dataDir: z.string().min(1),
+    auth: z.strictObject({
+      scimTokens: z.array(
+        z.intersection(tokenSecret, z.object({ source: z.enum(['manual', 'bulk', 'integration']).default('manual') })),
+      ),
+      adminTokens: z.array(tokenSecret),
+    }),
+    scim: z.strictObject({
+      maxResults: z.number().int().min(100, 'must be at least 100 (Okta imports by 100)'),
+      defaultCount: z.number().int().min(1),
+      bulk: z.strictObject({
+        maxOperations: z.number().int().min(1),
+        maxPayloadSize: z.number().int().min(1024),
+      }),
+    }),
+    users: z.strictObject({
+      defaultState: z.strictObject({ manual: state, bulk: state, integration: state }),
+      defaultPasswordAuthority: z.enum(['none', 'activeDirectory', 'scim']),
+    }),
+    passwords: z.strictObject({
+      minLength: z.number().int().min(1),
+      maxLength: z.number().int().min(8),
+      requireCharacterClasses: z.number().int().min(0).max(4),
+      maxFailedAttempts: z.number().int().min(1),
+    }),
+    activation: z.strictObject({
+      linkTtlDays: z.number().positive(),
+      resetLinkTtlHours: z.number().positive(),
+    }),
+    reminders: z.strictObject({
+      noLoginDays: z.number().int().min(0),
+      hourUtc: z.number().int().min(0).max(23),
+    }),
+    mail: z.strictObject({
+      smtpUrl: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL'),
+      from: z.string().min(3),
+      orgName: z.string(),
+      portalUrl: z.string(),
+      templatesDir: z.string().min(1),
+      maxAttempts: z.number().int().min(1),
+    }),
+    jobs: z.strictObject({
+      processEvery: z.string().regex(/^\d+(\.\d+)? ?(ms|milliseconds?|seconds?|minutes?)$/, 'like "5 seconds"'),
+    }),
+    rateLimit: z.strictObject({
+      enabled: z.boolean(),
+      requestsPerMinute: z.number().int().min(1),
+    }),
+    log: z.strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    }),
+    production: z.boolean(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type TokenSource = 'manual' | 'bulk' | 'integration';
+export type Json = Record<string, unknown>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function isPlainObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge: objects merge key by key, arrays and scalars replace. */
+export function overlay(base: Json, top: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(top)) {
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? overlay(out[key] as Json, value) : value;
+  }
+  return out;
+}
+
+function stripComments(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripComments);
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== '$comment')
+      .map(([k, v]) => [k, stripComments(v)]),
+  );
+}
+
+function readJsonFile(file: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isPlainObject(parsed)) throw new Error('the top level must be an object');
+    return parsed;
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function fromEnvironment(env: NodeJS.ProcessEnv): Json {
+  const out: Json = {};
+  const set = (keyPath: string, value: unknown) => {
+    const keys = keyPath.split('.');
+    let node = out;
+    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Json;
+    node[keys[keys.length - 1]] = value;
+  };
+  if (env.PORT) set('server.port', env.PORT);
+  if (env.HOST) set('server.host', env.HOST);
+  if (env.ROSTER_PUBLIC_URL) set('server.publicUrl', env.ROSTER_PUBLIC_URL);
+  if (env.MONGODB_URI) set('mongodb.uri', env.MONGODB_URI);
+  if (env.ROSTER_DATA_DIR) set('dataDir', env.ROSTER_DATA_DIR);
+  if (env.ROSTER_SMTP_URL) set('mail.smtpUrl', env.ROSTER_SMTP_URL);
+  if (env.ROSTER_MAIL_FROM) set('mail.from', env.ROSTER_MAIL_FROM);
+  if (env.LOG_LEVEL) set('log.level', env.LOG_LEVEL);
+  return out;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Extra overlay applied last (tests). */
+  overrides?: Json;
+  defaultFile?: string;
+}
+
+/** Loads default.json, the ROSTER_CONFIG file and the environment, validates once and freezes. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  let merged = readJsonFile(options.defaultFile ?? path.join(PROJECT_ROOT, 'config/default.json'));
+  if (env.ROSTER_CONFIG) merged = overlay(merged, readJsonFile(env.ROSTER_CONFIG));
+  merged = overlay(merged, fromEnvironment(env));
+  if (options.overrides) merged = overlay(merged, options.overrides);
+  merged = stripComments(merged) as Json;
+  merged.production = env.NODE_ENV === 'production';
+
+  const auth = merged.auth as { scimTokens: Json[]; adminTokens: Json[] };
+  if (env.ROSTER_SCIM_TOKEN) {
+    auth.scimTokens = [...auth.scimTokens, { name: 'env', token: env.ROSTER_SCIM_TOKEN, source: 'manual' }];
+  }
+  if (env.ROSTER_ADMIN_TOKEN) {
+    auth.adminTokens = [...auth.adminTokens, { name: 'env', token: env.ROSTER_ADMIN_TOKEN }];
+  }
+  return validateConfig(merged);
+}
+
+export function validateConfig(raw: Json): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      return `${key}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const config = result.data;
+  if (config.production && !config.mongodb.uri) {
+    throw new ConfigError('invalid configuration:\n  mongodb.uri: MONGODB_URI is required when NODE_ENV=production');
+  }
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The effective configuration with secrets redacted (admin settings endpoint, start-up log). */
+export function redactConfig(config: Config): Json {
+  const redactUri = (uri: string) => uri.replace(/\/\/([^@/]+)@/, '//***@');
+  return {
+    ...config,
+    mongodb: { uri: redactUri(config.mongodb.uri) },
+    mail: { ...config.mail, smtpUrl: redactUri(config.mail.smtpUrl) },
+    auth: {
+      scimTokens: config.auth.scimTokens.map((t) => ({ name: t.name, source: t.source, secret: '[redacted]' })),
+      adminTokens: config.auth.adminTokens.map((t) => ({ name: t.name, secret: '[redacted]' })),
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { MongoClient, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+
+export interface IndexSpec {
+  collection: string;
+  key: IndexSpecification;
+  options?: CreateIndexesOptions;
+}
+
+export async function connectDatabase(uri: string, dbName?: string): Promise<{ client: MongoClient; db: Db }> {
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 5000,
+    appName: 'roster',
+  });
+  await client.connect();
+  return { client, db: client.db(dbName) };
+}
+
+/** Creates every index idempotently; run at every start-up. */
+export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
+  for (const spec of specs) {
+    await db.collection(spec.collection).createIndex(spec.key, spec.options ?? {});
+  }
+}

@@ -1,0 +1,51 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Config } from '../config/index.js';
+import type { SchemaRegistry } from '../scim/schemaRegistry.js';
+import {
+  listResponse,
+  resourceTypeDocuments,
+  schemaDocuments,
+  serviceProviderConfig,
+  type Features,
+} from '../scim/discovery.js';
+import { ScimError, notFound } from '../scim/errors.js';
+
+/** /ServiceProviderConfig, /ResourceTypes and /Schemas: read-only, 405 for any other method. */
+export function discoveryRoutes(config: Config, registry: SchemaRegistry, features: Features): Router {
+  const router = new Router();
+  const base = `${config.server.publicUrl}/scim/v2`;
+  const schemas = schemaDocuments(registry, base);
+  const types = resourceTypeDocuments(base);
+  const spc = serviceProviderConfig(config, base, features);
+
+  const readOnly = (path: string, handler: (ctx: Context) => unknown) => {
+    router.get(path, (ctx) => {
+      ctx.body = handler(ctx);
+    });
+    router.all(path, (ctx) => {
+      ctx.set('Allow', 'GET');
+      throw new ScimError(405, `${ctx.method} is not supported on ${ctx.path}; use GET`);
+    });
+  };
+  const rejectFilter = (ctx: Context) => {
+    if (ctx.query.filter !== undefined) throw new ScimError(403, 'Filtering is not supported on discovery endpoints');
+  };
+
+  readOnly('/ServiceProviderConfig', () => spc);
+  readOnly('/ResourceTypes', (ctx) => (rejectFilter(ctx), listResponse(types)));
+  readOnly(
+    '/ResourceTypes/:id',
+    (ctx) => types.find((t) => t.id === ctx.params.id) ?? notFoundError('ResourceType', ctx.params.id),
+  );
+  readOnly('/Schemas', (ctx) => (rejectFilter(ctx), listResponse(schemas)));
+  readOnly('/Schemas/:id', (ctx) => {
+    const id = ctx.params.id.toLowerCase();
+    return schemas.find((s) => s.id.toLowerCase() === id) ?? notFoundError('Schema', ctx.params.id);
+  });
+  return router;
+}
+
+function notFoundError(kind: string, id: string | undefined): never {
+  throw notFound(`${kind} ${id ?? ''} not found`);
+}

@@ -1,0 +1,86 @@
+import type { Context, Next } from 'koa';
+import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import { errorBody, ScimError } from '../scim/errors.js';
+import type { Logger } from '../logger.js';
+
+/** Errors of the admin API and the end-user endpoints: `{ error: { code, message } }`. */
+export class AdminError extends Error {
+  override name = 'AdminError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) return true;
+  if (err instanceof MongoError) {
+    const label = (err as MongoError).hasErrorLabel?.('RetryableWriteError') ?? false;
+    return label || /not primary|shutdown|interrupted at shutdown|connection .* closed/i.test(err.message);
+  }
+  return false;
+}
+
+const KOA_STATUS_TYPES: Record<number, string> = { 400: 'invalidSyntax' };
+
+/** Turns every failure into a SCIM error body (or the admin shape under /admin), never a stack trace. */
+export function errorHandler(logger: Logger) {
+  return async function handleErrors(ctx: Context, next: Next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new ScimError(404, `No endpoint at ${ctx.method} ${ctx.path}`);
+      }
+    } catch (err) {
+      let error: ScimError | AdminError;
+      if (err instanceof ScimError || err instanceof AdminError) {
+        error = err;
+      } else if (isDatabaseUnavailable(err)) {
+        logger.warn({ requestId: ctx.state.requestId, err: (err as Error).message }, 'database unavailable');
+        error = new ScimError(503, 'The database is unavailable; retry later', undefined, { 'Retry-After': '5' });
+      } else if (typeof (err as { status?: unknown }).status === 'number' && (err as { expose?: boolean }).expose) {
+        const e = err as { status: number; message: string; headers?: Record<string, string> };
+        error = new ScimError(e.status, e.message, KOA_STATUS_TYPES[e.status] as never, e.headers ?? {});
+      } else {
+        logger.error({ requestId: ctx.state.requestId, err }, 'unhandled error');
+        error = new ScimError(500, 'Internal server error');
+      }
+      ctx.status = error.status;
+      if (error instanceof ScimError) ctx.set(error.headers);
+      if (
+        ctx.path.startsWith('/admin/') ||
+        ctx.path === '/activate' ||
+        ctx.path === '/reset-password' ||
+        ctx.path.startsWith('/auth/')
+      ) {
+        const code = error instanceof AdminError ? error.code : (error.scimType ?? statusCode(error.status));
+        ctx.body = { error: { code, message: error.message } };
+      } else {
+        ctx.body = errorBody(error as ScimError);
+        ctx.type = SCIM_CONTENT_TYPE;
+      }
+    }
+  };
+}
+
+function statusCode(status: number): string {
+  const names: Record<number, string> = {
+    400: 'bad_request',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not_found',
+    405: 'method_not_allowed',
+    409: 'conflict',
+    410: 'gone',
+    413: 'payload_too_large',
+    415: 'unsupported_media_type',
+    429: 'too_many_requests',
+    503: 'unavailable',
+  };
+  return names[status] ?? 'error';
+}

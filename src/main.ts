@@ -1,0 +1,93 @@
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { createRoster } from './compose.js';
+import { ConfigError, loadConfig, PROJECT_ROOT, redactConfig } from './config/index.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
+import { connectDatabase } from './db/mongo.js';
+import type { PrincipalKind } from './http/auth.js';
+import { developmentTokens } from './http/devTokens.js';
+import { createLogger } from './logger.js';
+
+/** Composition root: config -> database -> services and jobs -> HTTP; signals. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`roster: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.log.level);
+  const dataDir = path.resolve(PROJECT_ROOT, config.dataDir);
+
+  let embedded: EmbeddedDatabase | undefined;
+  let uri = config.mongodb.uri;
+  if (!uri) {
+    embedded = await startEmbeddedDatabase(dataDir, (m) => logger.info(m));
+    uri = embedded.uri;
+    logger.info({ database: embedded.kind, uri, dataDir }, `development database: embedded ${embedded.kind}`);
+  } else {
+    logger.info({ database: 'external' }, 'database: MONGODB_URI');
+  }
+  const { client, db } = await connectDatabase(uri, embedded ? 'roster' : undefined);
+
+  const missing: PrincipalKind[] = [];
+  if (config.auth.scimTokens.length === 0) missing.push('scim');
+  if (config.auth.adminTokens.length === 0) missing.push('admin');
+  if (missing.length && config.production) {
+    logger.fatal(
+      'no SCIM or admin token configured (ROSTER_SCIM_TOKEN, ROSTER_ADMIN_TOKEN); refusing to start in production',
+    );
+    process.exit(78);
+  }
+  const dev = developmentTokens(dataDir, missing);
+  for (const t of dev.created) {
+    // Printed once, to the terminal only (never through the logger); kept in the data folder.
+    process.stdout.write(
+      `\nGenerated development ${t.kind} token (saved in ${dataDir}/dev-tokens.json):\n  ${t.token}\n\n`,
+    );
+  }
+  if (dev.tokens.length > dev.created.length) logger.info(`using development tokens from ${dataDir}/dev-tokens.json`);
+
+  const roster = await createRoster({ config, db, logger, extraTokens: dev.tokens, defaultMetrics: true });
+  await roster.start();
+  const server: Server = createServer(roster.app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+  logger.info(
+    { config: redactConfig(config) },
+    `roster listening on http://${config.server.host}:${config.server.port}`,
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    roster.setAccepting(false);
+    const forced = setTimeout(() => {
+      logger.warn('grace period over; closing remaining connections');
+      server.closeAllConnections();
+    }, config.server.shutdownGraceMs);
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    clearTimeout(forced);
+    await roster.stop();
+    await client.close();
+    await embedded?.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`roster: failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/db/embedded.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    mongoUri: string;
+    databaseKind: string;
+  }
+}
+
+/** One database server for the whole run (MONGODB_URI first, else DESIGN.md's order); each test file uses its own database in it. */
+export default async function setup(project: TestProject) {
+  if (process.env.MONGODB_URI) {
+    project.provide('mongoUri', process.env.MONGODB_URI);
+    project.provide('databaseKind', 'MONGODB_URI');
+    return;
+  }
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'roster-test-db-'));
+  const db: EmbeddedDatabase = await startEmbeddedDatabase(dataDir, (m) => console.log(m));
+  console.log(`test database: ${db.kind} at ${db.uri}`);
+  project.provide('mongoUri', db.uri);
+  project.provide('databaseKind', db.kind);
+  return async () => {
+    await db.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

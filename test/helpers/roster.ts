@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient, type Db } from 'mongodb';
+import supertest from 'supertest';
+import { inject } from 'vitest';
+import { createRoster, type Roster } from '../../src/compose.js';
+import { loadConfig, type Config, type Json } from '../../src/config/index.js';
+import { createLogger } from '../../src/logger.js';
+
+export const TOKENS = {
+  scim: 'test-scim-token-manual-0001',
+  integration: 'test-scim-token-integration-0001',
+  bulk: 'test-scim-token-bulk-0001',
+  admin: 'test-admin-token-0001',
+} as const;
+
+export const SCIM_JSON = 'application/scim+json';
+
+export interface TestRoster {
+  roster: Roster;
+  config: Config;
+  db: Db;
+  client: MongoClient;
+  request: supertest.Agent;
+  /** supertest agent with the manual SCIM token and SCIM content type preset. */
+  scim: (token?: string) => {
+    get(path: string): supertest.Test;
+    post(path: string, body?: unknown): supertest.Test;
+    put(path: string, body?: unknown): supertest.Test;
+    patch(path: string, body?: unknown): supertest.Test;
+    delete(path: string): supertest.Test;
+  };
+  admin: (token?: string) => {
+    get(path: string): supertest.Test;
+    post(path: string, body?: unknown): supertest.Test;
+    delete(path: string): supertest.Test;
+  };
+  close(): Promise<void>;
+}
+
+export function testConfig(overrides: Json = {}, env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({
+    env: { ...env },
+    overrides: {
+      server: { publicUrl: 'http://roster.test' },
+      auth: {
+        scimTokens: [
+          { name: 'okta', token: TOKENS.scim, source: 'manual' },
+          { name: 'hr-integration', token: TOKENS.integration, source: 'integration' },
+          { name: 'bulk-loader', token: TOKENS.bulk, source: 'bulk' },
+        ],
+        adminTokens: [{ name: 'admin', token: TOKENS.admin }],
+      },
+      log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
+      ...overrides,
+    },
+  });
+}
+
+/** A Roster on its own fresh database in the shared test server. */
+export async function startTestRoster(
+  overrides: Json = {},
+  options: { now?: () => Date; start?: boolean } = {},
+): Promise<TestRoster> {
+  const config = testConfig(overrides);
+  const client = new MongoClient(inject('mongoUri'));
+  await client.connect();
+  const db = client.db(`t_${randomUUID().replace(/-/g, '').slice(0, 16)}`);
+  const roster = await createRoster({ config, db, logger: createLogger(config.log.level), now: options.now });
+  if (options.start) await roster.start();
+  const request = supertest.agent(roster.app.callback());
+  const bearer = (token: string) => `Bearer ${token}`;
+  const withBody = (test: supertest.Test, body: unknown) =>
+    body === undefined ? test : test.set('Content-Type', SCIM_JSON).send(JSON.stringify(body));
+  return {
+    roster,
+    config,
+    db,
+    client,
+    request,
+    scim: (token = TOKENS.scim) => ({
+      get: (p) => request.get(`/scim/v2${p}`).set('Authorization', bearer(token)),
+      post: (p, body) => withBody(request.post(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
+      put: (p, body) => withBody(request.put(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
+      patch: (p, body) => withBody(request.patch(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
+      delete: (p) => request.delete(`/scim/v2${p}`).set('Authorization', bearer(token)),
+    }),
+    admin: (token = TOKENS.admin) => ({
+      get: (p) => request.get(`/admin/v1${p}`).set('Authorization', bearer(token)),
+      post: (p, body) => {
+        const test = request.post(`/admin/v1${p}`).set('Authorization', bearer(token));
+        return body === undefined ? test : test.send(body as object);
+      },
+      delete: (p) => request.delete(`/admin/v1${p}`).set('Authorization', bearer(token)),
+    }),
+    async close() {
+      await roster.stop();
+      await db.dropDatabase().catch(() => undefined);
+      await client.close();
+    },
+  };
+}

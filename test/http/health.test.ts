@@ -1,0 +1,53 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MongoClient } from 'mongodb';
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRoster, type Roster } from '../../src/compose.js';
+import { findFerretdb, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { createLogger } from '../../src/logger.js';
+import { testConfig } from '../helpers/roster.js';
+
+// A database server of this file's own, so stopping it does not disturb other test files.
+let database: EmbeddedDatabase;
+let client: MongoClient;
+let roster: Roster;
+beforeAll(async () => {
+  const binary = findFerretdb();
+  if (!binary) throw new Error('ferretdb is needed for this test: run scripts/build-ferretdb.sh');
+  database = await startFerretdb(binary, mkdtempSync(path.join(os.tmpdir(), 'roster-health-')));
+  client = new MongoClient(database.uri, { serverSelectionTimeoutMS: 1000 });
+  await client.connect();
+  const config = testConfig();
+  roster = await createRoster({ config, db: client.db('health'), logger: createLogger('silent') });
+});
+afterAll(async () => {
+  await client.close();
+  await database.stop();
+});
+
+describe('health and readiness', () => {
+  it('is live and ready while the database answers', async () => {
+    const request = supertest(roster.app.callback());
+    expect((await request.get('/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await request.get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.database).toBe('ok');
+  });
+
+  it('stays live but not ready when the database is stopped', async () => {
+    await database.stop();
+    const request = supertest(roster.app.callback());
+    expect((await request.get('/healthz')).status).toBe(200);
+    const ready = await request.get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.database).toBe('unreachable');
+  });
+
+  it('is not ready once shutdown has begun', async () => {
+    roster.setAccepting(false);
+    const ready = await supertest(roster.app.callback()).get('/readyz');
+    expect(ready.status).toBe(503);
+  });
+});

@@ -1,0 +1,53 @@
+/** The audit/event log (DESIGN.md "Events"): one append-only document per thing that happened. */
+export type EventType =
+  | 'user_create'
+  | 'user_update'
+  | 'user_delete'
+  | 'user_activated'
+  | 'user_suspended'
+  | 'user_activation_email'
+  | 'user_welcome_email'
+  | 'user_password_reset_email'
+  | 'user_reminder_email'
+  | 'user_password_set'
+  | 'user_password_expired'
+  | 'user_activation_schedule_create'
+  | 'user_activation_schedule_delete'
+  | 'user_activation_schedule_fired'
+  | 'user_login_attempt'
+  | 'user_lockout'
+  | 'user_unlocked'
+  | 'group_create'
+  | 'group_update'
+  | 'group_delete'
+  | 'import_start'
+  | 'import_end';
+
+/** Who acted: a SCIM or admin token (by name), the system (jobs), or the end user. */
+export interface Actor {
+  type: 'admin' | 'scim' | 'system' | 'user';
+  name: string;
+}
+
+export interface EventChange {
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
+export interface RosterEvent {
+  _id: string;
+  timestamp: Date;
+  type: EventType;
+  resource?: { type: 'User' | 'Group' | 'Import'; id: string; username?: string };
+  initiatedBy: Actor;
+  changes?: EventChange[];
+  recipientEmail?: string;
+  success: boolean;
+  /** Free-form details: error message of a failed send, import counts, schedule time. */
+  details?: Record<string, unknown>;
+}
+
+export type NewEvent = Omit<RosterEvent, '_id' | 'timestamp' | 'success'> & { success?: boolean; timestamp?: Date };
+
+export const SYSTEM: Actor = { type: 'system', name: 'roster' };

@@ -1,6 +1,12 @@
 import type { Context, Next } from 'koa';
 import { badRequest, ScimError } from '../scim/errors.js';
 
+declare module 'koa' {
+  interface Request {
+    body?: unknown;
+  }
+}
+
 const JSON_TYPES = ['application/scim+json', 'application/json'];
 
 /** Reads the raw body with a size limit; 413 past it. */
@@ -32,7 +38,7 @@ export function jsonBody(limit: (ctx: Context) => number) {
     const text = raw.toString('utf8');
     if (text.trim() === '') throw badRequest('invalidSyntax', 'Request body is empty');
     try {
-      (ctx.request as { body?: unknown }).body = JSON.parse(text);
+      ctx.request.body = JSON.parse(text);
     } catch (err) {
       throw badRequest('invalidSyntax', `Request body is not valid JSON: ${(err as Error).message}`);
     }

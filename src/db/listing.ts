@@ -1,0 +1,113 @@
+import type { Collection, Document, Filter, Sort } from 'mongodb';
+import { ScimError } from '../scim/errors.js';
+import type { CompiledFilter } from '../scim/filter.js';
+import { decodeCursor, encodeCursor, type ListRequest } from '../scim/list.js';
+import type { ScimResource } from '../scim/validate.js';
+
+/** Candidates fetched for a filter that must be finished in memory (FerretDB cannot $elemMatch documents). */
+const MAX_INEXACT_CANDIDATES = 10_000;
+
+export interface ListPlan<T extends Document> {
+  collection: Collection<T>;
+  request: ListRequest;
+  filter?: CompiledFilter;
+  /** Resolved query (joins replaced); {} when there is no filter. */
+  query: Filter<T>;
+  /** Stored sort field; undefined: creation order. */
+  sortField?: string;
+  /** Converts stored documents to SCIM form (before projection). */
+  toScim(docs: T[]): Promise<ScimResource[]>;
+}
+
+export interface ListPage {
+  resources: ScimResource[];
+  totalResults: number;
+  startIndex?: number;
+  nextCursor?: string;
+}
+
+function valueAt(doc: Document, field: string): unknown {
+  let node: unknown = doc;
+  for (const key of field.split('.')) {
+    if (Array.isArray(node)) node = node[0];
+    node = (node as Record<string, unknown> | undefined)?.[key];
+  }
+  return Array.isArray(node) ? node[0] : node;
+}
+
+/**
+ * Index paging (startIndex/count) and cursor paging (RFC 9865) over a stable order: the sort key,
+ * then _id. A cursor is the last (key, _id) seen, so a deep page is a range scan, not a skip.
+ */
+export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<ListPage> {
+  const { collection, request } = plan;
+  const field = plan.sortField ?? 'meta.created';
+  const direction = request.sortOrder === 'descending' ? -1 : 1;
+  const sort = { [field]: direction, _id: direction } as Sort;
+  const exact = plan.filter?.exact ?? true;
+
+  if (!exact) return inexactPage(plan, sort, field);
+
+  const totalResults = await collection.countDocuments(plan.query);
+  if (request.cursor !== undefined) {
+    let query = plan.query;
+    if (request.cursor !== '') {
+      const position = decodeCursor(request.cursor);
+      const op = direction === 1 ? '$gt' : '$lt';
+      const after = {
+        $or: [{ [field]: { [op]: position.key } }, { [field]: position.key, _id: { [op]: position.id } }],
+      } as Filter<T>;
+      query = { $and: [plan.query, after] } as Filter<T>;
+    }
+    if (request.count === 0) return { resources: [], totalResults };
+    const docs = await collection.find(query).sort(sort).limit(request.count + 1).toArray();
+    const page = docs.slice(0, request.count);
+    const last = page[page.length - 1];
+    const nextCursor =
+      docs.length > request.count && last ? encodeCursor({ key: valueAt(last, field), id: String(last._id) }) : undefined;
+    return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
+  }
+  if (request.count === 0) return { resources: [], totalResults, startIndex: request.startIndex };
+  const docs = await collection
+    .find(plan.query)
+    .sort(sort)
+    .skip(request.startIndex - 1)
+    .limit(request.count)
+    .toArray();
+  return { resources: await plan.toScim(docs as T[]), totalResults, startIndex: request.startIndex };
+}
+
+async function inexactPage<T extends Document>(plan: ListPlan<T>, sort: Sort, field: string): Promise<ListPage> {
+  const { collection, request } = plan;
+  const candidates = await collection
+    .find(plan.query)
+    .sort(sort)
+    .limit(MAX_INEXACT_CANDIDATES + 1)
+    .toArray();
+  if (candidates.length > MAX_INEXACT_CANDIDATES) {
+    throw new ScimError(400, 'The filter matches too many resources to evaluate; narrow it', 'tooMany');
+  }
+  const resources = await plan.toScim(candidates as T[]);
+  const matching: { doc: Document; resource: ScimResource }[] = [];
+  resources.forEach((resource, i) => {
+    if (plan.filter!.matches(resource)) matching.push({ doc: candidates[i], resource });
+  });
+  const totalResults = matching.length;
+  if (request.cursor !== undefined) {
+    let from = 0;
+    if (request.cursor !== '') {
+      const { id } = decodeCursor(request.cursor);
+      from = matching.findIndex((m) => String(m.doc._id) === id) + 1;
+    }
+    const page = matching.slice(from, from + request.count);
+    const last = page[page.length - 1];
+    const more = from + request.count < matching.length;
+    return {
+      resources: page.map((m) => m.resource),
+      totalResults,
+      nextCursor: more && last ? encodeCursor({ key: valueAt(last.doc, field), id: String(last.doc._id) }) : undefined,
+    };
+  }
+  const page = matching.slice(request.startIndex - 1, request.startIndex - 1 + request.count);
+  return { resources: page.map((m) => m.resource), totalResults, startIndex: request.startIndex };
+}

@@ -1,0 +1,39 @@
+import Router, { type RouterContext } from '@koa/router';
+import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
+import { parseProjection } from '../scim/projection.js';
+import type { GroupService, GroupWriteContext } from './service.js';
+
+/** /Groups: thin HTTP glue over the group service. */
+export function groupRoutes(service: GroupService): Router {
+  const router = new Router();
+  const context = (ctx: RouterContext): GroupWriteContext => ({ actor: actorOf(ctx), ifMatch: ifMatch(ctx) });
+  const projection = (ctx: RouterContext) => parseProjection(ctx.query.attributes, ctx.query.excludedAttributes);
+
+  router.get('/Groups', async (ctx) => {
+    ctx.body = await service.list(queryOf(ctx));
+  });
+  router.post('/Groups/.search', async (ctx) => {
+    ctx.body = await service.list(ctx.request.body as Record<string, unknown>);
+  });
+  router.post('/Groups', async (ctx) => {
+    const { group, resource } = await service.create(ctx.request.body, context(ctx), projection(ctx));
+    sendResource(ctx, resource, group.meta.version, 201);
+  });
+  router.get('/Groups/:id', async (ctx) => {
+    const { group, resource } = await service.get(ctx.params.id, projection(ctx));
+    sendResource(ctx, resource, group.meta.version);
+  });
+  router.put('/Groups/:id', async (ctx) => {
+    const { group, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    sendResource(ctx, resource, group.meta.version);
+  });
+  router.patch('/Groups/:id', async (ctx) => {
+    const { group, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    sendResource(ctx, resource, group.meta.version);
+  });
+  router.delete('/Groups/:id', async (ctx) => {
+    await service.delete(ctx.params.id, context(ctx));
+    ctx.status = 204;
+  });
+  return router;
+}

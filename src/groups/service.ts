@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import type { Filter } from 'mongodb';
+import type { Config } from '../config/index.js';
+import { idJoin, resolveJoins } from '../db/joins.js';
+import { listPage } from '../db/listing.js';
+import type { Actor, NewEvent } from '../events/types.js';
+import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
+import { checkIfMatch, etagFor } from '../scim/etag.js';
+import { compileFilter, parseAttributePath } from '../scim/filter.js';
+import { listResponse, parseListRequest } from '../scim/list.js';
+import { applyPatch, parsePatchRequest, type PatchOperation } from '../scim/patch.js';
+import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
+import { createResolver } from '../scim/resolver.js';
+import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
+import { normalize, validateResource, type ScimResource } from '../scim/validate.js';
+import type { UserRepository } from '../users/repository.js';
+import { DuplicateGroupError, type GroupRepository, type Membership, type StoredGroup } from './repository.js';
+
+export interface GroupWriteContext {
+  actor: Actor;
+  ifMatch?: string;
+}
+
+export interface GroupServiceDeps {
+  config: Config;
+  groups: GroupRepository;
+  users: UserRepository;
+  schemas: SchemaDocument[];
+  recordEvent(event: NewEvent): Promise<void>;
+  now?: () => Date;
+}
+
+interface MemberInput {
+  value: string;
+  type?: string;
+}
+
+export type GroupService = ReturnType<typeof createGroupService>;
+
+const SIMPLE_MEMBER_FILTER = /^\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
+
+/** Group rules: unique names, members in their own collection (constant-time changes), versions and events. */
+export function createGroupService(deps: GroupServiceDeps) {
+  const { config, groups, users, schemas } = deps;
+  const now = deps.now ?? (() => new Date());
+  const baseUrl = `${config.server.publicUrl}/scim/v2`;
+  const resolver = createResolver(schemas, {
+    extensionKeys: {},
+    normalized: { displayname: 'norm.displayName' },
+    joins: { 'members.value': 'members.value', members: 'members.value' },
+  });
+
+  async function load(id: string): Promise<StoredGroup> {
+    const group = await groups.findById(id);
+    if (!group) throw notFound(`Group ${id} not found`);
+    return group;
+  }
+
+  async function renderMembers(memberships: Membership[]) {
+    const userIds = memberships.filter((m) => m.type === 'User').map((m) => m.memberId);
+    const groupIds = memberships.filter((m) => m.type === 'Group').map((m) => m.memberId);
+    const names = new Map<string, string>();
+    for (const u of await users.findByIds(userIds, { userName: 1, displayName: 1 })) {
+      names.set(u._id, (u.displayName as string | undefined) ?? u.userName);
+    }
+    for (const g of await groups.findByIds(groupIds)) names.set(g._id, g.displayName);
+    return memberships.map((m) => ({
+      value: m.memberId,
+      $ref: `${baseUrl}/${m.type === 'User' ? 'Users' : 'Groups'}/${m.memberId}`,
+      type: m.type,
+      ...(names.has(m.memberId) ? { display: names.get(m.memberId) } : {}),
+    }));
+  }
+
+  function toScim(group: StoredGroup, members?: ScimResource[]): ScimResource {
+    return {
+      schemas: [SCHEMA_URNS.group],
+      id: group._id,
+      ...(group.externalId !== undefined ? { externalId: group.externalId } : {}),
+      displayName: group.displayName,
+      ...(members?.length ? { members } : {}),
+      meta: {
+        resourceType: 'Group',
+        created: group.meta.created.toISOString(),
+        lastModified: group.meta.lastModified.toISOString(),
+        location: `${baseUrl}/Groups/${group._id}`,
+        version: etagFor(group.meta.version),
+      },
+    };
+  }
+
+  async function render(group: StoredGroup, projection: Projection): Promise<ScimResource> {
+    const members = wants(projection, 'members', schemas) ? await renderMembers(await groups.members(group._id)) : undefined;
+    return projectResource(toScim(group, members), schemas, projection);
+  }
+
+  /** Checks that members exist and says whether each is a User or a Group. */
+  async function resolveMembers(input: MemberInput[], selfId?: string): Promise<{ id: string; type: 'User' | 'Group' }[]> {
+    const ids = [...new Set(input.map((m) => m.value))];
+    if (selfId && ids.includes(selfId)) throw badRequest('invalidValue', 'A group cannot be a member of itself');
+    const foundUsers = new Set((await users.findByIds(ids, { _id: 1 })).map((u) => u._id));
+    const rest = ids.filter((id) => !foundUsers.has(id));
+    const foundGroups = new Set((await groups.findByIds(rest)).map((g) => g._id));
+    const missing = rest.filter((id) => !foundGroups.has(id));
+    if (missing.length) throw badRequest('invalidValue', `Members not found: ${missing.slice(0, 10).join(', ')}`);
+    return ids.map((id) => ({ id, type: foundUsers.has(id) ? 'User' : 'Group' }));
+  }
+
+  function membersOf(resource: ScimResource): MemberInput[] {
+    const list = (resource.members as MemberInput[] | undefined) ?? [];
+    for (const m of list) {
+      if (typeof m.value !== 'string' || !m.value) throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
+    }
+    return list;
+  }
+
+  function content(resource: ScimResource) {
+    return {
+      displayName: String(resource.displayName),
+      ...(resource.externalId !== undefined ? { externalId: String(resource.externalId) } : {}),
+      norm: { displayName: normalize(String(resource.displayName)) },
+    };
+  }
+
+  function duplicate(err: unknown): never {
+    if (err instanceof DuplicateGroupError) throw conflict(`A group named "${err.message}" already exists`);
+    throw err;
+  }
+
+  async function record(type: 'group_create' | 'group_update' | 'group_delete', group: StoredGroup, actor: Actor, changes?: NewEvent['changes']) {
+    await deps.recordEvent({
+      type,
+      resource: { type: 'Group', id: group._id, username: group.displayName },
+      initiatedBy: actor,
+      ...(changes?.length ? { changes } : {}),
+    });
+  }
+
+  /** Writes displayName/externalId with optimistic concurrency. */
+  async function writeOwnFields(id: string, ctx: GroupWriteContext, build: (current: StoredGroup) => ScimResource) {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const before = await load(id);
+      checkIfMatch(ctx.ifMatch, before.meta.version);
+      const resource = build(before);
+      const after: StoredGroup = {
+        _id: before._id,
+        ...content(resource),
+        meta: { created: before.meta.created, lastModified: now(), version: before.meta.version + 1 },
+      };
+      if (await groups.replace(before, after).catch(duplicate)) return { before, after };
+      if (ctx.ifMatch) throw new ScimError(412, 'The group changed while it was being updated');
+    }
+    throw new ScimError(409, 'The group is being changed by others; retry');
+  }
+
+  function fieldChanges(before: StoredGroup, after: StoredGroup) {
+    const changes: NonNullable<NewEvent['changes']> = [];
+    if (before.displayName !== after.displayName) changes.push({ field: 'displayName', from: before.displayName, to: after.displayName });
+    if (before.externalId !== after.externalId) changes.push({ field: 'externalId', from: before.externalId, to: after.externalId });
+    return changes;
+  }
+
+  /** Makes the member list exactly `wanted`, touching only the memberships that differ. */
+  async function setMembers(group: StoredGroup, wanted: { id: string; type: 'User' | 'Group' }[]) {
+    const current = new Set((await groups.members(group._id)).map((m) => m.memberId));
+    const keep = new Set(wanted.map((m) => m.id));
+    const removed = await groups.removeMembers(group._id, [...current].filter((id) => !keep.has(id)));
+    const added = await groups.addMembers(group._id, wanted.filter((m) => !current.has(m.id)));
+    return { added, removed };
+  }
+
+  /** Applies the PATCH operations that target `members` directly to the membership collection. */
+  async function applyMemberOperation(group: StoredGroup, op: PatchOperation) {
+    const values = (v: unknown): MemberInput[] => {
+      const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+      return list.map((m) => {
+        if (typeof m === 'string') return { value: m };
+        if (typeof m !== 'object' || m === null || typeof (m as MemberInput).value !== 'string') {
+          throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
+        }
+        return m as MemberInput;
+      });
+    };
+    const filter = op.path?.filter;
+    if (op.path?.subAttribute) throw new ScimError(400, 'Member sub-attributes cannot be changed', 'mutability');
+    if (op.op === 'add') {
+      if (filter) throw badRequest('invalidPath', 'add on members takes no filter');
+      return { added: await groups.addMembers(group._id, await resolveMembers(values(op.value), group._id)), removed: 0 };
+    }
+    if (op.op === 'replace') {
+      if (filter) throw badRequest('invalidPath', 'replace on members takes no filter; use remove and add');
+      return setMembers(group, await resolveMembers(values(op.value), group._id));
+    }
+    // remove
+    if (filter) {
+      const simple = SIMPLE_MEMBER_FILTER.exec(filter);
+      let ids: string[];
+      if (simple) {
+        ids = [JSON.parse(`"${simple[1]}"`) as string];
+      } else {
+        const compiled = compileFilter(filter, resolver);
+        const rendered = await renderMembers(await groups.members(group._id));
+        ids = rendered.filter((m) => compiled.matches({ members: [m] })).map((m) => m.value);
+      }
+      const present = await groups.memberIdsMatching(group._id, ids);
+      if (!present.length && !simple) throw new ScimError(400, `No member matches ${filter}`, 'noTarget');
+      return { added: 0, removed: await groups.removeMembers(group._id, present) };
+    }
+    if (op.value !== undefined) {
+      return { added: 0, removed: await groups.removeMembers(group._id, values(op.value).map((m) => m.value)) };
+    }
+    return { added: 0, removed: await groups.removeAllMembers(group._id) };
+  }
+
+  return {
+    schemas,
+    load,
+    render,
+
+    async create(input: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
+      const resource = validateResource(input, { schemas, mode: 'create' });
+      const members = await resolveMembers(membersOf(resource));
+      const at = now();
+      const group: StoredGroup = { _id: randomUUID(), ...content(resource), meta: { created: at, lastModified: at, version: 1 } };
+      await groups.insert(group).catch(duplicate);
+      await groups.addMembers(group._id, members);
+      await record('group_create', group, ctx.actor, members.length ? [{ field: 'members', from: [], to: members.map((m) => m.id) }] : undefined);
+      return { group, resource: await render(group, projection) };
+    },
+
+    async get(id: string, projection: Projection = {}) {
+      const group = await load(id);
+      return { group, resource: await render(group, projection) };
+    },
+
+    async replace(id: string, input: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
+      const resource = validateResource(input, { schemas, mode: 'replace' });
+      const wanted = await resolveMembers(membersOf(resource), id);
+      const { before, after } = await writeOwnFields(id, ctx, () => resource);
+      const { added, removed } = await setMembers(after, wanted);
+      const final = added || removed ? ((await groups.touch(id, now())) ?? after) : after;
+      await record('group_update', final, ctx.actor, fieldChanges(before, after));
+      return { group: final, resource: await render(final, projection) };
+    },
+
+    async patch(id: string, body: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
+      const operations = parsePatchRequest(body);
+      const isMembers = (op: PatchOperation) => op.path?.attribute.toLowerCase() === 'members' && !op.path.urn;
+      // No-path operations may carry members inside their value object: split them out.
+      const memberOps: PatchOperation[] = [];
+      const fieldOps: PatchOperation[] = [];
+      for (const op of operations) {
+        if (isMembers(op)) memberOps.push(op);
+        else if (!op.path && op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
+          const { members, ...rest } = Object.fromEntries(
+            Object.entries(op.value as Record<string, unknown>).map(([k, v]) => [k.toLowerCase() === 'members' ? 'members' : k, v]),
+          );
+          if (members !== undefined) memberOps.push({ op: op.op, path: { attribute: 'members' }, value: members });
+          if (Object.keys(rest).length) fieldOps.push({ ...op, value: rest });
+        } else fieldOps.push(op);
+      }
+      let group = await load(id);
+      checkIfMatch(ctx.ifMatch, group.meta.version);
+      let changes: NewEvent['changes'] = [];
+      if (fieldOps.length) {
+        const result = await writeOwnFields(id, ctx, (current) => {
+          const patched = applyPatch(toScim(current), fieldOps, schemas, (element, filter) =>
+            compileFilter(filter, resolver).matches(element),
+          );
+          return validateResource(patched, { schemas, mode: 'replace', existing: toScim(current) });
+        });
+        group = result.after;
+        changes = fieldChanges(result.before, result.after);
+      }
+      let added = 0;
+      let removed = 0;
+      for (const op of memberOps) {
+        const r = await applyMemberOperation(group, op);
+        added += r.added;
+        removed += r.removed;
+      }
+      if (added || removed) {
+        group = (await groups.touch(id, now())) ?? group;
+        changes.push({ field: 'members', from: { removed }, to: { added } });
+      }
+      if (changes.length) await record('group_update', group, ctx.actor, changes);
+      return { group, resource: await render(group, projection) };
+    },
+
+    async delete(id: string, ctx: GroupWriteContext) {
+      const group = await load(id);
+      checkIfMatch(ctx.ifMatch, group.meta.version);
+      await groups.delete(id);
+      await record('group_delete', group, ctx.actor);
+    },
+
+    async list(raw: Record<string, unknown>) {
+      const request = parseListRequest(raw, config.scim);
+      const projection = parseProjection(request.attributes, request.excludedAttributes);
+      const filter = request.filter ? compileFilter(request.filter, resolver) : undefined;
+      const query = filter
+        ? ((await resolveJoins(filter.query, {
+            'members.value': idJoin(
+              (memberId) => groups.groupIdsWithMembers([memberId]),
+              () => groups.memberships.distinct('groupId'),
+            ),
+          })) as Filter<StoredGroup>)
+        : {};
+      let sortField: string | undefined;
+      if (request.sortBy) {
+        const resolved = resolver(parseAttributePath(request.sortBy));
+        if (!resolved || resolved.join) throw badRequest('invalidPath', `Cannot sort by "${request.sortBy}"`);
+        sortField = resolved.normalizedField ?? resolved.field;
+      }
+      const withMembers = wants(projection, 'members', schemas) || (filter !== undefined && !filter.exact);
+      const page = await listPage({
+        collection: groups.collection,
+        request,
+        filter,
+        query,
+        sortField,
+        toScim: (docs) =>
+          Promise.all(docs.map(async (g) => toScim(g, withMembers ? await renderMembers(await groups.members(g._id)) : undefined))),
+      });
+      return listResponse(
+        page.resources.map((r) => projectResource(r, schemas, projection)),
+        page,
+      );
+    },
+  };
+}

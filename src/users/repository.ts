@@ -1,0 +1,164 @@
+import { MongoServerError, type Collection, type Db, type Filter, type Sort, type UpdateFilter } from 'mongodb';
+import type { IndexSpec } from '../db/mongo.js';
+import type { StoredUser } from './mapping.js';
+import { uniqueEmails } from './mapping.js';
+
+/** One document per claimed address: the directory-wide uniqueness space of company and alternate emails. */
+interface EmailClaim {
+  _id: string;
+  userId: string;
+}
+
+export const USER_INDEXES: IndexSpec[] = [
+  { collection: 'users', key: { 'norm.userName': 1 }, options: { unique: true, name: 'userName_unique' } },
+  { collection: 'users', key: { 'meta.created': 1, _id: 1 }, options: { name: 'created_id' } },
+  { collection: 'users', key: { 'norm.emails': 1 }, options: { name: 'emails' } },
+  { collection: 'users', key: { externalId: 1 }, options: { name: 'externalId' } },
+  { collection: 'users', key: { 'meta.lastModified': 1 }, options: { name: 'lastModified' } },
+  { collection: 'users', key: { 'lifecycle.state': 1 }, options: { name: 'state' } },
+  { collection: 'email_claims', key: { userId: 1 }, options: { name: 'userId' } },
+];
+
+export class DuplicateError extends Error {
+  constructor(readonly field: 'userName' | 'email', readonly value: string) {
+    super(`${field} ${value} is already taken`);
+  }
+}
+
+export class VersionConflictError extends Error {}
+
+function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === 11000;
+}
+
+export interface FindOptions {
+  sort: Sort;
+  skip?: number;
+  limit?: number;
+}
+
+export type UserRepository = ReturnType<typeof createUserRepository>;
+
+/**
+ * Queries for users. No multi-document transactions: claims are written before the user and
+ * released after it, and a claim whose user no longer holds the address is stale and is taken over,
+ * so a crash between the steps never blocks an address for good.
+ */
+export function createUserRepository(db: Db) {
+  const users: Collection<StoredUser> = db.collection<StoredUser>('users');
+  const claims: Collection<EmailClaim> = db.collection<EmailClaim>('email_claims');
+
+  async function claim(userId: string, email: string): Promise<void> {
+    try {
+      await claims.insertOne({ _id: email, userId });
+      return;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    const holder = await claims.findOne({ _id: email });
+    if (!holder || holder.userId === userId) return;
+    const owner = await users.findOne({ _id: holder.userId }, { projection: { norm: 1 } });
+    const ownerHolds = owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email);
+    if (ownerHolds) throw new DuplicateError('email', email);
+    // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
+    const taken = await claims.updateOne({ _id: email, userId: holder.userId }, { $set: { userId } });
+    if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
+  }
+
+  async function claimAll(userId: string, emails: string[]): Promise<void> {
+    const done: string[] = [];
+    try {
+      for (const email of emails) {
+        await claim(userId, email);
+        done.push(email);
+      }
+    } catch (err) {
+      await release(userId, done);
+      throw err;
+    }
+  }
+
+  async function release(userId: string, emails: string[]): Promise<void> {
+    if (emails.length) await claims.deleteMany({ _id: { $in: emails }, userId });
+  }
+
+  return {
+    collection: users,
+
+    async insert(user: StoredUser): Promise<void> {
+      const emails = uniqueEmails(user);
+      await claimAll(user._id, emails);
+      try {
+        await users.insertOne(user);
+      } catch (err) {
+        await release(user._id, emails);
+        if (isDuplicateKey(err)) throw new DuplicateError('userName', user.userName);
+        throw err;
+      }
+    },
+
+    findById(id: string): Promise<StoredUser | null> {
+      return users.findOne({ _id: id });
+    },
+
+    findByIds(ids: string[], projection?: Record<string, 0 | 1>): Promise<StoredUser[]> {
+      return users.find({ _id: { $in: ids } }, projection ? { projection } : {}).toArray();
+    },
+
+    findByUserName(userName: string): Promise<StoredUser | null> {
+      return users.findOne({ 'norm.userName': userName });
+    },
+
+    /** Replaces the whole document if its version is still `expectedVersion`. */
+    async replace(before: StoredUser, after: StoredUser): Promise<void> {
+      const oldEmails = uniqueEmails(before);
+      const newEmails = uniqueEmails(after);
+      const added = newEmails.filter((e) => !oldEmails.includes(e));
+      const removed = oldEmails.filter((e) => !newEmails.includes(e));
+      await claimAll(after._id, added);
+      let result;
+      try {
+        result = await users.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
+      } catch (err) {
+        await release(after._id, added);
+        if (isDuplicateKey(err)) throw new DuplicateError('userName', after.userName);
+        throw err;
+      }
+      if (result.matchedCount !== 1) {
+        await release(after._id, added);
+        throw new VersionConflictError(`user ${before._id} changed concurrently`);
+      }
+      await release(after._id, removed);
+    },
+
+    /** Targeted update of lifecycle or secret fields with the version bump (no SCIM content change). */
+    async update(id: string, set: Record<string, unknown>, unset: string[] = [], now = new Date()): Promise<StoredUser | null> {
+      return users.findOneAndUpdate(
+        { _id: id },
+        {
+          $set: { ...set, 'meta.lastModified': now },
+          $inc: { 'meta.version': 1 },
+          ...(unset.length ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
+        } as unknown as UpdateFilter<StoredUser>,
+        { returnDocument: 'after' },
+      );
+    },
+
+    async delete(user: StoredUser): Promise<boolean> {
+      const result = await users.deleteOne({ _id: user._id });
+      await claims.deleteMany({ userId: user._id });
+      return result.deletedCount === 1;
+    },
+
+    find(filter: Filter<StoredUser>, options: FindOptions): Promise<StoredUser[]> {
+      let cursor = users.find(filter).sort(options.sort);
+      if (options.skip) cursor = cursor.skip(options.skip);
+      if (options.limit !== undefined) cursor = cursor.limit(options.limit);
+      return cursor.toArray();
+    },
+
+    count(filter: Filter<StoredUser>): Promise<number> {
+      return users.countDocuments(filter);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import Router, { type RouterContext } from '@koa/router';
+import type { Principal } from '../http/auth.js';
+import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
+import { parseProjection } from '../scim/projection.js';
+import type { UserService, WriteContext } from './service.js';
+
+/** /Users: thin HTTP glue over the user service. */
+export function userRoutes(service: UserService): Router {
+  const router = new Router();
+  const context = (ctx: RouterContext): WriteContext => ({
+    actor: actorOf(ctx),
+    source: (ctx.state.principal as Principal).source,
+    ifMatch: ifMatch(ctx),
+  });
+  const projection = (ctx: RouterContext) => parseProjection(ctx.query.attributes, ctx.query.excludedAttributes);
+
+  router.get('/Users', async (ctx) => {
+    ctx.body = await service.list(queryOf(ctx));
+  });
+  router.post('/Users/.search', async (ctx) => {
+    ctx.body = await service.list(ctx.request.body as Record<string, unknown>);
+  });
+  router.post('/Users', async (ctx) => {
+    const { user, resource } = await service.create(ctx.request.body, context(ctx), projection(ctx));
+    sendResource(ctx, resource, user.meta.version, 201);
+  });
+  router.get('/Users/:id', async (ctx) => {
+    const { user, resource } = await service.get(ctx.params.id, projection(ctx));
+    sendResource(ctx, resource, user.meta.version);
+  });
+  router.put('/Users/:id', async (ctx) => {
+    const { user, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    sendResource(ctx, resource, user.meta.version);
+  });
+  router.patch('/Users/:id', async (ctx) => {
+    const { user, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    sendResource(ctx, resource, user.meta.version);
+  });
+  router.delete('/Users/:id', async (ctx) => {
+    await service.delete(ctx.params.id, context(ctx));
+    ctx.status = 204;
+  });
+  return router;
+}

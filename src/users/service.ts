@@ -1,0 +1,341 @@
+import { randomUUID } from 'node:crypto';
+import type { Filter } from 'mongodb';
+import type { Config } from '../config/index.js';
+import { idJoin, resolveJoins } from '../db/joins.js';
+import { listPage } from '../db/listing.js';
+import type { Actor, EventChange, NewEvent } from '../events/types.js';
+import type { GroupRepository } from '../groups/repository.js';
+import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
+import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
+import { checkIfMatch } from '../scim/etag.js';
+import { compileFilter, parseAttributePath, type AttributeResolver } from '../scim/filter.js';
+import { parseListRequest, listResponse } from '../scim/list.js';
+import { applyPatch, parsePatchRequest } from '../scim/patch.js';
+import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
+import { createResolver } from '../scim/resolver.js';
+import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
+import { companyEmail, normalize, validateResource, type ScimResource } from '../scim/validate.js';
+import {
+  normalizedFields,
+  storedContent,
+  toScimUser,
+  type GroupRef,
+  type StoredUser,
+  type UserSource,
+} from './mapping.js';
+import { DuplicateError, VersionConflictError, type UserRepository } from './repository.js';
+
+export interface WriteContext {
+  actor: Actor;
+  /** The token's source category: decides the default state of new users. */
+  source: UserSource;
+  /** false: no email for this write's transition (CSV import, admin choice). */
+  sendEmail?: boolean;
+  /** Where this write's email goes ("company", "alternate" or an address); used once, never stored. */
+  destination?: string;
+  ifMatch?: string;
+}
+
+/** Lifecycle behaviour around user writes (emails, schedules, state events); see src/lifecycle. */
+export interface UserEffects {
+  afterCreate(user: StoredUser, ctx: WriteContext): Promise<void>;
+  afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext): Promise<void>;
+  afterDelete(user: StoredUser, ctx: WriteContext): Promise<void>;
+}
+
+export interface PasswordRules {
+  hash(password: string): Promise<string>;
+  /** A human message when the password breaks the policy. */
+  check(password: string, user: { userName: string; emails: string[] }): string | undefined;
+}
+
+export interface UserServiceDeps {
+  config: Config;
+  users: UserRepository;
+  groups: GroupRepository;
+  schemas: SchemaDocument[];
+  recordEvent(event: NewEvent): Promise<void>;
+  passwords: PasswordRules;
+  effects?: UserEffects;
+  now?: () => Date;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const MAX_WRITE_ATTEMPTS = 5;
+
+export type UserService = ReturnType<typeof createUserService>;
+
+export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
+  return createResolver(schemas, {
+    extensionKeys: { [SCHEMA_URNS.enterprise]: 'enterprise', [SCHEMA_URNS.lifecycle]: 'lifecycle' },
+    normalized: { username: 'norm.userName', 'emails.value': 'norm.emails', emails: 'norm.emails' },
+    joins: { 'groups.value': 'groups.value', groups: 'groups.value' },
+    computed: {
+      active: (op, value) => {
+        const wanted = value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+        if (op === 'pr') return {};
+        if (op !== 'eq' && op !== 'ne') throw badRequest('invalidFilter', '"active" supports eq, ne and pr');
+        const active = op === 'eq' ? wanted : !wanted;
+        return active ? { 'lifecycle.state': 'ACTIVE' } : { 'lifecycle.state': { $ne: 'ACTIVE' } };
+      },
+    },
+  });
+}
+
+/** The user rules: validation, uniqueness, state, passwords, versions and events around the repository. */
+export function createUserService(deps: UserServiceDeps) {
+  const { config, users, groups, schemas } = deps;
+  const now = deps.now ?? (() => new Date());
+  const baseUrl = `${config.server.publicUrl}/scim/v2`;
+  const resolver = userResolver(schemas);
+
+  /** Direct groups, then groups of those groups (indirect), breadth first, cycle-safe. */
+  async function groupsOf(userId: string): Promise<GroupRef[]> {
+    const direct = await groups.groupIdsOf([userId]);
+    const seen = new Map<string, 'direct' | 'indirect'>(direct.map((m) => [m.groupId, 'direct']));
+    let frontier = [...seen.keys()];
+    for (let depth = 0; frontier.length && depth < 20; depth++) {
+      const parents = (await groups.groupIdsOf(frontier)).map((m) => m.groupId).filter((g) => !seen.has(g));
+      parents.forEach((g) => seen.set(g, 'indirect'));
+      frontier = [...new Set(parents)];
+    }
+    const docs = await groups.findByIds([...seen.keys()]);
+    return docs
+      .map((g) => ({ value: g._id, display: g.displayName, type: seen.get(g._id)! }))
+      .sort((a, b) => a.display.localeCompare(b.display));
+  }
+
+  async function render(user: StoredUser, projection: Projection): Promise<ScimResource> {
+    const groupRefs = wants(projection, 'groups', schemas) ? await groupsOf(user._id) : undefined;
+    return projectResource(toScimUser(user, baseUrl, groupRefs), schemas, projection);
+  }
+
+  async function load(id: string): Promise<StoredUser> {
+    const user = await users.findById(id);
+    if (!user) throw notFound(`User ${id} not found`);
+    return user;
+  }
+
+  function lifecycleInput(resource: ScimResource): LifecycleInput {
+    return {
+      active: typeof resource.active === 'boolean' ? resource.active : undefined,
+      extension: resource[SCHEMA_URNS.lifecycle] as LifecycleInput['extension'],
+    };
+  }
+
+  function checkEmails(resource: ScimResource, alternate?: string) {
+    const company = companyEmail(resource);
+    if (company !== undefined && !EMAIL.test(company)) throw badRequest('invalidValue', `"${company}" is not an email address`);
+    if (alternate !== undefined && !EMAIL.test(alternate)) {
+      throw badRequest('invalidValue', `alternateEmail "${alternate}" is not an email address`);
+    }
+  }
+
+  async function passwordFields(resource: ScimResource, current: StoredUser['secret']) {
+    const password = resource.password;
+    if (password === undefined) return undefined;
+    if (typeof password !== 'string') throw badRequest('invalidValue', '"password" must be a string');
+    const emails = ((resource.emails as { value: string }[] | undefined) ?? []).map((e) => e.value);
+    const problem = deps.passwords.check(password, { userName: String(resource.userName), emails });
+    if (problem) throw badRequest('invalidValue', `password: ${problem}`);
+    return { ...current, passwordHash: await deps.passwords.hash(password), passwordSetAt: now(), failedLogins: 0 };
+  }
+
+  function uniquenessError(err: unknown): never {
+    if (err instanceof DuplicateError) {
+      throw conflict(err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`);
+    }
+    throw err;
+  }
+
+  /** Validated SCIM input -> the next stored document (shared by create, replace and patch). */
+  async function buildDocument(resource: ScimResource, before: StoredUser | undefined, ctx: WriteContext): Promise<StoredUser> {
+    const at = now();
+    const input = lifecycleInput(resource);
+    const lifecycle = before ? updatedLifecycle(before.lifecycle, input) : initialLifecycle(input, ctx.source, config);
+    checkEmails(resource, lifecycle.alternateEmail);
+    const secret = await passwordFields(resource, before?.secret);
+    if (secret) lifecycle.passwordStatus = 'ACTIVE';
+    if (lifecycle.state === 'ACTIVE' && before?.lifecycle.state !== 'ACTIVE') lifecycle.activatedAt = at;
+    const content = storedContent(resource);
+    const doc: StoredUser = {
+      _id: before?._id ?? randomUUID(),
+      ...content,
+      lifecycle,
+      ...(secret ?? before?.secret ? { secret: secret ?? before?.secret } : {}),
+      norm: normalizedFields({ ...content, lifecycle }),
+      meta: before
+        ? { created: before.meta.created, lastModified: at, version: before.meta.version + 1 }
+        : { created: at, lastModified: at, version: 1 },
+    };
+    return doc;
+  }
+
+  function changesBetween(before: StoredUser, after: StoredUser): EventChange[] {
+    const a = toScimUser(before, baseUrl, undefined);
+    const b = toScimUser(after, baseUrl, undefined);
+    const changes: EventChange[] = [];
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (key === 'meta' || key === 'schemas') continue;
+      if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) changes.push({ field: key, from: a[key], to: b[key] });
+    }
+    if (before.secret?.passwordHash !== after.secret?.passwordHash) changes.push({ field: 'password', from: '[hidden]', to: '[hidden]' });
+    return changes;
+  }
+
+  async function recordUserEvent(type: 'user_create' | 'user_update' | 'user_delete', user: StoredUser, ctx: WriteContext, changes?: EventChange[]) {
+    await deps.recordEvent({
+      type,
+      resource: { type: 'User', id: user._id, username: user.userName },
+      initiatedBy: ctx.actor,
+      ...(changes ? { changes } : {}),
+    });
+  }
+
+  /** Runs read-modify-write with optimistic concurrency; a lost race is retried unless the client pinned a version. */
+  async function writeLoop(
+    id: string,
+    ctx: WriteContext,
+    build: (before: StoredUser) => Promise<StoredUser>,
+  ): Promise<{ before: StoredUser; after: StoredUser }> {
+    for (let attempt = 1; ; attempt++) {
+      const before = await load(id);
+      checkIfMatch(ctx.ifMatch, before.meta.version);
+      const after = await build(before);
+      try {
+        await users.replace(before, after);
+        return { before, after };
+      } catch (err) {
+        if (err instanceof VersionConflictError) {
+          if (ctx.ifMatch) throw new ScimError(412, 'The resource changed while it was being updated');
+          if (attempt < MAX_WRITE_ATTEMPTS) continue;
+          throw new ScimError(409, 'The resource is being changed by others; retry');
+        }
+        uniquenessError(err);
+      }
+    }
+  }
+
+  async function afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext) {
+    const changes = changesBetween(before, after);
+    if (changes.length) await recordUserEvent('user_update', after, ctx, changes);
+    await deps.effects?.afterUpdate(before, after, ctx);
+  }
+
+  return {
+    schemas,
+    groupsOf,
+    render,
+    load,
+
+    async create(input: unknown, ctx: WriteContext, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
+      const resource = validateResource(input, { schemas, mode: 'create' });
+      const user = await buildDocument(resource, undefined, ctx);
+      await users.insert(user).catch(uniquenessError);
+      await recordUserEvent('user_create', user, ctx);
+      await deps.effects?.afterCreate(user, ctx);
+      return { user, resource: await render(user, projection) };
+    },
+
+    async get(id: string, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
+      const user = await load(id);
+      return { user, resource: await render(user, projection) };
+    },
+
+    async replace(id: string, input: unknown, ctx: WriteContext, projection: Projection = {}) {
+      const { before, after } = await writeLoop(id, ctx, async (current) => {
+        const existing = toScimUser(current, baseUrl, undefined);
+        const resource = validateResource(input, { schemas, mode: 'replace', existing });
+        return buildDocument(resource, current, ctx);
+      });
+      await afterUpdate(before, after, ctx);
+      return { user: after, resource: await render(after, projection) };
+    },
+
+    async patch(id: string, body: unknown, ctx: WriteContext, projection: Projection = {}) {
+      const operations = parsePatchRequest(body);
+      const { before, after } = await writeLoop(id, ctx, async (current) => {
+        const existing = toScimUser(current, baseUrl, undefined);
+        const patched = applyPatch(existing, operations, schemas, (element, filter) =>
+          compileFilter(filter, elementResolver).matches(element),
+        );
+        const resource = validateResource(patched, { schemas, mode: 'replace', existing });
+        return buildDocument(resource, current, ctx);
+      });
+      await afterUpdate(before, after, ctx);
+      return { user: after, resource: await render(after, projection) };
+    },
+
+    async delete(id: string, ctx: WriteContext): Promise<void> {
+      const user = await load(id);
+      checkIfMatch(ctx.ifMatch, user.meta.version);
+      const groupIds = await groups.removeMemberEverywhere(user._id);
+      for (const groupId of groupIds) await groups.touch(groupId, now());
+      if (!(await users.delete(user))) throw notFound(`User ${id} not found`);
+      await recordUserEvent('user_delete', user, ctx);
+      await deps.effects?.afterDelete(user, ctx);
+    },
+
+    async list(raw: Record<string, unknown>) {
+      const request = parseListRequest(raw, config.scim);
+      const projection = parseProjection(request.attributes, request.excludedAttributes);
+      const filter = request.filter ? compileFilter(request.filter, resolver) : undefined;
+      const query = filter
+        ? ((await resolveJoins(filter.query, {
+            'groups.value': idJoin(
+              (groupId) => groups.memberIdsOf([groupId]),
+              async () => groups.memberships.distinct('memberId', { type: 'User' }),
+            ),
+          })) as Filter<StoredUser>)
+        : {};
+      let sortField: string | undefined;
+      if (request.sortBy) {
+        const resolved = resolver(parseAttributePath(request.sortBy));
+        if (!resolved || resolved.join || resolved.compute) {
+          throw badRequest('invalidPath', `Cannot sort by "${request.sortBy}"`);
+        }
+        sortField = resolved.normalizedField ?? resolved.field;
+      }
+      const needsGroups = filter !== undefined && !filter.exact;
+      const page = await listPage({
+        collection: users.collection,
+        request,
+        filter,
+        query,
+        sortField,
+        toScim: async (docs) =>
+          Promise.all(docs.map(async (d) => toScimUser(d, baseUrl, needsGroups ? await groupsOf(d._id) : undefined))),
+      });
+      const withGroups = wants(projection, 'groups', schemas);
+      const resources = await Promise.all(
+        page.resources.map(async (r) => {
+          const full = withGroups && !needsGroups ? { ...r, ...groupsAttr(await groupsOf(String(r.id))) } : r;
+          return projectResource(full, schemas, projection);
+        }),
+      );
+      return listResponse(resources, page);
+    },
+
+    /** For the lifecycle and admin services: targeted updates that bump the version. */
+    async updateFields(id: string, set: Record<string, unknown>, unset: string[] = []): Promise<StoredUser> {
+      const user = await users.update(id, set, unset, now());
+      if (!user) throw notFound(`User ${id} not found`);
+      return user;
+    },
+
+    normalize,
+  };
+
+  function groupsAttr(refs: GroupRef[]) {
+    if (!refs.length) return {};
+    return { groups: refs.map((g) => ({ value: g.value, $ref: `${baseUrl}/Groups/${g.value}`, display: g.display, type: g.type })) };
+  }
+}
+
+/** Resolves attribute names inside a value filter applied to one element (PATCH paths like emails[type eq "work"]). */
+const elementResolver: AttributeResolver = ({ attribute, subAttribute }) => ({
+  field: subAttribute ? `${attribute}.${subAttribute}` : attribute,
+  type: attribute.toLowerCase() === 'primary' ? 'boolean' : 'string',
+  caseExact: false,
+  multiValued: false,
+});

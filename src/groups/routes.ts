@@ -1,5 +1,6 @@
 import Router, { type RouterContext } from '@koa/router';
 import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
+import { etagFor } from '../scim/etag.js';
 import { parseProjection } from '../scim/projection.js';
 import type { GroupService, GroupWriteContext } from './service.js';
 
@@ -27,9 +28,14 @@ export function groupRoutes(service: GroupService): Router {
     const { group, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
     sendResource(ctx, resource, group.meta.version);
   });
+  // 204 unless the client asks for attributes: rendering members would make a one-member change
+  // cost as much as the group is large (Okta and Entra both accept 204).
   router.patch('/Groups/:id', async (ctx) => {
-    const { group, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
-    sendResource(ctx, resource, group.meta.version);
+    const wantsBody = ctx.query.attributes !== undefined || ctx.query.excludedAttributes !== undefined;
+    const { group, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projection(ctx), wantsBody);
+    if (wantsBody) return sendResource(ctx, resource!, group.meta.version);
+    ctx.set('ETag', etagFor(group.meta.version));
+    ctx.status = 204;
   });
   router.delete('/Groups/:id', async (ctx) => {
     await service.delete(ctx.params.id, context(ctx));

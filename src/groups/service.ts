@@ -8,7 +8,7 @@ import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch, etagFor } from '../scim/etag.js';
 import { compileFilter, parseAttributePath } from '../scim/filter.js';
 import { listResponse, parseListRequest } from '../scim/list.js';
-import { applyPatch, parsePatchRequest, type PatchOperation } from '../scim/patch.js';
+import { applyPatch, parsePatchRequest, partitionMembersOperations, type PatchOperation } from '../scim/patch.js';
 import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
@@ -243,22 +243,9 @@ export function createGroupService(deps: GroupServiceDeps) {
       return { group: final, resource: await render(final, projection) };
     },
 
-    async patch(id: string, body: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
+    async patch(id: string, body: unknown, ctx: GroupWriteContext, projection: Projection = {}, respond = true) {
       const operations = parsePatchRequest(body);
-      const isMembers = (op: PatchOperation) => op.path?.attribute.toLowerCase() === 'members' && !op.path.urn;
-      // No-path operations may carry members inside their value object: split them out.
-      const memberOps: PatchOperation[] = [];
-      const fieldOps: PatchOperation[] = [];
-      for (const op of operations) {
-        if (isMembers(op)) memberOps.push(op);
-        else if (!op.path && op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
-          const { members, ...rest } = Object.fromEntries(
-            Object.entries(op.value as Record<string, unknown>).map(([k, v]) => [k.toLowerCase() === 'members' ? 'members' : k, v]),
-          );
-          if (members !== undefined) memberOps.push({ op: op.op, path: { attribute: 'members' }, value: members });
-          if (Object.keys(rest).length) fieldOps.push({ ...op, value: rest });
-        } else fieldOps.push(op);
-      }
+      const { members: memberOps, others: fieldOps } = partitionMembersOperations(operations);
       let group = await load(id);
       checkIfMatch(ctx.ifMatch, group.meta.version);
       let changes: NewEvent['changes'] = [];
@@ -284,7 +271,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         changes.push({ field: 'members', from: { removed }, to: { added } });
       }
       if (changes.length) await record('group_update', group, ctx.actor, changes);
-      return { group, resource: await render(group, projection) };
+      return { group, resource: respond ? await render(group, projection) : undefined };
     },
 
     async delete(id: string, ctx: GroupWriteContext) {

@@ -1,0 +1,124 @@
+import type { Actor } from '../events/types.js';
+import type { GroupService } from '../groups/service.js';
+import {
+  bulkResponse,
+  errorResult,
+  parseBulkRequest,
+  referencedBulkIds,
+  substituteBulkIds,
+  type BulkOperation,
+  type BulkResult,
+} from '../scim/bulk.js';
+import { badRequest, ScimError } from '../scim/errors.js';
+import type { UserService } from '../users/service.js';
+
+export interface BulkDeps {
+  users: UserService;
+  groups: GroupService;
+  maxOperations: number;
+}
+
+/**
+ * /Bulk: operations run in order; an operation that refers to a bulkId created later waits for it
+ * (so a group can list members created after it in the same request). Users created here get the
+ * `bulk` source, whatever the token's category (DESIGN.md).
+ */
+export function createBulkService(deps: BulkDeps) {
+  async function run(op: BulkOperation, actor: Actor): Promise<BulkResult> {
+    const match = /^\/(Users|Groups)(?:\/([^/?]+))?$/i.exec(op.path);
+    if (!match) throw badRequest('invalidPath', `Unsupported bulk path ${op.path}`);
+    const type = match[1].toLowerCase() === 'users' ? 'User' : 'Group';
+    const id = match[2];
+    if (op.method === 'POST' && id) throw badRequest('invalidPath', 'POST goes to /Users or /Groups');
+    if (op.method !== 'POST' && !id) throw badRequest('invalidPath', `${op.method} needs /${match[1]}/{id}`);
+    const ctx = { actor, source: 'bulk' as const, ifMatch: op.version };
+    const service = type === 'User' ? deps.users : deps.groups;
+    let result: { resource: Record<string, unknown>; version: number } | undefined;
+    switch (op.method) {
+      case 'POST': {
+        const r = type === 'User' ? await deps.users.create(op.data, ctx) : await deps.groups.create(op.data, ctx);
+        result = { resource: r.resource, version: 'user' in r ? r.user.meta.version : r.group.meta.version };
+        break;
+      }
+      case 'PUT': {
+        const r = type === 'User' ? await deps.users.replace(id!, op.data, ctx) : await deps.groups.replace(id!, op.data, ctx);
+        result = { resource: r.resource, version: 'user' in r ? r.user.meta.version : r.group.meta.version };
+        break;
+      }
+      case 'PATCH': {
+        const r = type === 'User' ? await deps.users.patch(id!, op.data, ctx) : await deps.groups.patch(id!, op.data, ctx, {}, false);
+        result = { resource: r.resource ?? {}, version: 'user' in r ? r.user.meta.version : r.group.meta.version };
+        break;
+      }
+      case 'DELETE':
+        await service.delete(id!, ctx);
+    }
+    const location = (result?.resource.meta as { location?: string } | undefined)?.location;
+    return {
+      method: op.method,
+      ...(op.bulkId ? { bulkId: op.bulkId } : {}),
+      ...(result ? { version: `W/"${result.version}"` } : {}),
+      ...(location ? { location } : {}),
+      status: op.method === 'POST' ? '201' : op.method === 'DELETE' ? '204' : '200',
+      ...(result && op.method !== 'POST' ? { response: result.resource } : {}),
+    };
+  }
+
+  return {
+    async execute(body: unknown, actor: Actor) {
+      const request = parseBulkRequest(body, deps.maxOperations);
+      const ids = new Map<string, string>();
+      const failed = new Set<string>();
+      const results: (BulkResult | undefined)[] = new Array(request.operations.length);
+      let pending = request.operations.map((op, index) => ({ op, index }));
+      let errors = 0;
+      const limit = request.failOnErrors ?? Infinity;
+
+      while (pending.length && errors < limit) {
+        const waiting: typeof pending = [];
+        let progressed = false;
+        for (const item of pending) {
+          if (errors >= limit) break;
+          const refs = referencedBulkIds(item.op);
+          const broken = refs.find((r) => failed.has(r) || !request.operations.some((o) => o.bulkId === r));
+          if (broken) {
+            results[item.index] = errorResult(item.op, new ScimError(409, `bulkId ${broken} could not be resolved`, 'invalidValue'));
+            if (item.op.bulkId) failed.add(item.op.bulkId);
+            errors++;
+            progressed = true;
+            continue;
+          }
+          if (refs.some((r) => !ids.has(r))) {
+            waiting.push(item);
+            continue;
+          }
+          progressed = true;
+          const path = item.op.path.replace(/bulkId:([^/]+)/g, (m, r: string) => ids.get(r) ?? m);
+          const op = { ...item.op, path, data: substituteBulkIds(item.op.data, ids) };
+          try {
+            const result = await run(op, actor);
+            results[item.index] = result;
+            if (op.method === 'POST' && op.bulkId && result.location) ids.set(op.bulkId, result.location.split('/').pop()!);
+          } catch (err) {
+            const error = err instanceof ScimError ? err : null;
+            if (!error) throw err;
+            results[item.index] = errorResult(item.op, error);
+            if (item.op.bulkId) failed.add(item.op.bulkId);
+            errors++;
+          }
+        }
+        if (!progressed) {
+          // Circular references: nothing can run.
+          for (const item of waiting) {
+            results[item.index] = errorResult(item.op, new ScimError(409, 'Circular bulkId references', 'invalidValue'));
+            errors++;
+          }
+          break;
+        }
+        pending = waiting;
+      }
+      return bulkResponse(results.filter((r): r is BulkResult => r !== undefined));
+    },
+  };
+}
+

@@ -204,7 +204,5 @@ export function companyEmail(resource: ScimResource): string | undefined {
   return chosen?.value;
 }
 
-/** Lower-cased NFC form used for case-insensitive uniqueness and lookups. */
-export function normalize(value: string): string {
-  return value.normalize('NFC').toLowerCase();
-}
+/** Lower-cased NFC form used for case-insensitive uniqueness and lookups (the filter's shadow-field form). */
+export { normalizeText as normalize } from './filter.js';

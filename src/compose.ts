@@ -2,8 +2,12 @@ import type Koa from 'koa';
 import type { Db } from 'mongodb';
 import { settingsRoutes } from './admin/settingsRoutes.js';
 import { createApp } from './app.js';
+import { bulkAndRootRoutes } from './bulk/routes.js';
+import { createBulkService } from './bulk/service.js';
 import type { Config } from './config/index.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
+import { createEventLog, EVENT_INDEXES, type EventLog } from './events/repository.js';
+import { eventRoutes } from './events/routes.js';
 import { loadSchemaDocuments } from './discovery/loadSchemas.js';
 import { createAuthenticator, type Authenticator } from './http/auth.js';
 import type { DevToken } from './http/devTokens.js';
@@ -11,6 +15,14 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { Features } from './scim/discovery.js';
 import { createSchemaRegistry } from './scim/schemaRegistry.js';
+import type { NewEvent } from './events/types.js';
+import { createGroupRepository, GROUP_INDEXES } from './groups/repository.js';
+import { groupRoutes } from './groups/routes.js';
+import { createGroupService } from './groups/service.js';
+import { checkPasswordPolicy, hashPassword } from './lifecycle/passwords.js';
+import { createUserRepository, USER_INDEXES } from './users/repository.js';
+import { userRoutes } from './users/routes.js';
+import { createUserService } from './users/service.js';
 
 export interface RosterDeps {
   config: Config;
@@ -25,6 +37,8 @@ export interface RosterDeps {
 export interface Roster {
   app: Koa;
   authenticator: Authenticator;
+  /** The event log, to hand to services that record events. */
+  events: EventLog;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -32,25 +46,52 @@ export interface Roster {
   setAccepting(accepting: boolean): void;
 }
 
-const INDEXES: IndexSpec[] = [];
+const INDEXES: IndexSpec[] = [...EVENT_INDEXES, ...USER_INDEXES, ...GROUP_INDEXES];
 
+/** What discovery advertises: keep in step with what the routes really do. */
 const FEATURES: Features = {
-  patch: false,
-  bulk: false,
-  filter: false,
+  patch: true,
+  bulk: true,
+  filter: true,
   changePassword: false,
-  sort: false,
-  etag: false,
-  cursorPaging: false,
+  sort: true,
+  etag: true,
+  cursorPaging: true,
 };
 
 /** Wires config, database, services, jobs and HTTP together; shared by main.ts and the tests. */
 export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const { config, db, logger } = deps;
   await ensureIndexes(db, INDEXES);
+  const events = createEventLog(db, deps.now);
   const registry = createSchemaRegistry(loadSchemaDocuments());
   const authenticator = createAuthenticator(config, deps.extraTokens);
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
+  const userRepository = createUserRepository(db);
+  const groupRepository = createGroupRepository(db);
+  const recordEvent = (event: NewEvent) => events.record(event);
+  const users = createUserService({
+    config,
+    users: userRepository,
+    groups: groupRepository,
+    schemas: registry.schemasOf('User'),
+    recordEvent,
+    passwords: {
+      hash: hashPassword,
+      check: (password, user) =>
+        checkPasswordPolicy(password, config.passwords, { username: user.userName, emails: user.emails }),
+    },
+    now: deps.now,
+  });
+  const groups = createGroupService({
+    config,
+    groups: groupRepository,
+    users: userRepository,
+    schemas: registry.schemasOf('Group'),
+    recordEvent,
+    now: deps.now,
+  });
+
   let accepting = true;
   const app = createApp({
     config,
@@ -61,11 +102,21 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     registry,
     features: FEATURES,
     accepting: () => accepting,
-    adminRouters: [settingsRoutes(() => config)],
+    scimRouters: [
+      userRoutes(users),
+      groupRoutes(groups),
+      bulkAndRootRoutes(
+        createBulkService({ users, groups, maxOperations: config.scim.bulk.maxOperations }),
+        users,
+        groups,
+      ),
+    ],
+    adminRouters: [settingsRoutes(() => config), eventRoutes(events)],
   });
   return {
     app,
     authenticator,
+    events,
     start: async () => undefined,
     stop: async () => undefined,
     setAccepting: (value) => {

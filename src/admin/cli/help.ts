@@ -1,0 +1,98 @@
+export const GLOBAL_HELP = `Usage: roster <command> [options]
+
+Commands:
+  serve                     run the Roster server (configured by config files and environment)
+  import FILE [--dry-run]   import users from a CSV file
+  export [--format csv|json] [--out FILE]
+                            export every user
+  users <action> ID...      activate, suspend, send-activation, send-reset, schedule
+  events [filters]          show the event log, newest first
+  help [command]            show help for a command
+
+Options:
+  -h, --help                show help (also after a command: roster users --help)
+  -v, --version             show the version
+
+Environment:
+  ROSTER_URL                the server (default http://127.0.0.1:8080)
+  ROSTER_ADMIN_TOKEN        an admin API token (needed by every command but serve)
+
+Exit codes: 0 done, 1 failed (or some items failed), 2 wrong usage or configuration.
+`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  serve: `Usage: roster serve
+
+Runs the Roster server in the foreground, like \`npm start\`. It is configured by
+config/default.json, the JSON file named in ROSTER_CONFIG and environment variables
+(PORT, HOST, MONGODB_URI, ROSTER_SCIM_TOKEN, ROSTER_ADMIN_TOKEN, ...).
+Stop it with Ctrl-C or SIGTERM; it finishes in-flight requests first.
+`,
+  import: `Usage: roster import FILE [--dry-run]
+
+Uploads a CSV file to POST /admin/v1/imports and prints the result: counts of
+created, updated and failed users and each failed line with its reason.
+Users created by an import get the "bulk" default state and no email.
+
+The header row names the columns (any case): Username (required), FirstName,
+LastName, Email, Password, alternateEmail, MiddleName, displayName, jobTitle,
+employeeIdentifier, department, costCenter, company, employeeType, location,
+manager (the manager's username), mobile_number, work_number,
+state (STAGED, ACTIVE or SUSPENDED), Group1, Group2, ... (group names).
+An empty cell means "not set". \`roster export\` writes the same columns.
+
+Options:
+  --dry-run    check every line and report, but write nothing
+  -h, --help   show this help
+
+Exits 1 when any line failed.
+`,
+  export: `Usage: roster export [--format csv|json] [--out FILE]
+
+Streams every user from GET /admin/v1/exports/users. The CSV form has the
+columns \`roster import\` reads, so an export re-imports into the same users.
+
+Options:
+  --format csv|json   the format (default csv)
+  -o, --out FILE      write to FILE (replaced only when the export completes)
+                      instead of standard output
+  -h, --help          show this help
+`,
+  users: `Usage: roster users <action> ID... [options]
+
+Actions:
+  activate ID...          STAGED or SUSPENDED -> ACTIVE now (sends the activation or welcome email)
+  suspend ID...           -> SUSPENDED now
+  send-activation ID...   send or resend the activation email (a reset email to users with a password)
+  send-reset ID...        send a password reset email (ACTIVE users only)
+  schedule ID... --state ACTIVE|SUSPENDED --at ISO-DATE
+                          schedule a state change
+
+ID is a user id; "-" reads ids from standard input (whitespace-separated).
+
+Options:
+  --destination company|alternate|EMAIL
+                          where the email goes (activate, send-activation, send-reset, schedule)
+  --no-email              change the state without sending an email (activate, schedule)
+  --state STATE           schedule: ACTIVE or SUSPENDED
+  --at DATE               schedule: when, as an ISO 8601 date-time (e.g. 2024-09-01T08:00:00Z)
+  -h, --help              show this help
+
+Prints one row per id (id, ok or error, message); exits 1 when any failed.
+`,
+  events: `Usage: roster events [--type TYPE] [--user ID] [--since DATE] [--until DATE] [--limit N] [--cursor C] [--json]
+
+Shows the event log (GET /admin/v1/events), newest first, as a table of
+timestamp, type, user, who acted, success and email recipient.
+
+Options:
+  --type TYPE     only these types (repeat, or separate with commas), e.g. user_activated
+  --user ID       only events about this user (or group) id
+  --since DATE    from this ISO 8601 date or date-time (inclusive)
+  --until DATE    before this ISO 8601 date or date-time
+  --limit N       at most N events (1-1000, default 100)
+  --cursor C      continue after a previous page (printed when more events exist)
+  --json          print the raw JSON answer instead of a table
+  -h, --help      show this help
+`,
+};

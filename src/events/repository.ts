@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Filter } from 'mongodb';
+import type { IndexSpec } from '../db/mongo.js';
+import { AdminError } from '../http/errors.js';
+import type { EventType, NewEvent, RosterEvent } from './types.js';
+
+export const EVENTS_COLLECTION = 'events';
+
+/** Every event type, for validating `?type=` (the compile-time check below keeps it complete). */
+export const EVENT_TYPES = [
+  'user_create',
+  'user_update',
+  'user_delete',
+  'user_activated',
+  'user_suspended',
+  'user_activation_email',
+  'user_welcome_email',
+  'user_password_reset_email',
+  'user_reminder_email',
+  'user_password_set',
+  'user_password_expired',
+  'user_activation_schedule_create',
+  'user_activation_schedule_delete',
+  'user_activation_schedule_fired',
+  'user_login_attempt',
+  'user_lockout',
+  'user_unlocked',
+  'group_create',
+  'group_update',
+  'group_delete',
+  'import_start',
+  'import_end',
+] as const satisfies readonly EventType[];
+type MissingEventTypes = Exclude<EventType, (typeof EVENT_TYPES)[number]>;
+const everyEventTypeListed: [MissingEventTypes] extends [never] ? true : MissingEventTypes = true;
+void everyEventTypeListed;
+
+export const DEFAULT_EVENT_LIMIT = 100;
+export const MAX_EVENT_LIMIT = 1000;
+
+/**
+ * Indexes: the newest-first listing (and its cursor range), per user, per type. `_id` is the
+ * tie-breaker so events with the same timestamp keep one stable order across pages.
+ */
+export const EVENT_INDEXES: IndexSpec[] = [
+  { collection: EVENTS_COLLECTION, key: { timestamp: -1, _id: -1 }, options: { name: 'timestamp_desc_id_desc' } },
+  {
+    collection: EVENTS_COLLECTION,
+    key: { 'resource.id': 1, timestamp: -1 },
+    options: { name: 'resource_id_timestamp' },
+  },
+  { collection: EVENTS_COLLECTION, key: { type: 1, timestamp: -1 }, options: { name: 'type_timestamp' } },
+];
+
+/**
+ * Query parameters, as typed values or as the raw strings of a query string (the route passes
+ * those through; everything is validated here). `since` is inclusive, `until` exclusive.
+ */
+export interface EventQueryParams {
+  /** One type, a comma-separated list, or several. */
+  type?: string | string[];
+  /** Events about this resource (`resource.id`): a user or a group id. */
+  userId?: string;
+  since?: string | Date;
+  until?: string | Date;
+  /** 1..1000, default 100. */
+  limit?: number | string;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface EventPage {
+  events: RosterEvent[];
+  /** Set when more events may follow; pass it back as `cursor`. */
+  nextCursor?: string;
+}
+
+export interface EventLog {
+  /** Appends one event (a single insertOne); throws when the write fails. */
+  record(event: NewEvent): Promise<void>;
+  /** Newest first; throws AdminError(400, 'invalid_parameter') on bad parameters. */
+  query(params?: EventQueryParams): Promise<EventPage>;
+  indexes: IndexSpec[];
+}
+
+interface Cursor {
+  timestamp: Date;
+  id: string;
+}
+
+function invalid(message: string): AdminError {
+  return new AdminError(400, 'invalid_parameter', message);
+}
+
+export function encodeEventCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify({ t: cursor.timestamp.toISOString(), i: cursor.id }), 'utf8').toString('base64url');
+}
+
+export function decodeEventCursor(value: string): Cursor {
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(value)) throw new Error('not base64url');
+    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as { t?: unknown; i?: unknown };
+    if (typeof parsed.t !== 'string' || typeof parsed.i !== 'string') throw new Error('bad shape');
+    const timestamp = new Date(parsed.t);
+    if (Number.isNaN(timestamp.getTime())) throw new Error('bad time');
+    return { timestamp, id: parsed.i };
+  } catch {
+    throw invalid('cursor is not a cursor returned by this endpoint');
+  }
+}
+
+function parseDate(name: string, value: string | Date | undefined): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw invalid(`${name} is not a valid date`);
+    return value;
+  }
+  // ISO 8601: a date (midnight UTC) or a date-time; a date-time without a zone is UTC, not server-local.
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/.exec(
+      value.trim(),
+    );
+  if (!match) throw invalid(`${name} must be an ISO 8601 date or date-time, e.g. 2024-05-01T00:00:00Z`);
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', zone] = match;
+  const fields = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec);
+  const check = new Date(fields);
+  if (
+    check.getUTCFullYear() !== +y ||
+    check.getUTCMonth() !== +mo - 1 ||
+    check.getUTCDate() !== +d ||
+    check.getUTCHours() !== +h ||
+    check.getUTCMinutes() !== +mi ||
+    check.getUTCSeconds() !== +sec
+  ) {
+    throw invalid(`${name} is not a valid date: ${value}`);
+  }
+  const text = value.trim().replace(' ', 'T');
+  const date = new Date(match[4] === undefined ? `${text}T00:00:00Z` : zone ? text : `${text}Z`);
+  if (Number.isNaN(date.getTime())) throw invalid(`${name} is not a valid date: ${value}`);
+  return date;
+}
+
+function parseLimit(value: number | string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_EVENT_LIMIT;
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_EVENT_LIMIT) {
+    throw invalid(`limit must be an integer from 1 to ${MAX_EVENT_LIMIT}`);
+  }
+  return n;
+}
+
+function parseTypes(value: string | string[] | undefined): EventType[] | undefined {
+  if (value === undefined) return undefined;
+  const names = (Array.isArray(value) ? value : [value])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (names.length === 0) return undefined;
+  const unknown = names.filter((n) => !(EVENT_TYPES as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw invalid(`unknown event type ${unknown.map((u) => `"${u}"`).join(', ')}; known: ${EVENT_TYPES.join(', ')}`);
+  }
+  return [...new Set(names)] as EventType[];
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The append-only event log (DESIGN.md "Events"). */
+export function createEventLog(db: Db, now: () => Date = () => new Date()): EventLog {
+  const collection = db.collection<RosterEvent>(EVENTS_COLLECTION);
+
+  return {
+    indexes: EVENT_INDEXES,
+
+    async record(event) {
+      const { timestamp, success, ...rest } = event;
+      const doc: RosterEvent = withoutUndefined({
+        _id: randomUUID(),
+        timestamp: timestamp ?? now(),
+        ...rest,
+        success: success ?? true,
+      });
+      await collection.insertOne(doc);
+    },
+
+    async query(params = {}) {
+      const types = parseTypes(params.type);
+      const since = parseDate('since', params.since);
+      const until = parseDate('until', params.until);
+      const limit = parseLimit(params.limit);
+      const cursor = params.cursor ? decodeEventCursor(params.cursor) : undefined;
+      if (params.userId !== undefined && typeof params.userId !== 'string') throw invalid('userId must be a string');
+
+      const and: Filter<RosterEvent>[] = [];
+      if (types) and.push(types.length === 1 ? { type: types[0] } : { type: { $in: types } });
+      if (params.userId) and.push({ 'resource.id': params.userId });
+      if (since || until) {
+        and.push({ timestamp: withoutUndefined({ $gte: since, $lt: until }) });
+      }
+      if (cursor) {
+        // Strictly after the last item in (timestamp desc, _id desc) order: a range, not a skip.
+        and.push({
+          $or: [{ timestamp: { $lt: cursor.timestamp } }, { timestamp: cursor.timestamp, _id: { $lt: cursor.id } }],
+        });
+      }
+      const filter: Filter<RosterEvent> = and.length === 0 ? {} : and.length === 1 ? and[0] : { $and: and };
+      const docs = await collection
+        .find(filter)
+        .sort({ timestamp: -1, _id: -1 })
+        .limit(limit + 1)
+        .toArray();
+      const events = docs.slice(0, limit);
+      const last = events[events.length - 1];
+      return docs.length > limit && last
+        ? { events, nextCursor: encodeEventCursor({ timestamp: last.timestamp, id: last._id }) }
+        : { events };
+    },
+  };
+}

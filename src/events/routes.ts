@@ -1,0 +1,41 @@
+import Router from '@koa/router';
+import { AdminError } from '../http/errors.js';
+import type { EventLog } from './repository.js';
+import type { RosterEvent } from './types.js';
+
+/** The JSON form of an event: `id` instead of `_id`, the timestamp as an ISO string. */
+export interface EventJson extends Omit<RosterEvent, '_id' | 'timestamp'> {
+  id: string;
+  timestamp: string;
+}
+
+export function eventToJson(event: RosterEvent): EventJson {
+  const { _id, timestamp, ...rest } = event;
+  return { id: _id, timestamp: timestamp.toISOString(), ...rest };
+}
+
+function single(name: string, value: string | string[] | undefined): string | undefined {
+  if (Array.isArray(value)) {
+    if (value.length > 1) throw new AdminError(400, 'invalid_parameter', `${name} may be given once`);
+    return value[0];
+  }
+  return value;
+}
+
+/** GET /admin/v1/events?type=&userId=&since=&until=&limit=&cursor= — newest first, cursor paged. */
+export function eventRoutes(log: EventLog): Router {
+  const router = new Router();
+  router.get('/events', async (ctx) => {
+    const q = ctx.query;
+    const page = await log.query({
+      type: q.type,
+      userId: single('userId', q.userId),
+      since: single('since', q.since),
+      until: single('until', q.until),
+      limit: single('limit', q.limit),
+      cursor: single('cursor', q.cursor),
+    });
+    ctx.body = { events: page.events.map(eventToJson), nextCursor: page.nextCursor ?? null };
+  });
+  return router;
+}

@@ -1,0 +1,389 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ProgressBar } from '../../src/admin/cli/progress.js';
+import { formatTable } from '../../src/admin/cli/table.js';
+import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(ROOT, 'bin/roster.js');
+
+let t: TestRoster;
+let server: Server;
+let url: string;
+let tmp: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/roster.js ...` as a real child process (asynchronously: this process serves its requests). */
+function roster(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ROSTER_URL: url, ROSTER_ADMIN_TOKEN: TOKENS.admin };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = value;
+  }
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [BIN, ...args], { env: childEnv, cwd: tmp }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+beforeAll(async () => {
+  t = await startTestRoster();
+  server = createServer(t.roster.app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'roster-cli-'));
+  const base = Date.parse('2024-05-01T10:00:00Z');
+  for (let i = 0; i < 5; i++) {
+    await t.roster.events.record({
+      type: i === 4 ? 'user_activation_email' : 'user_update',
+      timestamp: new Date(base + i * 60_000),
+      resource: { type: 'User', id: `id-${i}`, username: `user${i}@example.com` },
+      initiatedBy: { type: 'admin', name: 'ops' },
+      success: i !== 3,
+      recipientEmail: i === 4 ? 'user4@home.example' : undefined,
+    });
+  }
+  await t.roster.events.record({
+    type: 'user_update',
+    timestamp: new Date(base - 60_000),
+    resource: { type: 'User', id: 'evil', username: 'evil\u001b[31m\nname' },
+    initiatedBy: { type: 'scim', name: 'okta' },
+  });
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+  await t?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('roster --help', () => {
+  it('prints the usage with every command and exits 0', async () => {
+    const run = await roster(['--help'], { ROSTER_ADMIN_TOKEN: undefined });
+    expect(run.code).toBe(0);
+    for (const command of ['serve', 'import', 'export', 'users', 'events']) expect(run.stdout).toContain(command);
+    expect(run.stdout).toContain('ROSTER_ADMIN_TOKEN');
+    expect(run.stderr).toBe('');
+  });
+
+  it.each(['import', 'export', 'users', 'events', 'serve'])('prints help for %s', async (command) => {
+    const run = await roster([command, '--help'], { ROSTER_ADMIN_TOKEN: undefined });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^Usage: roster ${command}`));
+  });
+
+  it('prints help with `help <command>` and after an action', async () => {
+    expect((await roster(['help', 'events'])).stdout).toMatch(/^Usage: roster events/);
+    expect((await roster(['users', 'activate', '--help'])).stdout).toMatch(/^Usage: roster users/);
+  });
+
+  it('prints usage and exits 2 without a command', async () => {
+    const run = await roster([]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(/^Usage: roster/);
+  });
+});
+
+describe('usage and configuration errors', () => {
+  it('rejects an unknown command with exit code 2', async () => {
+    const run = await roster(['frobnicate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('roster: unknown command "frobnicate"');
+    expect(run.stdout).toBe('');
+  });
+
+  it('rejects an unknown option', async () => {
+    const run = await roster(['events', '--colour']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^roster: events: Unknown option '--colour'/);
+    expect(run.stderr).toContain('roster events --help');
+  });
+
+  it('explains a missing ROSTER_ADMIN_TOKEN', async () => {
+    const run = await roster(['events'], { ROSTER_ADMIN_TOKEN: undefined });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      "roster: ROSTER_ADMIN_TOKEN is not set; set it to an admin API token (one of the server's admin tokens)\n",
+    );
+  });
+
+  it('says when the server cannot be reached', async () => {
+    const port = await freePort();
+    const run = await roster(['events'], { ROSTER_URL: `http://127.0.0.1:${port}` });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`roster: cannot reach Roster at http://127.0.0.1:${port} (ECONNREFUSED)`);
+    expect(run.stderr).not.toContain(TOKENS.admin);
+  });
+
+  it('rejects a ROSTER_URL that is not http(s)', async () => {
+    const run = await roster(['events'], { ROSTER_URL: 'ftp://example.com' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('ROSTER_URL must start with http:// or https://');
+  });
+
+  it('shows the status and message of a refused token, never the token', async () => {
+    const wrong = await roster(['events'], { ROSTER_ADMIN_TOKEN: 'wrong-token-123456789' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^roster: server answered 401 unauthorized: Invalid bearer token/);
+    expect(wrong.stderr).not.toContain('wrong-token-123456789');
+
+    const scim = await roster(['events'], { ROSTER_ADMIN_TOKEN: TOKENS.scim });
+    expect(scim.code).toBe(1);
+    expect(scim.stderr).toMatch(/^roster: server answered 403 forbidden: .*admin token/);
+    expect(scim.stderr).not.toContain(TOKENS.scim);
+  });
+});
+
+describe('roster events', () => {
+  it('prints a table, newest first, with user, actor, success and recipient', async () => {
+    const run = await roster(['events']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TIMESTAMP\s+TYPE\s+USER\s+BY\s+SUCCESS\s+RECIPIENT$/);
+    expect(lines).toHaveLength(7);
+    expect(lines[1]).toMatch(
+      /^2024-05-01T10:04:00.000Z\s+user_activation_email\s+user4@example.com\s+admin:ops\s+yes\s+user4@home.example$/,
+    );
+    expect(lines[2]).toMatch(/^2024-05-01T10:03:00.000Z\s+user_update\s+user3@example.com\s+admin:ops\s+no$/);
+    // Control characters from stored data never reach the terminal.
+    expect(lines[6]).toMatch(/^2024-05-01T09:59:00.000Z\s+user_update\s+evil \[31m name\s+scim:okta\s+yes$/);
+    expect(run.stdout).not.toContain('\u001b');
+  });
+
+  it('passes the filters and reports a next page on stderr', async () => {
+    const run = await roster(['events', '--type', 'user_update', '--limit', '2', '--since', '2024-05-01T10:00:00Z']);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[2])).toEqual(['user3@example.com', 'user2@example.com']);
+    const cursor = /--cursor (\S+)/.exec(run.stderr)?.[1];
+    expect(cursor).toBeTruthy();
+
+    const next = await roster([
+      'events',
+      '--type',
+      'user_update',
+      '--since',
+      '2024-05-01T10:00:00Z',
+      '--cursor',
+      cursor!,
+    ]);
+    expect(
+      next.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[2]),
+    ).toEqual(['user1@example.com', 'user0@example.com']);
+    expect(next.stderr).toBe('');
+  });
+
+  it('filters by user and prints JSON with --json', async () => {
+    const run = await roster(['events', '--user', 'id-4', '--json']);
+    expect(run.code).toBe(0);
+    const body = JSON.parse(run.stdout);
+    expect(body.events).toHaveLength(1);
+    expect(body.events[0]).toMatchObject({ type: 'user_activation_email', recipientEmail: 'user4@home.example' });
+  });
+
+  it('says so when nothing matches', async () => {
+    const run = await roster(['events', '--user', 'nobody']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('No events.\n');
+  });
+
+  it('checks dates before asking the server and shows server-side validation errors', async () => {
+    const local = await roster(['events', '--since', 'last week']);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain('--since must be an ISO 8601 date');
+    const remote = await roster(['events', '--type', 'nonsense']);
+    expect(remote.code).toBe(1);
+    expect(remote.stderr).toMatch(/^roster: server answered 400 invalid_parameter: unknown event type "nonsense"/);
+  });
+});
+
+describe('commands whose endpoints are not there yet surface the 404', () => {
+  it('import uploads the file and shows the server error', async () => {
+    const file = path.join(tmp, 'users.csv');
+    writeFileSync(file, 'Username,Email\njdoe,jdoe@example.com\n');
+    const run = await roster(['import', file, '--dry-run']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('roster: server answered 404');
+    expect(run.stderr).toContain('POST /admin/v1/imports');
+  });
+
+  it('import reports a missing file without calling the server', async () => {
+    const run = await roster(['import', path.join(tmp, 'missing.csv')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^roster: cannot read .*missing\.csv: ENOENT/);
+  });
+
+  it('export shows the server error and leaves no file behind', async () => {
+    const out = path.join(tmp, 'export.csv');
+    const run = await roster(['export', '--format', 'json', '--out', out]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('roster: server answered 404');
+    expect(run.stderr).toContain('GET /admin/v1/exports/users');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('export rejects an unknown format', async () => {
+    const run = await roster(['export', '--format', 'xml']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--format must be csv or json');
+  });
+
+  it('users prints one row per id and exits 1 when any failed', async () => {
+    const run = await roster(['users', 'activate', 'u-1', 'u-2', '--no-email']);
+    expect(run.code).toBe(1);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+RESULT\s+MESSAGE$/);
+    expect(lines[1]).toMatch(/^u-1\s+error\s+404 .*POST \/admin\/v1\/users\/u-1\/activate/);
+    expect(lines[2]).toMatch(/^u-2\s+error\s+404 .*\/users\/u-2\/activate/);
+    expect(run.stderr).toBe('0 ok, 2 failed\n');
+  });
+
+  it.each([
+    [['send-activation', 'a'], '/users/a/activation-email'],
+    [['send-reset', 'a', '--destination', 'alternate'], '/users/a/password-reset-email'],
+    [['suspend', 'a'], '/users/a/suspend'],
+    [['schedule', 'a', '--state', 'active', '--at', '2030-01-01T08:00:00Z'], '/users/a/schedules'],
+  ])('users %j calls %s', async (args, endpoint) => {
+    const run = await roster(['users', ...args]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`POST /admin/v1${endpoint}`);
+  });
+
+  it('users reads ids from standard input with -', async () => {
+    const run = await roster(['users', 'suspend', '-'], {}, 'x1\nx2 x3\n');
+    expect(
+      run.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['x1', 'x2', 'x3']);
+  });
+
+  it.each([
+    [['users'], /an action is required/],
+    [['users', 'delete', 'a'], /unknown action "delete"/],
+    [['users', 'activate'], /at least one user ID/],
+    [['users', 'suspend', 'a', '--no-email'], /--no-email does not apply/],
+    [['users', 'activate', 'a', '--destination', 'nowhere'], /--destination must be/],
+    [['users', 'schedule', 'a', '--state', 'STAGED', '--at', '2030-01-01T00:00:00Z'], /--state ACTIVE or/],
+    [['users', 'schedule', 'a', '--state', 'ACTIVE', '--at', 'tomorrow'], /--at must be/],
+  ])('users usage error %j', async (args, message) => {
+    const run = await roster(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+});
+
+describe('roster serve', () => {
+  it('starts the server from the environment and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const dbName = `t_serve_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const mongo = new URL(inject('mongoUri'));
+    mongo.pathname = `/${dbName}`;
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: tmp,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        MONGODB_URI: mongo.href,
+        ROSTER_ADMIN_TOKEN: TOKENS.admin,
+        ROSTER_SCIM_TOKEN: TOKENS.scim,
+        LOG_LEVEL: 'warn',
+        ROSTER_DATA_DIR: path.join(tmp, 'data'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let healthy = false;
+      for (let i = 0; i < 150 && !healthy && child.exitCode === null; i++) {
+        healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (!healthy) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(healthy, output).toBe(true);
+      const events = await roster(['events'], { ROSTER_URL: `http://127.0.0.1:${port}` });
+      expect(events.stdout).toBe('No events.\n');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const client = new MongoClient(inject('mongoUri'));
+      await client
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
+      await client.close();
+    }
+  });
+});
+
+describe('CLI helpers', () => {
+  it('draws a progress bar only on a terminal', () => {
+    const written: string[] = [];
+    let now = 0;
+    const tty = new ProgressBar({ isTTY: true, write: (s: string) => written.push(s) }, 2048, 'Uploading x', () => now);
+    tty.add(1024);
+    now = 50;
+    tty.add(10); // throttled
+    now = 200;
+    tty.add(1014);
+    expect(written).toHaveLength(2);
+    expect(written[1]).toContain('[##############################] 100%  2.0 KB / 2.0 KB');
+    tty.clear();
+    expect(written[2]).toBe('\r\u001b[K');
+
+    const none: string[] = [];
+    const pipe = new ProgressBar({ isTTY: false, write: (s: string) => none.push(s) }, 10, 'x');
+    pipe.add(10);
+    pipe.status('waiting');
+    pipe.clear();
+    expect(none).toEqual([]);
+  });
+
+  it('formats tables with padded columns', () => {
+    expect(
+      formatTable(
+        ['A', 'BB'],
+        [
+          ['long', 'x'],
+          [1, undefined],
+        ],
+      ),
+    ).toBe('A     BB\nlong  x\n1\n');
+  });
+});

@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
+import { createRevisions } from '../db/revisions.js';
 
 export interface StoredGroup {
   _id: string;
@@ -34,6 +35,7 @@ export type GroupRepository = ReturnType<typeof createGroupRepository>;
 export function createGroupRepository(db: Db) {
   const groups: Collection<StoredGroup> = db.collection<StoredGroup>('groups');
   const memberships: Collection<Membership> = db.collection<Membership>('memberships');
+  const revisions = createRevisions(db);
 
   return {
     collection: groups,
@@ -62,10 +64,12 @@ export function createGroupRepository(db: Db) {
 
     /** Writes the group's own fields if its version is unchanged; false when someone else wrote first. */
     async replace(before: StoredGroup, after: StoredGroup): Promise<boolean> {
+      if (!(await revisions.claim(`group:${after._id}`, after.meta.version))) return false;
       try {
         const result = await groups.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
         return result.matchedCount === 1;
       } catch (err) {
+        await revisions.release(`group:${after._id}`, after.meta.version);
         if (err instanceof MongoServerError && err.code === 11000) throw new DuplicateGroupError(after.displayName);
         throw err;
       }
@@ -84,6 +88,7 @@ export function createGroupRepository(db: Db) {
       const result = await groups.deleteOne({ _id: id });
       await memberships.deleteMany({ groupId: id });
       await memberships.deleteMany({ memberId: id });
+      await revisions.forget(`group:${id}`);
       return result.deletedCount === 1;
     },
 

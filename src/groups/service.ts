@@ -14,6 +14,7 @@ import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import { normalize, validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
+import { backoff } from '../users/service.js';
 import { DuplicateGroupError, type GroupRepository, type Membership, type StoredGroup } from './repository.js';
 
 export interface GroupWriteContext {
@@ -138,7 +139,8 @@ export function createGroupService(deps: GroupServiceDeps) {
 
   /** Writes displayName/externalId with optimistic concurrency. */
   async function writeOwnFields(id: string, ctx: GroupWriteContext, build: (current: StoredGroup) => ScimResource) {
-    for (let attempt = 1; attempt <= 5; attempt++) {
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      if (attempt > 1) await backoff(attempt);
       const before = await load(id);
       checkIfMatch(ctx.ifMatch, before.meta.version);
       const resource = build(before);

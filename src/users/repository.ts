@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection, type Db, type Filter, type Sort, type UpdateFilter } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
+import { createRevisions } from '../db/revisions.js';
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
 
@@ -47,6 +48,7 @@ export type UserRepository = ReturnType<typeof createUserRepository>;
 export function createUserRepository(db: Db) {
   const users: Collection<StoredUser> = db.collection<StoredUser>('users');
   const claims: Collection<EmailClaim> = db.collection<EmailClaim>('email_claims');
+  const revisions = createRevisions(db);
 
   async function claim(userId: string, email: string): Promise<void> {
     try {
@@ -109,18 +111,25 @@ export function createUserRepository(db: Db) {
       return users.findOne({ 'norm.userName': userName });
     },
 
-    /** Replaces the whole document if its version is still `expectedVersion`. */
+    /** Replaces the whole document if its version is still `before.meta.version` (else VersionConflictError). */
     async replace(before: StoredUser, after: StoredUser): Promise<void> {
       const oldEmails = uniqueEmails(before);
       const newEmails = uniqueEmails(after);
       const added = newEmails.filter((e) => !oldEmails.includes(e));
       const removed = oldEmails.filter((e) => !newEmails.includes(e));
-      await claimAll(after._id, added);
+      if (!(await revisions.claim(`user:${after._id}`, after.meta.version))) {
+        throw new VersionConflictError(`user ${before._id} changed concurrently`);
+      }
+      await claimAll(after._id, added).catch(async (err: unknown) => {
+        await revisions.release(`user:${after._id}`, after.meta.version);
+        throw err;
+      });
       let result;
       try {
         result = await users.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
       } catch (err) {
         await release(after._id, added);
+        await revisions.release(`user:${after._id}`, after.meta.version);
         if (isDuplicateKey(err)) throw new DuplicateError('userName', after.userName);
         throw err;
       }
@@ -147,6 +156,7 @@ export function createUserRepository(db: Db) {
     async delete(user: StoredUser): Promise<boolean> {
       const result = await users.deleteOne({ _id: user._id });
       await claims.deleteMany({ userId: user._id });
+      await revisions.forget(`user:${user._id}`);
       return result.deletedCount === 1;
     },
 

@@ -61,7 +61,11 @@ export interface UserServiceDeps {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const MAX_WRITE_ATTEMPTS = 5;
+const MAX_WRITE_ATTEMPTS = 10;
+
+/** Short, jittered pause before retrying a write that lost a race. */
+export const backoff = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 
 export type UserService = ReturnType<typeof createUserService>;
 
@@ -208,7 +212,10 @@ export function createUserService(deps: UserServiceDeps) {
       } catch (err) {
         if (err instanceof VersionConflictError) {
           if (ctx.ifMatch) throw new ScimError(412, 'The resource changed while it was being updated');
-          if (attempt < MAX_WRITE_ATTEMPTS) continue;
+          if (attempt < MAX_WRITE_ATTEMPTS) {
+            await backoff(attempt);
+            continue;
+          }
           throw new ScimError(409, 'The resource is being changed by others; retry');
         }
         uniquenessError(err);

@@ -1,0 +1,36 @@
+import { MongoServerError, type Db } from 'mongodb';
+
+interface Revision {
+  _id: string;
+  at: Date;
+}
+
+/**
+ * Optimistic concurrency that holds on FerretDB too, where a replace filtered on the version is
+ * not atomic: each writer first inserts "<resource>:<next version>" under the unique _id index, so
+ * only one writer can produce a version. Claims two versions back are removed as new ones land.
+ */
+export function createRevisions(db: Db) {
+  const revisions = db.collection<Revision>('revisions');
+  return {
+    /** True when this writer owns `version` of `key`; false when another writer got there first. */
+    async claim(key: string, version: number): Promise<boolean> {
+      try {
+        await revisions.insertOne({ _id: `${key}:${version}`, at: new Date() });
+      } catch (err) {
+        if (err instanceof MongoServerError && err.code === 11000) return false;
+        throw err;
+      }
+      if (version > 2) await revisions.deleteOne({ _id: `${key}:${version - 2}` });
+      return true;
+    },
+    async release(key: string, version: number): Promise<void> {
+      await revisions.deleteOne({ _id: `${key}:${version}` });
+    },
+    async forget(key: string): Promise<void> {
+      await revisions.deleteMany({ _id: { $regex: `^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:` } });
+    },
+  };
+}
+
+export type Revisions = ReturnType<typeof createRevisions>;

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The `roster` command: runs the TypeScript CLI through tsx's loader (no build step needed).
+// The `roster` command: the compiled CLI when built (the Docker image), else the TypeScript
+// sources through tsx's loader (a checkout needs no build step).
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
 
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-await import('../src/admin/cli/main.ts');
+const compiled = new URL('../dist/admin/cli/main.js', import.meta.url);
+if (existsSync(fileURLToPath(compiled)) && !existsSync(fileURLToPath(new URL('../src', import.meta.url)))) {
+  await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
+  await import('../src/admin/cli/main.ts');
+}

@@ -13,6 +13,8 @@ import {
   type JobsOptions,
   type OutboxEmail,
   type OutboxEmailInput,
+  parseInterval,
+  retryDelayMs,
 } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
 import { loadTemplates } from '../../src/mail/templates.js';
@@ -293,6 +295,27 @@ describe('email outbox jobs', () => {
     const doc = await emails().findOne({ _id: id });
     expect(doc).toMatchObject({ status: 'failed', attempts: 1 });
     expect(events[0]).toMatchObject({ success: false, details: { permanent: true, responseCode: 550 } });
+  });
+});
+
+describe('intervals and backoff', () => {
+  it('parses config.jobs.processEvery itself (human-interval misreads milliseconds)', () => {
+    expect(parseInterval('5 seconds')).toBe(5000);
+    expect(parseInterval('200 milliseconds')).toBe(200);
+    expect(parseInterval('200ms')).toBe(200);
+    expect(parseInterval('1.5 minutes')).toBe(90_000);
+    expect(() => parseInterval('often')).toThrow(/cannot read the interval/);
+  });
+
+  it('doubles the email retry delay up to the cap', () => {
+    expect([1, 2, 3, 4, 10].map((a) => retryDelayMs(a, 30_000, 3_600_000))).toEqual([
+      30_000, 60_000, 120_000, 240_000, 3_600_000,
+    ]);
+  });
+
+  it('refuses to queue an email without a usable address', async () => {
+    const jobs = makeJobs();
+    await expect(jobs.enqueueEmail(activation({ to: 'not-an-address' }))).rejects.toThrow(/not an email address/);
   });
 });
 

@@ -7,7 +7,11 @@ import type { UserService } from '../users/service.js';
 import type { createBulkService } from './service.js';
 
 /** /Bulk, root /.search across Users and Groups, and /Me. */
-export function bulkAndRootRoutes(bulk: ReturnType<typeof createBulkService>, users: UserService, groups: GroupService): Router {
+export function bulkAndRootRoutes(
+  bulk: ReturnType<typeof createBulkService>,
+  users: UserService,
+  groups: GroupService,
+): Router {
   const router = new Router();
   router.post('/Bulk', async (ctx) => {
     ctx.body = await bulk.execute(ctx.request.body, actorOf(ctx));
@@ -16,7 +20,8 @@ export function bulkAndRootRoutes(bulk: ReturnType<typeof createBulkService>, us
   const rootSearch = async (raw: Record<string, unknown>) => {
     const params: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) params[k.toLowerCase()] = v;
-    if (params.cursor !== undefined) throw new ScimError(400, 'Cursor paging is not supported across resource types', 'invalidValue');
+    if (params.cursor !== undefined)
+      throw new ScimError(400, 'Cursor paging is not supported across resource types', 'invalidValue');
     // An attribute one resource type lacks means "no matches of that type", not an error, unless both lack it.
     const attempt = async (list: () => Promise<ReturnType<typeof listResponse>>) => {
       try {

@@ -41,12 +41,16 @@ export function createBulkService(deps: BulkDeps) {
         break;
       }
       case 'PUT': {
-        const r = type === 'User' ? await deps.users.replace(id!, op.data, ctx) : await deps.groups.replace(id!, op.data, ctx);
+        const r =
+          type === 'User' ? await deps.users.replace(id!, op.data, ctx) : await deps.groups.replace(id!, op.data, ctx);
         result = { resource: r.resource, version: 'user' in r ? r.user.meta.version : r.group.meta.version };
         break;
       }
       case 'PATCH': {
-        const r = type === 'User' ? await deps.users.patch(id!, op.data, ctx) : await deps.groups.patch(id!, op.data, ctx, {}, false);
+        const r =
+          type === 'User'
+            ? await deps.users.patch(id!, op.data, ctx)
+            : await deps.groups.patch(id!, op.data, ctx, {}, false);
         result = { resource: r.resource ?? {}, version: 'user' in r ? r.user.meta.version : r.group.meta.version };
         break;
       }
@@ -82,7 +86,10 @@ export function createBulkService(deps: BulkDeps) {
           const refs = referencedBulkIds(item.op);
           const broken = refs.find((r) => failed.has(r) || !request.operations.some((o) => o.bulkId === r));
           if (broken) {
-            results[item.index] = errorResult(item.op, new ScimError(409, `bulkId ${broken} could not be resolved`, 'invalidValue'));
+            results[item.index] = errorResult(
+              item.op,
+              new ScimError(409, `bulkId ${broken} could not be resolved`, 'invalidValue'),
+            );
             if (item.op.bulkId) failed.add(item.op.bulkId);
             errors++;
             progressed = true;
@@ -98,7 +105,8 @@ export function createBulkService(deps: BulkDeps) {
           try {
             const result = await run(op, actor);
             results[item.index] = result;
-            if (op.method === 'POST' && op.bulkId && result.location) ids.set(op.bulkId, result.location.split('/').pop()!);
+            if (op.method === 'POST' && op.bulkId && result.location)
+              ids.set(op.bulkId, result.location.split('/').pop()!);
           } catch (err) {
             const error = err instanceof ScimError ? err : null;
             if (!error) throw err;
@@ -110,7 +118,10 @@ export function createBulkService(deps: BulkDeps) {
         if (!progressed) {
           // Circular references: nothing can run.
           for (const item of waiting) {
-            results[item.index] = errorResult(item.op, new ScimError(409, 'Circular bulkId references', 'invalidValue'));
+            results[item.index] = errorResult(
+              item.op,
+              new ScimError(409, 'Circular bulkId references', 'invalidValue'),
+            );
             errors++;
           }
           break;
@@ -121,4 +132,3 @@ export function createBulkService(deps: BulkDeps) {
     },
   };
 }
-

@@ -22,7 +22,10 @@ export async function resolveJoins(query: unknown, resolvers: Record<string, Joi
 }
 
 /** The usual join: "this resource's id is (not) among the ids related to value". */
-export function idJoin(relatedIds: (value: string) => Promise<string[]>, allRelated: () => Promise<string[]>): JoinResolver {
+export function idJoin(
+  relatedIds: (value: string) => Promise<string[]>,
+  allRelated: () => Promise<string[]>,
+): JoinResolver {
   return async (op, value) => {
     if (op === 'pr') return { _id: { $in: await allRelated() } };
     if (typeof value !== 'string') throw badRequest('invalidFilter', 'Membership filters compare with a string id');

@@ -60,11 +60,17 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
       query = { $and: [plan.query, after] } as Filter<T>;
     }
     if (request.count === 0) return { resources: [], totalResults };
-    const docs = await collection.find(query).sort(sort).limit(request.count + 1).toArray();
+    const docs = await collection
+      .find(query)
+      .sort(sort)
+      .limit(request.count + 1)
+      .toArray();
     const page = docs.slice(0, request.count);
     const last = page[page.length - 1];
     const nextCursor =
-      docs.length > request.count && last ? encodeCursor({ key: valueAt(last, field), id: String(last._id) }) : undefined;
+      docs.length > request.count && last
+        ? encodeCursor({ key: valueAt(last, field), id: String(last._id) })
+        : undefined;
     return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
   }
   if (request.count === 0) return { resources: [], totalResults, startIndex: request.startIndex };

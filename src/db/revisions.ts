@@ -34,3 +34,20 @@ export function createRevisions(db: Db) {
 }
 
 export type Revisions = ReturnType<typeof createRevisions>;
+
+/**
+ * "Only one caller ever wins" for a key (using a token, firing a schedule), by an insert under the
+ * unique _id index: the one guarantee FerretDB and MongoDB share for concurrent writers.
+ */
+export function createOnce(db: Db) {
+  const once = db.collection<Revision>('once');
+  return async function claimOnce(key: string): Promise<boolean> {
+    try {
+      await once.insertOne({ _id: key, at: new Date() });
+      return true;
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === 11000) return false;
+      throw err;
+    }
+  };
+}

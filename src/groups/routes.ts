@@ -32,7 +32,13 @@ export function groupRoutes(service: GroupService): Router {
   // cost as much as the group is large (Okta and Entra both accept 204).
   router.patch('/Groups/:id', async (ctx) => {
     const wantsBody = ctx.query.attributes !== undefined || ctx.query.excludedAttributes !== undefined;
-    const { group, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projection(ctx), wantsBody);
+    const { group, resource } = await service.patch(
+      ctx.params.id,
+      ctx.request.body,
+      context(ctx),
+      projection(ctx),
+      wantsBody,
+    );
     if (wantsBody) return sendResource(ctx, resource!, group.meta.version);
     ctx.set('ETag', etagFor(group.meta.version));
     ctx.status = 204;

@@ -91,12 +91,17 @@ export function createGroupService(deps: GroupServiceDeps) {
   }
 
   async function render(group: StoredGroup, projection: Projection): Promise<ScimResource> {
-    const members = wants(projection, 'members', schemas) ? await renderMembers(await groups.members(group._id)) : undefined;
+    const members = wants(projection, 'members', schemas)
+      ? await renderMembers(await groups.members(group._id))
+      : undefined;
     return projectResource(toScim(group, members), schemas, projection);
   }
 
   /** Checks that members exist and says whether each is a User or a Group. */
-  async function resolveMembers(input: MemberInput[], selfId?: string): Promise<{ id: string; type: 'User' | 'Group' }[]> {
+  async function resolveMembers(
+    input: MemberInput[],
+    selfId?: string,
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
     const ids = [...new Set(input.map((m) => m.value))];
     if (selfId && ids.includes(selfId)) throw badRequest('invalidValue', 'A group cannot be a member of itself');
     const foundUsers = new Set((await users.findByIds(ids, { _id: 1 })).map((u) => u._id));
@@ -110,7 +115,8 @@ export function createGroupService(deps: GroupServiceDeps) {
   function membersOf(resource: ScimResource): MemberInput[] {
     const list = (resource.members as MemberInput[] | undefined) ?? [];
     for (const m of list) {
-      if (typeof m.value !== 'string' || !m.value) throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
+      if (typeof m.value !== 'string' || !m.value)
+        throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
     }
     return list;
   }
@@ -128,7 +134,12 @@ export function createGroupService(deps: GroupServiceDeps) {
     throw err;
   }
 
-  async function record(type: 'group_create' | 'group_update' | 'group_delete', group: StoredGroup, actor: Actor, changes?: NewEvent['changes']) {
+  async function record(
+    type: 'group_create' | 'group_update' | 'group_delete',
+    group: StoredGroup,
+    actor: Actor,
+    changes?: NewEvent['changes'],
+  ) {
     await deps.recordEvent({
       type,
       resource: { type: 'Group', id: group._id, username: group.displayName },
@@ -157,8 +168,10 @@ export function createGroupService(deps: GroupServiceDeps) {
 
   function fieldChanges(before: StoredGroup, after: StoredGroup) {
     const changes: NonNullable<NewEvent['changes']> = [];
-    if (before.displayName !== after.displayName) changes.push({ field: 'displayName', from: before.displayName, to: after.displayName });
-    if (before.externalId !== after.externalId) changes.push({ field: 'externalId', from: before.externalId, to: after.externalId });
+    if (before.displayName !== after.displayName)
+      changes.push({ field: 'displayName', from: before.displayName, to: after.displayName });
+    if (before.externalId !== after.externalId)
+      changes.push({ field: 'externalId', from: before.externalId, to: after.externalId });
     return changes;
   }
 
@@ -166,8 +179,14 @@ export function createGroupService(deps: GroupServiceDeps) {
   async function setMembers(group: StoredGroup, wanted: { id: string; type: 'User' | 'Group' }[]) {
     const current = new Set((await groups.members(group._id)).map((m) => m.memberId));
     const keep = new Set(wanted.map((m) => m.id));
-    const removed = await groups.removeMembers(group._id, [...current].filter((id) => !keep.has(id)));
-    const added = await groups.addMembers(group._id, wanted.filter((m) => !current.has(m.id)));
+    const removed = await groups.removeMembers(
+      group._id,
+      [...current].filter((id) => !keep.has(id)),
+    );
+    const added = await groups.addMembers(
+      group._id,
+      wanted.filter((m) => !current.has(m.id)),
+    );
     return { added, removed };
   }
 
@@ -187,7 +206,10 @@ export function createGroupService(deps: GroupServiceDeps) {
     if (op.path?.subAttribute) throw new ScimError(400, 'Member sub-attributes cannot be changed', 'mutability');
     if (op.op === 'add') {
       if (filter) throw badRequest('invalidPath', 'add on members takes no filter');
-      return { added: await groups.addMembers(group._id, await resolveMembers(values(op.value), group._id)), removed: 0 };
+      return {
+        added: await groups.addMembers(group._id, await resolveMembers(values(op.value), group._id)),
+        removed: 0,
+      };
     }
     if (op.op === 'replace') {
       if (filter) throw badRequest('invalidPath', 'replace on members takes no filter; use remove and add');
@@ -209,7 +231,13 @@ export function createGroupService(deps: GroupServiceDeps) {
       return { added: 0, removed: await groups.removeMembers(group._id, present) };
     }
     if (op.value !== undefined) {
-      return { added: 0, removed: await groups.removeMembers(group._id, values(op.value).map((m) => m.value)) };
+      return {
+        added: 0,
+        removed: await groups.removeMembers(
+          group._id,
+          values(op.value).map((m) => m.value),
+        ),
+      };
     }
     return { added: 0, removed: await groups.removeAllMembers(group._id) };
   }
@@ -223,10 +251,19 @@ export function createGroupService(deps: GroupServiceDeps) {
       const resource = validateResource(input, { schemas, mode: 'create' });
       const members = await resolveMembers(membersOf(resource));
       const at = now();
-      const group: StoredGroup = { _id: randomUUID(), ...content(resource), meta: { created: at, lastModified: at, version: 1 } };
+      const group: StoredGroup = {
+        _id: randomUUID(),
+        ...content(resource),
+        meta: { created: at, lastModified: at, version: 1 },
+      };
       await groups.insert(group).catch(duplicate);
       await groups.addMembers(group._id, members);
-      await record('group_create', group, ctx.actor, members.length ? [{ field: 'members', from: [], to: members.map((m) => m.id) }] : undefined);
+      await record(
+        'group_create',
+        group,
+        ctx.actor,
+        members.length ? [{ field: 'members', from: [], to: members.map((m) => m.id) }] : undefined,
+      );
       return { group, resource: await render(group, projection) };
     },
 
@@ -309,7 +346,11 @@ export function createGroupService(deps: GroupServiceDeps) {
         query,
         sortField,
         toScim: (docs) =>
-          Promise.all(docs.map(async (g) => toScim(g, withMembers ? await renderMembers(await groups.members(g._id)) : undefined))),
+          Promise.all(
+            docs.map(async (g) =>
+              toScim(g, withMembers ? await renderMembers(await groups.members(g._id)) : undefined),
+            ),
+          ),
       });
       return listResponse(
         page.resources.map((r) => projectResource(r, schemas, projection)),

@@ -39,8 +39,10 @@ export function initialLifecycle(input: LifecycleInput, source: UserSource, conf
 
 /** The state after a write: explicit `state` first, else core `active` per DESIGN.md. Never back to STAGED. */
 export function nextState(current: UserState, input: LifecycleInput): UserState {
+  // A state equal to the current one is no request (PATCH and PUT carry the extension back as read),
+  // so `active` decides; a different state is an explicit transition and wins.
   const explicit = input.extension?.state;
-  if (explicit) {
+  if (explicit && explicit !== current) {
     if (explicit === 'STAGED' && current !== 'STAGED') {
       throw new ScimError(400, 'A user cannot return to STAGED', 'mutability');
     }

@@ -32,7 +32,10 @@ export function parseBulkRequest(body: unknown, maxOperations: number): BulkRequ
   }
   const request = body as Record<string, unknown>;
   const schemas = request.schemas;
-  if (!Array.isArray(schemas) || !schemas.some((s) => String(s).toLowerCase() === SCHEMA_URNS.bulkRequest.toLowerCase())) {
+  if (
+    !Array.isArray(schemas) ||
+    !schemas.some((s) => String(s).toLowerCase() === SCHEMA_URNS.bulkRequest.toLowerCase())
+  ) {
     throw badRequest('invalidSyntax', `"schemas" must contain ${SCHEMA_URNS.bulkRequest}`);
   }
   const operations = request.Operations ?? request.operations;
@@ -51,9 +54,12 @@ export function parseBulkRequest(body: unknown, maxOperations: number): BulkRequ
       if (typeof op !== 'object' || op === null) throw badRequest('invalidSyntax', `Operation ${i} must be an object`);
       const { method, bulkId, version, path, data } = op as Record<string, unknown>;
       const upper = typeof method === 'string' ? method.toUpperCase() : '';
-      if (!METHODS.includes(upper)) throw badRequest('invalidSyntax', `Operation ${i}: method must be POST, PUT, PATCH or DELETE`);
-      if (typeof path !== 'string' || !path.startsWith('/')) throw badRequest('invalidSyntax', `Operation ${i}: "path" is required`);
-      if (upper === 'POST' && typeof bulkId !== 'string') throw badRequest('invalidSyntax', `Operation ${i}: POST needs a "bulkId"`);
+      if (!METHODS.includes(upper))
+        throw badRequest('invalidSyntax', `Operation ${i}: method must be POST, PUT, PATCH or DELETE`);
+      if (typeof path !== 'string' || !path.startsWith('/'))
+        throw badRequest('invalidSyntax', `Operation ${i}: "path" is required`);
+      if (upper === 'POST' && typeof bulkId !== 'string')
+        throw badRequest('invalidSyntax', `Operation ${i}: POST needs a "bulkId"`);
       if (typeof bulkId === 'string') {
         if (seen.has(bulkId)) throw badRequest('invalidSyntax', `bulkId "${bulkId}" is used twice`);
         seen.add(bulkId);

@@ -31,7 +31,10 @@ function single(value: unknown, name: string): string | undefined {
 }
 
 /** From query-string parameters (GET) or a SearchRequest body (POST /.search); the names are case-insensitive. */
-export function parseListRequest(raw: Record<string, unknown>, limits: { defaultCount: number; maxResults: number }): ListRequest {
+export function parseListRequest(
+  raw: Record<string, unknown>,
+  limits: { defaultCount: number; maxResults: number },
+): ListRequest {
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) params[k.toLowerCase()] = v;
   const startIndex = integer(params.startindex, 'startIndex') ?? 1;
@@ -79,7 +82,10 @@ export function decodeCursor(cursor: string): CursorPosition {
   }
 }
 
-export function listResponse(resources: unknown[], totals: { totalResults: number; startIndex?: number; nextCursor?: string; previousCursor?: string }) {
+export function listResponse(
+  resources: unknown[],
+  totals: { totalResults: number; startIndex?: number; nextCursor?: string; previousCursor?: string },
+) {
   return {
     schemas: [SCHEMA_URNS.listResponse],
     totalResults: totals.totalResults,

@@ -42,7 +42,12 @@ function qualify(path: string, schemas: SchemaDocument[]): string {
 
 type Decision = 'all' | 'some' | 'none';
 
-function decide(attribute: Pick<AttributeDefinition, 'returned' | 'name'>, path: string, requested?: string[], excluded?: string[]): Decision {
+function decide(
+  attribute: Pick<AttributeDefinition, 'returned' | 'name'>,
+  path: string,
+  requested?: string[],
+  excluded?: string[],
+): Decision {
   if (attribute.returned === 'never') return 'none';
   if (attribute.returned === 'always' || attribute.name === 'id') return 'all';
   const covers = (p: string) => p === path || path.startsWith(`${p}.`) || path.startsWith(`${p}:`);
@@ -68,7 +73,11 @@ export function wants(projection: Projection, path: string, schemas: SchemaDocum
  * RFC 7644 §3.4.2.5 on a SCIM-form resource: `returned: never` is always removed, `always` always
  * kept, `request` only when asked for; otherwise `attributes` or `excludedAttributes` decide.
  */
-export function projectResource(resource: ScimResource, schemas: SchemaDocument[], projection: Projection): ScimResource {
+export function projectResource(
+  resource: ScimResource,
+  schemas: SchemaDocument[],
+  projection: Projection,
+): ScimResource {
   const requested = projection.attributes?.map((p) => qualify(p, schemas));
   const excluded = projection.excludedAttributes?.map((p) => qualify(p, schemas));
   const [core] = schemas;
@@ -102,7 +111,9 @@ export function projectResource(resource: ScimResource, schemas: SchemaDocument[
       const decision = decide({ returned: 'default', name: key }, path, requested, excluded);
       if (decision === 'none') continue;
       const projected =
-        decision === 'all' ? (value as ScimResource) : projectAttributes(value as ScimResource, extension.attributes, `${path}:`);
+        decision === 'all'
+          ? (value as ScimResource)
+          : projectAttributes(value as ScimResource, extension.attributes, `${path}:`);
       if (Object.keys(projected).length) out[key] = projected;
       continue;
     }

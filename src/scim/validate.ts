@@ -29,9 +29,10 @@ export function validateResource(input: unknown, options: ValidateOptions): Scim
     if (!Array.isArray(declared) || declared.some((s) => typeof s !== 'string')) {
       throw badRequest('invalidSyntax', '"schemas" must be an array of schema URNs');
     }
-    const known = options.schemas.map((s) => s.id.toLowerCase());
-    const unknown = declared.find((s: string) => !known.includes(s.toLowerCase()));
-    if (unknown) throw badRequest('invalidValue', `Unknown schema "${unknown}" for this resource type`);
+    // Other URNs are ignored: Entra sends its own ADSCIM group schema beside the core one.
+    if (!declared.some((s: string) => s.toLowerCase() === core.id.toLowerCase())) {
+      throw badRequest('invalidValue', `"schemas" must include ${core.id}`);
+    }
   }
 
   const out: ScimResource = {};
@@ -40,7 +41,8 @@ export function validateResource(input: unknown, options: ValidateOptions): Scim
     const lower = key.toLowerCase();
     if (lower === 'schemas' || lower === 'id' || lower === 'meta') continue;
     if (lower === 'externalid') {
-      if (value !== null && typeof value !== 'string') throw badRequest('invalidValue', '"externalId" must be a string');
+      if (value !== null && typeof value !== 'string')
+        throw badRequest('invalidValue', '"externalId" must be a string');
       if (value !== null) out.externalId = value;
       continue;
     }
@@ -90,7 +92,12 @@ function setChecked(
 }
 
 /** Coerces and checks one attribute value; undefined means "not set" (null, empty array). */
-export function coerceAttribute(attribute: AttributeDefinition, value: unknown, label: string, schemaId: string): unknown {
+export function coerceAttribute(
+  attribute: AttributeDefinition,
+  value: unknown,
+  label: string,
+  schemaId: string,
+): unknown {
   if (value === null || value === undefined) return undefined;
   if (attribute.multiValued) {
     const list = Array.isArray(value) ? value : [value];

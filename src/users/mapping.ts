@@ -66,8 +66,9 @@ const CORE_KEYS = [
 const LIFECYCLE_DATES = ['scheduledActivation', 'scheduledSuspension', 'activatedAt', 'lastLogin'] as const;
 
 /** The client-writable content of a user (SCIM form, already validated) as stored core + enterprise fields. */
-export function storedContent(resource: ScimResource): Pick<StoredUser, 'userName' | 'externalId' | 'enterprise'> &
-  Record<string, unknown> {
+export function storedContent(
+  resource: ScimResource,
+): Pick<StoredUser, 'userName' | 'externalId' | 'enterprise'> & Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of CORE_KEYS) if (resource[key] !== undefined) out[key] = resource[key];
   if (resource.externalId !== undefined) out.externalId = resource.externalId;
@@ -79,7 +80,9 @@ export function storedContent(resource: ScimResource): Pick<StoredUser, 'userNam
   return out as Pick<StoredUser, 'userName' | 'externalId' | 'enterprise'> & Record<string, unknown>;
 }
 
-export function normalizedFields(user: Pick<StoredUser, 'userName' | 'lifecycle'> & Record<string, unknown>): StoredUser['norm'] {
+export function normalizedFields(
+  user: Pick<StoredUser, 'userName' | 'lifecycle'> & Record<string, unknown>,
+): StoredUser['norm'] {
   const emails = ((user.emails as { value?: string }[] | undefined) ?? [])
     .map((e) => e.value)
     .filter((v): v is string => typeof v === 'string')
@@ -106,7 +109,12 @@ export function toScimUser(user: StoredUser, baseUrl: string, groups: GroupRef[]
   for (const key of CORE_KEYS) if (user[key] !== undefined) out[key] = user[key];
   out.active = user.lifecycle.state === 'ACTIVE';
   if (groups?.length) {
-    out.groups = groups.map((g) => ({ value: g.value, $ref: `${baseUrl}/Groups/${g.value}`, display: g.display, type: g.type }));
+    out.groups = groups.map((g) => ({
+      value: g.value,
+      $ref: `${baseUrl}/Groups/${g.value}`,
+      display: g.display,
+      type: g.type,
+    }));
   }
   if (user.enterprise && Object.keys(user.enterprise).length) {
     const enterprise: Record<string, unknown> = { ...user.enterprise };

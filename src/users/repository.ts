@@ -1,4 +1,4 @@
-import { MongoServerError, type Collection, type Db, type Filter, type Sort, type UpdateFilter } from 'mongodb';
+import { MongoServerError, type Collection, type Db, type Filter, type Sort } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
 import { createRevisions } from '../db/revisions.js';
 import type { StoredUser } from './mapping.js';
@@ -21,7 +21,10 @@ export const USER_INDEXES: IndexSpec[] = [
 ];
 
 export class DuplicateError extends Error {
-  constructor(readonly field: 'userName' | 'email', readonly value: string) {
+  constructor(
+    readonly field: 'userName' | 'email',
+    readonly value: string,
+  ) {
     super(`${field} ${value} is already taken`);
   }
 }
@@ -138,19 +141,6 @@ export function createUserRepository(db: Db) {
         throw new VersionConflictError(`user ${before._id} changed concurrently`);
       }
       await release(after._id, removed);
-    },
-
-    /** Targeted update of lifecycle or secret fields with the version bump (no SCIM content change). */
-    async update(id: string, set: Record<string, unknown>, unset: string[] = [], now = new Date()): Promise<StoredUser | null> {
-      return users.findOneAndUpdate(
-        { _id: id },
-        {
-          $set: { ...set, 'meta.lastModified': now },
-          $inc: { 'meta.version': 1 },
-          ...(unset.length ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
-        } as unknown as UpdateFilter<StoredUser>,
-        { returnDocument: 'after' },
-      );
     },
 
     async delete(user: StoredUser): Promise<boolean> {

@@ -14,7 +14,7 @@ import { applyPatch, parsePatchRequest } from '../scim/patch.js';
 import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
-import { companyEmail, normalize, validateResource, type ScimResource } from '../scim/validate.js';
+import { companyEmail, validateResource, type ScimResource } from '../scim/validate.js';
 import {
   normalizedFields,
   storedContent,
@@ -64,8 +64,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const MAX_WRITE_ATTEMPTS = 10;
 
 /** Short, jittered pause before retrying a write that lost a race. */
-export const backoff = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+export const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 
 export type UserService = ReturnType<typeof createUserService>;
 
@@ -129,7 +128,8 @@ export function createUserService(deps: UserServiceDeps) {
 
   function checkEmails(resource: ScimResource, alternate?: string) {
     const company = companyEmail(resource);
-    if (company !== undefined && !EMAIL.test(company)) throw badRequest('invalidValue', `"${company}" is not an email address`);
+    if (company !== undefined && !EMAIL.test(company))
+      throw badRequest('invalidValue', `"${company}" is not an email address`);
     if (alternate !== undefined && !EMAIL.test(alternate)) {
       throw badRequest('invalidValue', `alternateEmail "${alternate}" is not an email address`);
     }
@@ -147,13 +147,19 @@ export function createUserService(deps: UserServiceDeps) {
 
   function uniquenessError(err: unknown): never {
     if (err instanceof DuplicateError) {
-      throw conflict(err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`);
+      throw conflict(
+        err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`,
+      );
     }
     throw err;
   }
 
   /** Validated SCIM input -> the next stored document (shared by create, replace and patch). */
-  async function buildDocument(resource: ScimResource, before: StoredUser | undefined, ctx: WriteContext): Promise<StoredUser> {
+  async function buildDocument(
+    resource: ScimResource,
+    before: StoredUser | undefined,
+    ctx: WriteContext,
+  ): Promise<StoredUser> {
     const at = now();
     const input = lifecycleInput(resource);
     const lifecycle = before ? updatedLifecycle(before.lifecycle, input) : initialLifecycle(input, ctx.source, config);
@@ -166,7 +172,7 @@ export function createUserService(deps: UserServiceDeps) {
       _id: before?._id ?? randomUUID(),
       ...content,
       lifecycle,
-      ...(secret ?? before?.secret ? { secret: secret ?? before?.secret } : {}),
+      ...((secret ?? before?.secret) ? { secret: secret ?? before?.secret } : {}),
       norm: normalizedFields({ ...content, lifecycle }),
       meta: before
         ? { created: before.meta.created, lastModified: at, version: before.meta.version + 1 }
@@ -176,18 +182,24 @@ export function createUserService(deps: UserServiceDeps) {
   }
 
   function changesBetween(before: StoredUser, after: StoredUser): EventChange[] {
-    const a = toScimUser(before, baseUrl, undefined);
-    const b = toScimUser(after, baseUrl, undefined);
+    const a = withoutRefs(toScimUser(before, baseUrl, undefined));
+    const b = withoutRefs(toScimUser(after, baseUrl, undefined));
     const changes: EventChange[] = [];
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
       if (key === 'meta' || key === 'schemas') continue;
       if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) changes.push({ field: key, from: a[key], to: b[key] });
     }
-    if (before.secret?.passwordHash !== after.secret?.passwordHash) changes.push({ field: 'password', from: '[hidden]', to: '[hidden]' });
+    if (before.secret?.passwordHash !== after.secret?.passwordHash)
+      changes.push({ field: 'password', from: '[hidden]', to: '[hidden]' });
     return changes;
   }
 
-  async function recordUserEvent(type: 'user_create' | 'user_update' | 'user_delete', user: StoredUser, ctx: WriteContext, changes?: EventChange[]) {
+  async function recordUserEvent(
+    type: 'user_create' | 'user_update' | 'user_delete',
+    user: StoredUser,
+    ctx: WriteContext,
+    changes?: EventChange[],
+  ) {
     await deps.recordEvent({
       type,
       resource: { type: 'User', id: user._id, username: user.userName },
@@ -235,7 +247,11 @@ export function createUserService(deps: UserServiceDeps) {
     render,
     load,
 
-    async create(input: unknown, ctx: WriteContext, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
+    async create(
+      input: unknown,
+      ctx: WriteContext,
+      projection: Projection = {},
+    ): Promise<{ user: StoredUser; resource: ScimResource }> {
       const resource = validateResource(input, { schemas, mode: 'create' });
       const user = await buildDocument(resource, undefined, ctx);
       await users.insert(user).catch(uniquenessError);
@@ -323,20 +339,50 @@ export function createUserService(deps: UserServiceDeps) {
       return listResponse(resources, page);
     },
 
-    /** For the lifecycle and admin services: targeted updates that bump the version. */
-    async updateFields(id: string, set: Record<string, unknown>, unset: string[] = []): Promise<StoredUser> {
-      const user = await users.update(id, set, unset, now());
-      if (!user) throw notFound(`User ${id} not found`);
-      return user;
+    /**
+     * Lifecycle and admin changes (state, password, lock): `mutate` edits a copy of the stored user;
+     * the write, version, events and effects (emails, schedules) are those of any other update.
+     */
+    async modify(
+      id: string,
+      ctx: WriteContext,
+      mutate: (user: StoredUser) => void | Promise<void>,
+    ): Promise<StoredUser> {
+      const { before, after } = await writeLoop(id, ctx, async (current) => {
+        const next = structuredClone(current);
+        await mutate(next);
+        const at = now();
+        if (next.lifecycle.state === 'ACTIVE' && current.lifecycle.state !== 'ACTIVE') next.lifecycle.activatedAt = at;
+        next.norm = normalizedFields(next);
+        next.meta = { created: current.meta.created, lastModified: at, version: current.meta.version + 1 };
+        return next;
+      });
+      await afterUpdate(before, after, ctx);
+      return after;
     },
 
-    normalize,
+    /** Bookkeeping that is no change of the user (login times, failure counters): no version bump, no event. */
+    async touch(id: string, set: Record<string, unknown>): Promise<void> {
+      await users.collection.updateOne({ _id: id }, { $set: set });
+    },
   };
 
   function groupsAttr(refs: GroupRef[]) {
     if (!refs.length) return {};
-    return { groups: refs.map((g) => ({ value: g.value, $ref: `${baseUrl}/Groups/${g.value}`, display: g.display, type: g.type })) };
+    return {
+      groups: refs.map((g) => ({
+        value: g.value,
+        $ref: `${baseUrl}/Groups/${g.value}`,
+        display: g.display,
+        type: g.type,
+      })),
+    };
   }
+}
+
+/** Event values are stored documents: keys such as "$ref" cannot be stored, and are derived anyway. */
+function withoutRefs(value: ScimResource): ScimResource {
+  return JSON.parse(JSON.stringify(value, (key, v: unknown) => (key === '$ref' ? undefined : v))) as ScimResource;
 }
 
 /** Resolves attribute names inside a value filter applied to one element (PATCH paths like emails[type eq "work"]). */

@@ -14,7 +14,12 @@ describe('/Bulk', () => {
     const res = await t.scim().post('/Bulk', {
       schemas: [BULK],
       Operations: [
-        { method: 'POST', bulkId: 'team', path: '/Groups', data: { displayName: 'Bulk Team', members: [{ value: 'bulkId:alice' }, { value: 'bulkId:bob' }] } },
+        {
+          method: 'POST',
+          bulkId: 'team',
+          path: '/Groups',
+          data: { displayName: 'Bulk Team', members: [{ value: 'bulkId:alice' }, { value: 'bulkId:bob' }] },
+        },
         { method: 'POST', bulkId: 'alice', path: '/Users', data: { userName: 'alice@bulk.example' } },
         { method: 'POST', bulkId: 'bob', path: '/Users', data: { userName: 'bob@bulk.example' } },
       ],
@@ -24,11 +29,19 @@ describe('/Bulk', () => {
     expect(res.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201', '201']);
     const group = res.body.Operations.find((o: { bulkId: string }) => o.bulkId === 'team');
     const read = await t.scim().get(`/Groups/${group.location.split('/').pop()}`);
-    expect(read.body.members.map((m: { display: string }) => m.display).sort()).toEqual(['alice@bulk.example', 'bob@bulk.example']);
+    expect(read.body.members.map((m: { display: string }) => m.display).sort()).toEqual([
+      'alice@bulk.example',
+      'bob@bulk.example',
+    ]);
   });
 
   it('gives users created through Bulk the bulk source and its default state', async () => {
-    const res = await t.scim().post('/Bulk', { schemas: [BULK], Operations: [{ method: 'POST', bulkId: 'x', path: '/Users', data: { userName: 'sourced@bulk.example' } }] });
+    const res = await t
+      .scim()
+      .post('/Bulk', {
+        schemas: [BULK],
+        Operations: [{ method: 'POST', bulkId: 'x', path: '/Users', data: { userName: 'sourced@bulk.example' } }],
+      });
     const user = await t.scim().get(`/Users/${res.body.Operations[0].location.split('/').pop()}`);
     expect(user.body[LIFECYCLE]).toMatchObject({ source: 'bulk', state: 'STAGED' });
   });
@@ -38,8 +51,20 @@ describe('/Bulk', () => {
     const res = await t.scim().post('/Bulk', {
       schemas: [BULK],
       Operations: [
-        { method: 'PATCH', path: `/Users/${user.id}`, data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'Boss' }] } },
-        { method: 'PUT', path: `/Users/${user.id}`, version: 'W/"2"', data: { userName: 'changing@bulk.example', title: 'CEO' } },
+        {
+          method: 'PATCH',
+          path: `/Users/${user.id}`,
+          data: {
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            Operations: [{ op: 'replace', path: 'title', value: 'Boss' }],
+          },
+        },
+        {
+          method: 'PUT',
+          path: `/Users/${user.id}`,
+          version: 'W/"2"',
+          data: { userName: 'changing@bulk.example', title: 'CEO' },
+        },
         { method: 'DELETE', path: `/Users/${user.id}` },
         { method: 'DELETE', path: `/Users/${user.id}` },
       ],
@@ -68,9 +93,24 @@ describe('/Bulk', () => {
     const res = await t.scim().post('/Bulk', {
       schemas: [BULK],
       Operations: [
-        { method: 'POST', bulkId: 'g1', path: '/Groups', data: { displayName: 'Loop1', members: [{ value: 'bulkId:g2' }] } },
-        { method: 'POST', bulkId: 'g2', path: '/Groups', data: { displayName: 'Loop2', members: [{ value: 'bulkId:g1' }] } },
-        { method: 'POST', bulkId: 'g3', path: '/Groups', data: { displayName: 'Dangling', members: [{ value: 'bulkId:nowhere' }] } },
+        {
+          method: 'POST',
+          bulkId: 'g1',
+          path: '/Groups',
+          data: { displayName: 'Loop1', members: [{ value: 'bulkId:g2' }] },
+        },
+        {
+          method: 'POST',
+          bulkId: 'g2',
+          path: '/Groups',
+          data: { displayName: 'Loop2', members: [{ value: 'bulkId:g1' }] },
+        },
+        {
+          method: 'POST',
+          bulkId: 'g3',
+          path: '/Groups',
+          data: { displayName: 'Dangling', members: [{ value: 'bulkId:nowhere' }] },
+        },
       ],
     });
     expect(res.status).toBe(200);
@@ -82,7 +122,12 @@ describe('/Bulk', () => {
     const many = await t.scim().post('/Bulk', { schemas: [BULK], Operations: ops });
     expect(many.status).toBe(413);
     expect(many.body.status).toBe('413');
-    const big = await t.scim().post('/Bulk', { schemas: [BULK], Operations: [{ method: 'POST', bulkId: 'p', path: '/Users', data: { userName: 'x'.repeat(5000) } }] });
+    const big = await t
+      .scim()
+      .post('/Bulk', {
+        schemas: [BULK],
+        Operations: [{ method: 'POST', bulkId: 'p', path: '/Users', data: { userName: 'x'.repeat(5000) } }],
+      });
     expect(big.status).toBe(413);
   });
 

@@ -66,11 +66,10 @@ describe('groups', () => {
 
   it('returns the group from PATCH when attributes are requested', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Returners' })).body;
-    const res = await t.scim()
-      .patch(`/Groups/${group.id}?attributes=displayName,members`, {
-        schemas: [PATCH],
-        Operations: [{ op: 'add', path: 'members', value: [{ value: users[3].id }] }],
-      });
+    const res = await t.scim().patch(`/Groups/${group.id}?attributes=displayName,members`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: users[3].id }] }],
+    });
     expect(res.status).toBe(200);
     expect(memberIds(res.body)).toEqual([users[3].id]);
   });
@@ -79,7 +78,12 @@ describe('groups', () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Parallel' })).body;
     await Promise.all(
       users.map((u) =>
-        t.scim().patch(`/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: u.id }] }] }),
+        t
+          .scim()
+          .patch(`/Groups/${group.id}`, {
+            schemas: [PATCH],
+            Operations: [{ op: 'add', path: 'members', value: [{ value: u.id }] }],
+          }),
       ),
     );
     const after = (await t.scim().get(`/Groups/${group.id}`)).body;
@@ -88,7 +92,12 @@ describe('groups', () => {
 
   it('replaces members with PUT and renames', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Putters', members: [{ value: users[0].id }] })).body;
-    const res = await t.scim().put(`/Groups/${group.id}`, { displayName: 'Putters 2', members: [{ value: users[4].id }, { value: users[5].id }] });
+    const res = await t
+      .scim()
+      .put(`/Groups/${group.id}`, {
+        displayName: 'Putters 2',
+        members: [{ value: users[4].id }, { value: users[5].id }],
+      });
     expect(res.status).toBe(200);
     expect(res.body.displayName).toBe('Putters 2');
     expect(memberIds(res.body)).toEqual([users[4].id, users[5].id].sort());
@@ -101,18 +110,30 @@ describe('groups', () => {
     expect(outerRead.members).toEqual([expect.objectContaining({ value: inner.id, type: 'Group', display: 'Inner' })]);
     const user = (await t.scim().get(`/Users/${users[5].id}`)).body;
     expect(user.groups).toContainEqual(expect.objectContaining({ value: inner.id, display: 'Inner', type: 'direct' }));
-    expect(user.groups).toContainEqual(expect.objectContaining({ value: outer.id, display: 'Outer', type: 'indirect' }));
-    const self = await t.scim().patch(`/Groups/${inner.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: inner.id }] }] });
+    expect(user.groups).toContainEqual(
+      expect.objectContaining({ value: outer.id, display: 'Outer', type: 'indirect' }),
+    );
+    const self = await t
+      .scim()
+      .patch(`/Groups/${inner.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: inner.id }] }],
+      });
     expect(self.status).toBe(400);
   });
 
   it('filters by displayName and members.value, and excludes members cheaply', async () => {
-    const group = (await t.scim().post('/Groups', { displayName: 'Filterable', members: [{ value: users[1].id }] })).body;
-    const byName = await t.scim().get(`/Groups?filter=${encodeURIComponent('displayName eq "filterable"')}&excludedAttributes=members`);
+    const group = (await t.scim().post('/Groups', { displayName: 'Filterable', members: [{ value: users[1].id }] }))
+      .body;
+    const byName = await t
+      .scim()
+      .get(`/Groups?filter=${encodeURIComponent('displayName eq "filterable"')}&excludedAttributes=members`);
     expect(byName.body.totalResults).toBe(1);
     expect(byName.body.Resources[0].id).toBe(group.id);
     expect(byName.body.Resources[0].members).toBeUndefined();
-    const byMember = await t.scim().get(`/Groups?filter=${encodeURIComponent(`members.value eq "${users[1].id}"`)}&attributes=displayName`);
+    const byMember = await t
+      .scim()
+      .get(`/Groups?filter=${encodeURIComponent(`members.value eq "${users[1].id}"`)}&attributes=displayName`);
     expect(byMember.body.Resources.map((g: { displayName: string }) => g.displayName)).toContain('Filterable');
     const usersInGroup = await t.scim().get(`/Users?filter=${encodeURIComponent(`groups.value eq "${group.id}"`)}`);
     expect(usersInGroup.body.Resources.map((u: { id: string }) => u.id)).toEqual([users[1].id]);
@@ -120,7 +141,9 @@ describe('groups', () => {
 
   it('removes a deleted user from its groups and deletes groups with 204', async () => {
     const doomed = (await t.scim().post('/Users', { userName: 'doomed@example.com' })).body;
-    const group = (await t.scim().post('/Groups', { displayName: 'Doomed', members: [{ value: doomed.id }, { value: users[0].id }] })).body;
+    const group = (
+      await t.scim().post('/Groups', { displayName: 'Doomed', members: [{ value: doomed.id }, { value: users[0].id }] })
+    ).body;
     await t.scim().delete(`/Users/${doomed.id}`);
     expect(memberIds((await t.scim().get(`/Groups/${group.id}`)).body)).toEqual([users[0].id]);
     expect((await t.scim().delete(`/Groups/${group.id}`)).status).toBe(204);
@@ -130,7 +153,12 @@ describe('groups', () => {
 
   it('records group events with who acted', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Evented' })).body;
-    await t.scim().patch(`/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { id: group.id, displayName: 'Evented 2' } }] });
+    await t
+      .scim()
+      .patch(`/Groups/${group.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', value: { id: group.id, displayName: 'Evented 2' } }],
+      });
     const types = (await t.db.collection('events').find({ 'resource.id': group.id }).toArray()).map((e) => e.type);
     expect(types).toEqual(['group_create', 'group_update']);
   });

@@ -38,10 +38,7 @@ export function unique(): string {
  * Entra sends spaces as '+' and quotes as %22.
  */
 export function filterQuery(filter: string, style: 'okta' | 'entra', extra = ''): string {
-  const encoded =
-    style === 'okta'
-      ? encodeURIComponent(filter)
-      : encodeURIComponent(filter).replace(/%20/g, '+');
+  const encoded = style === 'okta' ? encodeURIComponent(filter) : encodeURIComponent(filter).replace(/%20/g, '+');
   return `filter=${encoded}${extra}`;
 }
 

@@ -57,7 +57,9 @@ const DEACTIVATE = {
 
 describe('Okta checks whether a user exists before creating it', () => {
   it('answers an unknown userName with 200 and an empty ListResponse with integer counters', async () => {
-    const res = await okta().get(`/Users?${filterQuery('userName eq "test.user@example.com"', 'okta', '&startIndex=1&count=100')}`);
+    const res = await okta().get(
+      `/Users?${filterQuery('userName eq "test.user@example.com"', 'okta', '&startIndex=1&count=100')}`,
+    );
     const list = expectList(res);
     expect(list).toEqual({
       schemas: [URN.listResponse],
@@ -71,7 +73,9 @@ describe('Okta checks whether a user exists before creating it', () => {
   it('finds the one user with that userName, whatever its case', async () => {
     const user = await createOktaUser('Exists.Check');
     const shouted = String(user.userName).toUpperCase();
-    const res = await okta().get(`/Users?${filterQuery(`userName eq "${shouted}"`, 'okta', '&startIndex=1&count=100')}`);
+    const res = await okta().get(
+      `/Users?${filterQuery(`userName eq "${shouted}"`, 'okta', '&startIndex=1&count=100')}`,
+    );
     const list = expectList(res);
     expect(list.totalResults).toBe(1);
     expect(list.startIndex).toBe(1);
@@ -223,9 +227,17 @@ describe('Okta deactivates and reactivates a user with a path-less PATCH of acti
     expect(after[URN.lifecycle].state).toBe('SUSPENDED');
   });
 
-  it('reactivates the suspended user on active:true', async () => {
-    const user = await createOktaUser('reactivate');
-    expectResource(await okta().patch(`/Users/${user.id}`, DEACTIVATE), 200);
+  it('reactivates a SUSPENDED user on active:true', async () => {
+    // Created suspended directly, so this does not depend on the deactivation PATCH working.
+    const user = expectResource(
+      await okta().post('/Users', {
+        ...oktaCreateBody(`reactivate.${unique()}@example.com`),
+        [URN.lifecycle]: { state: 'SUSPENDED' },
+      }),
+      201,
+    );
+    expect(user.active).toBe(false);
+    expect(user[URN.lifecycle].state).toBe('SUSPENDED');
     const res = await okta().patch(`/Users/${user.id}`, patchOp({ op: 'replace', value: { active: true } }));
     const body = expectResource(res, 200);
     expect(body.active).toBe(true);
@@ -251,11 +263,19 @@ describe('Okta pushes a group and its memberships', () => {
   let u2: Json;
   let u3: Json;
   beforeAll(async () => {
-    [u1, u2, u3] = await Promise.all([createOktaUser('push.one'), createOktaUser('push.two'), createOktaUser('push.three')]);
+    [u1, u2, u3] = await Promise.all([
+      createOktaUser('push.one'),
+      createOktaUser('push.two'),
+      createOktaUser('push.three'),
+    ]);
   });
 
   async function pushGroup(displayName: string, members: Json[] = []): Promise<Json> {
-    const res = await okta().post('/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName, members });
+    const res = await okta().post('/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName,
+      members,
+    });
     return expectResource(res, 201);
   }
 
@@ -265,7 +285,11 @@ describe('Okta pushes a group and its memberships', () => {
 
   it('creates the pushed group with 201, an id, a Location and no members', async () => {
     const name = `Test SCIM ${unique()}`;
-    const res = await okta().post('/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: name, members: [] });
+    const res = await okta().post('/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: name,
+      members: [],
+    });
     const body = expectResource(res, 201);
     expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers.location).toBe(`http://roster.test/scim/v2/Groups/${body.id}`);
@@ -284,11 +308,15 @@ describe('Okta pushes a group and its memberships', () => {
     const name = `Push Lookup ${unique()}`;
     const group = await pushGroup(name);
     for (const asked of [name, name.toLowerCase()]) {
-      const list = expectList(await okta().get(`/Groups?${filterQuery(`displayName eq "${asked}"`, 'okta', '&startIndex=1&count=100')}`));
+      const list = expectList(
+        await okta().get(`/Groups?${filterQuery(`displayName eq "${asked}"`, 'okta', '&startIndex=1&count=100')}`),
+      );
       expect(list.totalResults).toBe(1);
       expect(list.Resources[0]).toMatchObject({ id: group.id, displayName: name });
     }
-    const none = expectList(await okta().get(`/Groups?${filterQuery('displayName eq "No Such Group"', 'okta', '&startIndex=1&count=100')}`));
+    const none = expectList(
+      await okta().get(`/Groups?${filterQuery('displayName eq "No Such Group"', 'okta', '&startIndex=1&count=100')}`),
+    );
     expect(none).toMatchObject({ totalResults: 0, Resources: [] });
   });
 
@@ -349,7 +377,9 @@ describe('Okta pushes a group and its memberships', () => {
     expect(after.id).toBe(group.id);
     expect(after.displayName).toBe(newName);
     expect(memberIds(after)).toEqual([u3.id]);
-    const byOld = expectList(await okta().get(`/Groups?${filterQuery(`displayName eq "${group.displayName}"`, 'okta')}`));
+    const byOld = expectList(
+      await okta().get(`/Groups?${filterQuery(`displayName eq "${group.displayName}"`, 'okta')}`),
+    );
     expect(byOld.totalResults).toBe(0);
     const byNew = expectList(await okta().get(`/Groups?${filterQuery(`displayName eq "${newName}"`, 'okta')}`));
     expect(byNew.Resources.map((g: Json) => g.id)).toEqual([group.id]);

@@ -14,11 +14,16 @@ beforeAll(async () => {
       userName: `person${String(i).padStart(3, '0')}@list.example`,
       name: { givenName: i % 2 ? 'Odd' : 'Even', familyName: `Family${i}` },
       title: i % 10 === 0 ? 'Manager' : 'Engineer',
-      emails: [{ value: `person${i}@list.example`, type: 'work' }, { value: `home${i}@mail.example`, type: 'home' }],
+      emails: [
+        { value: `person${i}@list.example`, type: 'work' },
+        { value: `home${i}@mail.example`, type: 'home' },
+      ],
       [ENTERPRISE]: { employeeNumber: String(5000 + i), department: i < 65 ? 'Sales' : 'R&D' },
     },
   }));
-  const res = await t.scim(TOKENS.bulk).post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: operations });
+  const res = await t
+    .scim(TOKENS.bulk)
+    .post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: operations });
   expect(res.status).toBe(200);
   for (const op of res.body.Operations) ids.push(op.location.split('/').pop());
 });
@@ -109,7 +114,12 @@ describe('filtering', () => {
   );
 
   it('supports POST /.search on Users and at the root', async () => {
-    const body = { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'title eq "Manager"', attributes: ['userName'], count: 5 };
+    const body = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+      filter: 'title eq "Manager"',
+      attributes: ['userName'],
+      count: 5,
+    };
     const res = await t.scim().post('/Users/.search', body);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ totalResults: 13, itemsPerPage: 5 });
@@ -129,7 +139,10 @@ describe('sorting', () => {
       'person127@list.example',
     ]);
     const byFamily = await list(`sortBy=name.familyName&count=2&${q('title eq "Manager"')}&attributes=name`);
-    expect(byFamily.body.Resources.map((r: { name: { familyName: string } }) => r.name.familyName)).toEqual(['Family0', 'Family10']);
+    expect(byFamily.body.Resources.map((r: { name: { familyName: string } }) => r.name.familyName)).toEqual([
+      'Family0',
+      'Family10',
+    ]);
   });
 
   it('rejects sorting by an unknown attribute', async () => {

@@ -64,7 +64,15 @@ describe('creating a user', () => {
   it.each([
     [{ active: 'maybe' }, 'invalidValue'],
     [{ emails: 'not-a-list-of-objects' }, 'invalidValue'],
-    [{ emails: [{ value: 'a@x.com', primary: true }, { value: 'b@x.com', primary: true }] }, 'invalidValue'],
+    [
+      {
+        emails: [
+          { value: 'a@x.com', primary: true },
+          { value: 'b@x.com', primary: true },
+        ],
+      },
+      'invalidValue',
+    ],
     [{ [LIFECYCLE]: { state: 'SLEEPING' } }, 'invalidValue'],
     [{ [LIFECYCLE]: { scheduledActivation: 'next tuesday' } }, 'invalidValue'],
     [{ schemas: ['urn:example:unknown'] }, 'invalidValue'],
@@ -82,7 +90,9 @@ describe('creating a user', () => {
   });
 
   it('accepts attribute names in any case and returns canonical names', async () => {
-    const res = await t.scim().post('/Users', { USERNAME: 'casey@example.com', Name: { GivenName: 'Casey' }, DisplayName: 'Casey' });
+    const res = await t
+      .scim()
+      .post('/Users', { USERNAME: 'casey@example.com', Name: { GivenName: 'Casey' }, DisplayName: 'Casey' });
     expect(res.status).toBe(201);
     expect(res.body.userName).toBe('casey@example.com');
     expect(res.body.name).toEqual({ givenName: 'Casey' });
@@ -90,7 +100,9 @@ describe('creating a user', () => {
   });
 
   it('ignores readOnly attributes sent by the client', async () => {
-    const res = await t.scim().post('/Users', userBody({ id: 'mine', meta: { created: '2000-01-01T00:00:00Z' }, groups: [{ value: 'g' }] }));
+    const res = await t
+      .scim()
+      .post('/Users', userBody({ id: 'mine', meta: { created: '2000-01-01T00:00:00Z' }, groups: [{ value: 'g' }] }));
     expect(res.status).toBe(201);
     expect(res.body.id).not.toBe('mine');
     expect(res.body.meta.created).not.toContain('2000');
@@ -197,16 +209,26 @@ describe('replacing with PUT', () => {
   });
 
   it('keeps lifecycle attributes when the client does not send the extension', async () => {
-    const created = (await t.scim().post('/Users', userBody({ [LIFECYCLE]: { alternateEmail: `alt${seq}@home.example` } }))).body;
-    const res = await t.scim().put(`/Users/${created.id}`, { schemas: [USER], userName: created.userName, emails: created.emails });
+    const created = (
+      await t.scim().post('/Users', userBody({ [LIFECYCLE]: { alternateEmail: `alt${seq}@home.example` } }))
+    ).body;
+    const res = await t
+      .scim()
+      .put(`/Users/${created.id}`, { schemas: [USER], userName: created.userName, emails: created.emails });
     expect(res.body[LIFECYCLE].alternateEmail).toBe(created[LIFECYCLE].alternateEmail);
   });
 
   it('answers 412 when If-Match is stale and applies when it matches', async () => {
     const created = await t.scim().post('/Users', userBody());
-    const stale = await t.scim().put(`/Users/${created.body.id}`, { userName: created.body.userName }).set('If-Match', 'W/"5"');
+    const stale = await t
+      .scim()
+      .put(`/Users/${created.body.id}`, { userName: created.body.userName })
+      .set('If-Match', 'W/"5"');
     expect(stale.status).toBe(412);
-    const fresh = await t.scim().put(`/Users/${created.body.id}`, { userName: created.body.userName }).set('If-Match', created.headers.etag);
+    const fresh = await t
+      .scim()
+      .put(`/Users/${created.body.id}`, { userName: created.body.userName })
+      .set('If-Match', created.headers.etag);
     expect(fresh.status).toBe(200);
     expect(fresh.headers.etag).toBe('W/"2"');
   });
@@ -239,7 +261,10 @@ describe('patching', () => {
     [{ schemas: [PATCH], Operations: [{ op: 'remove' }] }, 'noTarget'],
     [{ schemas: [PATCH], Operations: [{ op: 'replace', path: 'nonsense', value: 1 }] }, 'invalidPath'],
     [{ schemas: [PATCH], Operations: [{ op: 'replace', path: 'id', value: 'x' }] }, 'mutability'],
-    [{ schemas: [PATCH], Operations: [{ op: 'replace', path: 'emails[type eq "home"]', value: { value: 'x@y.z' } }] }, 'noTarget'],
+    [
+      { schemas: [PATCH], Operations: [{ op: 'replace', path: 'emails[type eq "home"]', value: { value: 'x@y.z' } }] },
+      'noTarget',
+    ],
   ])('rejects %j with %s', async (body, scimType) => {
     const created = (await t.scim().post('/Users', userBody())).body;
     const res = await t.scim().patch(`/Users/${created.id}`, body);
@@ -252,7 +277,12 @@ describe('patching', () => {
     const fields = ['title', 'nickName', 'userType', 'locale', 'timezone', 'preferredLanguage'];
     await Promise.all(
       fields.map((field) =>
-        t.scim().patch(`/Users/${created.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: field, value: `v-${field}` }] }),
+        t
+          .scim()
+          .patch(`/Users/${created.id}`, {
+            schemas: [PATCH],
+            Operations: [{ op: 'replace', path: field, value: `v-${field}` }],
+          }),
       ),
     );
     const after = (await t.scim().get(`/Users/${created.id}`)).body;

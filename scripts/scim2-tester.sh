@@ -27,20 +27,30 @@ PINS=(
 
 VENV=$ROOT/.tools/venv
 STAMP=$VENV/.scim2-tester-pins
-START_TIMEOUT=${SCIM_TESTER_START_TIMEOUT:-90} # seconds for Roster (and its embedded database) to be ready
-RUN_TIMEOUT=${SCIM_TESTER_RUN_TIMEOUT:-180}    # seconds for the whole check run
+# Time bounds: the whole script stays under TOTAL seconds (default 280); every step gets at most
+# its own limit and never more than what is left.
+TOTAL=${SCIM_TESTER_TOTAL_TIMEOUT:-280}
+left() { # left LIMIT -> min(LIMIT, seconds left of TOTAL), at least 1
+  local rest=$((TOTAL - SECONDS))
+  ((rest < 1)) && rest=1
+  echo $((rest < $1 ? rest : $1))
+}
 
 log() { printf '== scim2-tester: %s\n' "$*"; }
 
-# --- venv (cached under .tools/, reused while the pins are unchanged)
+# --- venv (cached under the git-ignored .tools/, reused while the pins are unchanged)
 PY=${PYTHON:-python3}
+if [[ -x $VENV/bin/python ]] && ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+  log "removing a broken venv at $VENV"
+  rm -rf "$VENV"
+fi
 if [[ ! -x $VENV/bin/python ]]; then
   log "creating $VENV"
-  timeout 120 "$PY" -m venv "$VENV"
+  timeout "$(left 60)" "$PY" -m venv "$VENV"
 fi
 if [[ ! -f $STAMP ]] || [[ "$(cat "$STAMP")" != "${PINS[*]}" ]]; then
   log "installing ${PINS[*]}"
-  timeout 300 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 60 "${PINS[@]}"
+  timeout "$(left 150)" "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 30 "${PINS[@]}"
   printf '%s' "${PINS[*]}" >"$STAMP"
 fi
 
@@ -72,7 +82,7 @@ stop_server() {
     done
     kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
   fi
-  if [[ $status -ne 0 && -f $SERVER_LOG ]]; then
+  if [[ $status -ne 0 && -s $SERVER_LOG ]]; then
     echo "-- last lines of the server log ($SERVER_LOG):"
     tail -n 40 "$SERVER_LOG" || true
   fi
@@ -88,6 +98,7 @@ ROSTER_CONFIG=$DATA_DIR/roster-config.json PORT=$port HOST=127.0.0.1 ROSTER_PUBL
   setsid node --import tsx src/main.ts >"$SERVER_LOG" 2>&1 </dev/null &
 SERVER_PID=$!
 
+START_TIMEOUT=$(left 60) # seconds for Roster and its embedded database to be ready
 deadline=$((SECONDS + START_TIMEOUT))
 until curl -fsS --max-time 2 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -103,4 +114,4 @@ done
 log "Roster ready; running the checks"
 
 SCIM_BASE_URL="http://127.0.0.1:$port/scim/v2" SCIM_TOKEN=$TESTER_TOKEN \
-  timeout --kill-after=10 "$RUN_TIMEOUT" "$VENV/bin/python" scripts/scim2_tester_run.py
+  SCIM_TIMEOUT=15 timeout --kill-after=5 "$(left 150)" "$VENV/bin/python" scripts/scim2_tester_run.py

@@ -40,7 +40,7 @@ FAILING = {Status.ERROR, Status.CRITICAL}
 EXCLUDE_TAGS: set[str] = set()
 
 
-# --- Work-arounds for limitations of scim2-tester 0.5.2 (not of Roster) ---------
+# --- Work-arounds: limitations of scim2-tester 0.5.2 (1, 2), deliberate Roster choices (3)
 #
 # 1. The tester fills attributes with random values but has no case for the
 #    RFC 7643 section 2.3.5 "dateTime" type: it falls back to a UUID string,

@@ -71,8 +71,9 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   const scim = new Router({ prefix: '/scim/v2' });
-  const discovery = discoveryRoutes(config, deps.registry, deps.features);
-  scim.use(discovery.routes());
+  // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
+  const discovery = new Router({ prefix: '/scim/v2' });
+  discovery.use(discoveryRoutes(config, deps.registry, deps.features).routes());
   for (const router of deps.scimRouters ?? []) scim.use(router.routes());
 
   const admin = new Router({ prefix: '/admin/v1' });
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps): Koa {
   // Guards by prefix (not per route) so unknown paths under a prefix also need a token.
   app.use(under('/scim/v2', requireToken(authenticator, 'scim')));
   app.use(under('/scim/v2', scimContentType));
+  app.use(discovery.routes());
   app.use(
     under(
       '/scim/v2',

@@ -22,7 +22,17 @@ import { createGroupService } from './groups/service.js';
 import { checkPasswordPolicy, hashPassword } from './lifecycle/passwords.js';
 import { createUserRepository, USER_INDEXES } from './users/repository.js';
 import { userRoutes } from './users/routes.js';
-import { createUserService } from './users/service.js';
+import { createUserService, type UserEffects, type UserService } from './users/service.js';
+import type { GroupService } from './groups/service.js';
+import path from 'node:path';
+import { adminUserRoutes } from './admin/userRoutes.js';
+import { PROJECT_ROOT } from './config/index.js';
+import { createJobs, type Jobs } from './jobs/index.js';
+import { lifecycleRoutes } from './lifecycle/routes.js';
+import { createLifecycle, type Lifecycle } from './lifecycle/service.js';
+import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycle/store.js';
+import { loadTemplates } from './mail/templates.js';
+import { createMailer, type Mailer } from './mail/transport.js';
 
 export interface RosterDeps {
   config: Config;
@@ -32,6 +42,8 @@ export interface RosterDeps {
   defaultMetrics?: boolean;
   /** The current time; tests pass their own clock. */
   now?: () => Date;
+  /** Tests may pass their own mailer (still real SMTP); default: nodemailer to mail.smtpUrl. */
+  mailer?: Mailer;
 }
 
 export interface Roster {
@@ -39,6 +51,10 @@ export interface Roster {
   authenticator: Authenticator;
   /** The event log, to hand to services that record events. */
   events: EventLog;
+  users: UserService;
+  groups: GroupService;
+  lifecycle: Lifecycle;
+  jobs: Jobs;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -46,7 +62,7 @@ export interface Roster {
   setAccepting(accepting: boolean): void;
 }
 
-const INDEXES: IndexSpec[] = [...EVENT_INDEXES, ...USER_INDEXES, ...GROUP_INDEXES];
+const INDEXES: IndexSpec[] = [...EVENT_INDEXES, ...USER_INDEXES, ...GROUP_INDEXES, ...LIFECYCLE_INDEXES];
 
 /** What discovery advertises: keep in step with what the routes really do. */
 const FEATURES: Features = {
@@ -70,7 +86,15 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const userRepository = createUserRepository(db);
   const groupRepository = createGroupRepository(db);
   const recordEvent = (event: NewEvent) => events.record(event);
+  // The lifecycle needs the user service and the user service calls the lifecycle after writes.
+  let lifecycle: Lifecycle | undefined;
+  const effects: UserEffects = {
+    afterCreate: (user, ctx) => lifecycle!.effects.afterCreate(user, ctx),
+    afterUpdate: (before, after, ctx) => lifecycle!.effects.afterUpdate(before, after, ctx),
+    afterDelete: (user, ctx) => lifecycle!.effects.afterDelete(user, ctx),
+  };
   const users = createUserService({
+    effects,
     config,
     users: userRepository,
     groups: groupRepository,
@@ -92,6 +116,20 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     now: deps.now,
   });
 
+  const templates = loadTemplates(path.resolve(PROJECT_ROOT, config.mail.templatesDir));
+  const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
+  const jobs = createJobs({ db, config, logger, mailer, templates, recordEvent, now: deps.now });
+  lifecycle = createLifecycle({
+    config,
+    users,
+    jobs,
+    linkTokens: createLinkTokens(db),
+    schedules: createSchedules(db),
+    recordEvent,
+    now: deps.now,
+  });
+  await lifecycle.defineJobs();
+
   let accepting = true;
   const app = createApp({
     config,
@@ -111,14 +149,25 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         groups,
       ),
     ],
-    adminRouters: [settingsRoutes(() => config), eventRoutes(events)],
+    adminRouters: [settingsRoutes(() => config), eventRoutes(events), adminUserRoutes(users, lifecycle)],
+    publicRouters: [lifecycleRoutes(config, lifecycle)],
   });
   return {
     app,
     authenticator,
     events,
-    start: async () => undefined,
-    stop: async () => undefined,
+    users,
+    groups,
+    lifecycle,
+    jobs,
+    async start() {
+      await jobs.start();
+      await lifecycle!.startRecurring();
+    },
+    async stop() {
+      await jobs.stop();
+      await mailer.close();
+    },
     setAccepting: (value) => {
       accepting = value;
     },

@@ -150,6 +150,41 @@ export function createUserRepository(db: Db) {
       return result.deletedCount === 1;
     },
 
+    /** ACTIVE users without a login (or, never logged in, activated) since `cutoff`, not reminded since then. */
+    reminderCandidates(cutoff: Date, limit = 10_000): Promise<StoredUser[]> {
+      return users
+        .find({
+          'lifecycle.state': 'ACTIVE',
+          $and: [
+            {
+              $or: [
+                { 'lifecycle.lastLogin': { $lt: cutoff } },
+                { 'lifecycle.lastLogin': { $exists: false }, 'lifecycle.activatedAt': { $lt: cutoff } },
+              ],
+            },
+            { $or: [{ 'secret.lastReminderAt': { $exists: false } }, { 'secret.lastReminderAt': { $lt: cutoff } }] },
+          ],
+        } as Filter<StoredUser>)
+        .limit(limit)
+        .toArray();
+    },
+
+    /** Counts a failed login and returns the new count. */
+    async countFailedLogin(id: string): Promise<number> {
+      const user = await users.findOneAndUpdate({ _id: id }, { $inc: { 'secret.failedLogins': 1 } } as never, {
+        returnDocument: 'after',
+        projection: { secret: 1 },
+      });
+      return user?.secret?.failedLogins ?? 0;
+    },
+
+    async setFields(id: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> {
+      await users.updateOne({ _id: id }, {
+        ...(Object.keys(set).length ? { $set: set } : {}),
+        ...(unset.length ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
+      } as never);
+    },
+
     find(filter: Filter<StoredUser>, options: FindOptions): Promise<StoredUser[]> {
       let cursor = users.find(filter).sort(options.sort);
       if (options.skip) cursor = cursor.skip(options.skip);

@@ -212,12 +212,13 @@ export function createUserService(deps: UserServiceDeps) {
   async function writeLoop(
     id: string,
     ctx: WriteContext,
-    build: (before: StoredUser) => Promise<StoredUser>,
+    build: (before: StoredUser) => Promise<StoredUser | null>,
   ): Promise<{ before: StoredUser; after: StoredUser }> {
     for (let attempt = 1; ; attempt++) {
       const before = await load(id);
       checkIfMatch(ctx.ifMatch, before.meta.version);
       const after = await build(before);
+      if (!after) return { before, after: before }; // nothing to change
       try {
         await users.replace(before, after);
         return { before, after };
@@ -342,29 +343,32 @@ export function createUserService(deps: UserServiceDeps) {
     /**
      * Lifecycle and admin changes (state, password, lock): `mutate` edits a copy of the stored user;
      * the write, version, events and effects (emails, schedules) are those of any other update.
+     * `mutate` returns false when there is nothing to change (then nothing is written).
      */
     async modify(
       id: string,
       ctx: WriteContext,
-      mutate: (user: StoredUser) => void | Promise<void>,
+      mutate: (user: StoredUser) => boolean | void | Promise<boolean | void>,
     ): Promise<StoredUser> {
       const { before, after } = await writeLoop(id, ctx, async (current) => {
         const next = structuredClone(current);
-        await mutate(next);
+        if ((await mutate(next)) === false) return null;
         const at = now();
         if (next.lifecycle.state === 'ACTIVE' && current.lifecycle.state !== 'ACTIVE') next.lifecycle.activatedAt = at;
         next.norm = normalizedFields(next);
         next.meta = { created: current.meta.created, lastModified: at, version: current.meta.version + 1 };
         return next;
       });
-      await afterUpdate(before, after, ctx);
+      if (after !== before) await afterUpdate(before, after, ctx);
       return after;
     },
 
     /** Bookkeeping that is no change of the user (login times, failure counters): no version bump, no event. */
-    async touch(id: string, set: Record<string, unknown>): Promise<void> {
-      await users.collection.updateOne({ _id: id }, { $set: set });
-    },
+    touch: (id: string, set: Record<string, unknown>) => users.setFields(id, set),
+    unset: (id: string, fields: string[]) => users.setFields(id, {}, fields),
+    findByUserName: (normalizedUserName: string) => users.findByUserName(normalizedUserName),
+    countFailedLogin: (id: string) => users.countFailedLogin(id),
+    candidatesForReminder: (cutoff: Date) => users.reminderCandidates(cutoff),
   };
 
   function groupsAttr(refs: GroupRef[]) {

@@ -36,12 +36,10 @@ describe('/Bulk', () => {
   });
 
   it('gives users created through Bulk the bulk source and its default state', async () => {
-    const res = await t
-      .scim()
-      .post('/Bulk', {
-        schemas: [BULK],
-        Operations: [{ method: 'POST', bulkId: 'x', path: '/Users', data: { userName: 'sourced@bulk.example' } }],
-      });
+    const res = await t.scim().post('/Bulk', {
+      schemas: [BULK],
+      Operations: [{ method: 'POST', bulkId: 'x', path: '/Users', data: { userName: 'sourced@bulk.example' } }],
+    });
     const user = await t.scim().get(`/Users/${res.body.Operations[0].location.split('/').pop()}`);
     expect(user.body[LIFECYCLE]).toMatchObject({ source: 'bulk', state: 'STAGED' });
   });
@@ -122,12 +120,10 @@ describe('/Bulk', () => {
     const many = await t.scim().post('/Bulk', { schemas: [BULK], Operations: ops });
     expect(many.status).toBe(413);
     expect(many.body.status).toBe('413');
-    const big = await t
-      .scim()
-      .post('/Bulk', {
-        schemas: [BULK],
-        Operations: [{ method: 'POST', bulkId: 'p', path: '/Users', data: { userName: 'x'.repeat(5000) } }],
-      });
+    const big = await t.scim().post('/Bulk', {
+      schemas: [BULK],
+      Operations: [{ method: 'POST', bulkId: 'p', path: '/Users', data: { userName: 'x'.repeat(5000) } }],
+    });
     expect(big.status).toBe(413);
   });
 

@@ -78,12 +78,10 @@ describe('groups', () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Parallel' })).body;
     await Promise.all(
       users.map((u) =>
-        t
-          .scim()
-          .patch(`/Groups/${group.id}`, {
-            schemas: [PATCH],
-            Operations: [{ op: 'add', path: 'members', value: [{ value: u.id }] }],
-          }),
+        t.scim().patch(`/Groups/${group.id}`, {
+          schemas: [PATCH],
+          Operations: [{ op: 'add', path: 'members', value: [{ value: u.id }] }],
+        }),
       ),
     );
     const after = (await t.scim().get(`/Groups/${group.id}`)).body;
@@ -92,12 +90,10 @@ describe('groups', () => {
 
   it('replaces members with PUT and renames', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Putters', members: [{ value: users[0].id }] })).body;
-    const res = await t
-      .scim()
-      .put(`/Groups/${group.id}`, {
-        displayName: 'Putters 2',
-        members: [{ value: users[4].id }, { value: users[5].id }],
-      });
+    const res = await t.scim().put(`/Groups/${group.id}`, {
+      displayName: 'Putters 2',
+      members: [{ value: users[4].id }, { value: users[5].id }],
+    });
     expect(res.status).toBe(200);
     expect(res.body.displayName).toBe('Putters 2');
     expect(memberIds(res.body)).toEqual([users[4].id, users[5].id].sort());
@@ -113,12 +109,10 @@ describe('groups', () => {
     expect(user.groups).toContainEqual(
       expect.objectContaining({ value: outer.id, display: 'Outer', type: 'indirect' }),
     );
-    const self = await t
-      .scim()
-      .patch(`/Groups/${inner.id}`, {
-        schemas: [PATCH],
-        Operations: [{ op: 'add', path: 'members', value: [{ value: inner.id }] }],
-      });
+    const self = await t.scim().patch(`/Groups/${inner.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: inner.id }] }],
+    });
     expect(self.status).toBe(400);
   });
 
@@ -153,12 +147,10 @@ describe('groups', () => {
 
   it('records group events with who acted', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Evented' })).body;
-    await t
-      .scim()
-      .patch(`/Groups/${group.id}`, {
-        schemas: [PATCH],
-        Operations: [{ op: 'replace', value: { id: group.id, displayName: 'Evented 2' } }],
-      });
+    await t.scim().patch(`/Groups/${group.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', value: { id: group.id, displayName: 'Evented 2' } }],
+    });
     const types = (await t.db.collection('events').find({ 'resource.id': group.id }).toArray()).map((e) => e.type);
     expect(types).toEqual(['group_create', 'group_update']);
   });

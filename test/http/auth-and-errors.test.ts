@@ -99,7 +99,7 @@ describe('error bodies', () => {
 
   it('answers an unparsable body with 400 invalidSyntax', async () => {
     const res = await t.request
-      .post('/scim/v2/Schemas')
+      .post('/scim/v2/Users')
       .set('Authorization', `Bearer ${TOKENS.scim}`)
       .set('Content-Type', 'application/scim+json')
       .send('{"schemas": [');
@@ -109,7 +109,7 @@ describe('error bodies', () => {
 
   it('answers an unsupported media type with 415', async () => {
     const res = await t.request
-      .post('/scim/v2/Schemas')
+      .post('/scim/v2/Users')
       .set('Authorization', `Bearer ${TOKENS.scim}`)
       .set('Content-Type', 'text/plain')
       .send('hello');
@@ -119,7 +119,7 @@ describe('error bodies', () => {
 
   it('answers an oversized body with 413', async () => {
     const res = await t.request
-      .post('/scim/v2/Schemas')
+      .post('/scim/v2/Users')
       .set('Authorization', `Bearer ${TOKENS.scim}`)
       .set('Content-Type', 'application/scim+json')
       .send(JSON.stringify({ pad: 'x'.repeat(t.config.server.bodyLimitBytes + 10) }));

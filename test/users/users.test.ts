@@ -277,12 +277,10 @@ describe('patching', () => {
     const fields = ['title', 'nickName', 'userType', 'locale', 'timezone', 'preferredLanguage'];
     await Promise.all(
       fields.map((field) =>
-        t
-          .scim()
-          .patch(`/Users/${created.id}`, {
-            schemas: [PATCH],
-            Operations: [{ op: 'replace', path: field, value: `v-${field}` }],
-          }),
+        t.scim().patch(`/Users/${created.id}`, {
+          schemas: [PATCH],
+          Operations: [{ op: 'replace', path: field, value: `v-${field}` }],
+        }),
       ),
     );
     const after = (await t.scim().get(`/Users/${created.id}`)).body;

@@ -4,7 +4,6 @@ import { settingsRoutes } from './admin/settingsRoutes.js';
 import { createApp } from './app.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createBulkService } from './bulk/service.js';
-import type { Config } from './config/index.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
 import { createEventLog, EVENT_INDEXES, type EventLog } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
@@ -26,12 +25,12 @@ import { createUserService, type UserEffects, type UserService } from './users/s
 import type { GroupService } from './groups/service.js';
 import path from 'node:path';
 import { adminUserRoutes } from './admin/userRoutes.js';
-import { PROJECT_ROOT } from './config/index.js';
+import { PROJECT_ROOT, type Config } from './config/index.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { lifecycleRoutes } from './lifecycle/routes.js';
 import { createLifecycle, type Lifecycle } from './lifecycle/service.js';
 import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycle/store.js';
-import { loadTemplates } from './mail/templates.js';
+import { loadTemplates, type Templates } from './mail/templates.js';
 import { createMailer, type Mailer } from './mail/transport.js';
 
 export interface RosterDeps {
@@ -60,7 +59,24 @@ export interface Roster {
   /** Stops background work; the caller closes the database afterwards. */
   stop(): Promise<void>;
   setAccepting(accepting: boolean): void;
+  /**
+   * Applies a new configuration (default states, templates, reminders, policies) without a restart.
+   * Throws, keeping the old one, when the templates do not load; lists changed keys that need a restart.
+   */
+  reload(next: Config): Promise<{ restartNeeded: string[] }>;
 }
+
+/** Settings read once at start-up: changing them needs a restart. */
+const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
+  server: (c) => c.server,
+  mongodb: (c) => c.mongodb,
+  auth: (c) => c.auth,
+  dataDir: (c) => c.dataDir,
+  'mail.smtpUrl': (c) => c.mail.smtpUrl,
+  'mail.from': (c) => c.mail.from,
+  jobs: (c) => c.jobs,
+  rateLimit: (c) => c.rateLimit,
+};
 
 const INDEXES: IndexSpec[] = [...EVENT_INDEXES, ...USER_INDEXES, ...GROUP_INDEXES, ...LIFECYCLE_INDEXES];
 
@@ -77,7 +93,19 @@ const FEATURES: Features = {
 
 /** Wires config, database, services, jobs and HTTP together; shared by main.ts and the tests. */
 export async function createRoster(deps: RosterDeps): Promise<Roster> {
-  const { config, db, logger } = deps;
+  const { db, logger } = deps;
+  // Services read the configuration through this view, so a reload (SIGHUP) reaches them.
+  let current = deps.config;
+  const config = new Proxy({} as Config, { get: (_target, key) => current[key as keyof Config] });
+  let currentTemplates = loadTemplates(path.resolve(PROJECT_ROOT, current.mail.templatesDir));
+  const templates: Templates = {
+    get dir() {
+      return currentTemplates.dir;
+    },
+    get byName() {
+      return currentTemplates.byName;
+    },
+  };
   await ensureIndexes(db, INDEXES);
   const events = createEventLog(db, deps.now);
   const registry = createSchemaRegistry(loadSchemaDocuments());
@@ -116,7 +144,6 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     now: deps.now,
   });
 
-  const templates = loadTemplates(path.resolve(PROJECT_ROOT, config.mail.templatesDir));
   const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
   const jobs = createJobs({ db, config, logger, mailer, templates, recordEvent, now: deps.now });
   lifecycle = createLifecycle({
@@ -149,7 +176,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         groups,
       ),
     ],
-    adminRouters: [settingsRoutes(() => config), eventRoutes(events), adminUserRoutes(users, lifecycle)],
+    adminRouters: [settingsRoutes(() => current), eventRoutes(events), adminUserRoutes(users, lifecycle)],
     publicRouters: [lifecycleRoutes(config, lifecycle)],
   });
   return {
@@ -163,6 +190,17 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     async start() {
       await jobs.start();
       await lifecycle!.startRecurring();
+    },
+    async reload(next: Config) {
+      const nextTemplates = loadTemplates(path.resolve(PROJECT_ROOT, next.mail.templatesDir));
+      const restartNeeded = Object.entries(RESTART_KEYS)
+        .filter(([, read]) => JSON.stringify(read(next)) !== JSON.stringify(read(current)))
+        .map(([name]) => name);
+      const hourChanged = next.reminders.hourUtc !== current.reminders.hourUtc;
+      current = next;
+      currentTemplates = nextTemplates;
+      if (hourChanged) await lifecycle!.startRecurring();
+      return { restartNeeded };
     },
     async stop() {
       await jobs.stop();

@@ -83,6 +83,22 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
+  // SIGHUP reloads the configuration file; a bad file is refused and the running one kept.
+  process.on('SIGHUP', () => {
+    void (async () => {
+      try {
+        const { restartNeeded } = await roster.reload(loadConfig());
+        logger.info('configuration reloaded');
+        if (restartNeeded.length)
+          logger.warn({ keys: restartNeeded }, 'these settings changed but apply only after a restart');
+      } catch (err) {
+        logger.error(
+          { err: (err as Error).message },
+          'configuration reload refused; keeping the running configuration',
+        );
+      }
+    })();
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }

@@ -53,8 +53,9 @@ export type Lifecycle = ReturnType<typeof createLifecycle>;
 export function createLifecycle(deps: LifecycleDeps) {
   const { config, users, jobs, linkTokens, schedules } = deps;
   const now = deps.now ?? (() => new Date());
-  const activationTtlMs = config.activation.linkTtlDays * DAY_MS;
-  const resetTtlMs = config.activation.resetLinkTtlHours * 3_600_000;
+  // Read on each use: the configuration can be reloaded (SIGHUP).
+  const activationTtlMs = () => config.activation.linkTtlDays * DAY_MS;
+  const resetTtlMs = () => config.activation.resetLinkTtlHours * 3_600_000;
 
   const resource = (user: StoredUser) => ({ type: 'User' as const, id: user._id, username: user.userName });
   const company = (user: StoredUser) => companyEmail(user as unknown as Record<string, unknown>);
@@ -113,7 +114,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     const token = await linkTokens.issue(
       user._id,
       linkKind,
-      linkKind === 'activation' ? activationTtlMs : resetTtlMs,
+      linkKind === 'activation' ? activationTtlMs() : resetTtlMs(),
       now(),
     );
     const path = linkKind === 'activation' ? 'activate' : 'reset-password';
@@ -259,7 +260,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       await users.touch(user._id, { 'secret.lastReminderAt': now() });
       const pending = user.lifecycle.passwordStatus === 'PENDING' && user.lifecycle.passwordAuthority === 'none';
       const link = pending
-        ? `${config.server.publicUrl}/activate?token=${await linkTokens.issue(user._id, 'activation', activationTtlMs, now())}`
+        ? `${config.server.publicUrl}/activate?token=${await linkTokens.issue(user._id, 'activation', activationTtlMs(), now())}`
         : '';
       const target = recipient(user, undefined, pending ? ['alternate', 'company'] : ['company', 'alternate']);
       if (!target.to) continue;

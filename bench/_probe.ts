@@ -1,0 +1,36 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MongoClient } from 'mongodb';
+import { startEmbeddedDatabase } from '../src/db/embedded.js';
+import { ensureIndexes } from '../src/db/mongo.js';
+import { USER_INDEXES } from '../src/users/repository.js';
+import { GROUP_INDEXES } from '../src/groups/repository.js';
+import { seedUsers, seedGroup } from '../bench/seed.js';
+const dir = mkdtempSync(path.join(os.tmpdir(), 'probe-'));
+const emb = await startEmbeddedDatabase(dir, console.log);
+console.log(emb.kind, emb.uri);
+const client = await MongoClient.connect(emb.uri);
+const db = client.db('p');
+await ensureIndexes(db, [...USER_INDEXES, ...GROUP_INDEXES]);
+const N = Number(process.argv[2] ?? 20000);
+let t = Date.now();
+const s = await seedUsers(db, 'p', N);
+console.log('seed users', N, Date.now() - t, 'ms');
+t = Date.now();
+await seedGroup(db, 'big', s.ids, 0);
+console.log('seed group', Date.now() - t, 'ms');
+const u = db.collection('users');
+for (const q of [{ 'norm.userName': s.last.norm.userName }, { _id: s.last._id }]) {
+  t = Date.now();
+  for (let i = 0; i < 20; i++) await u.findOne(q);
+  console.log('findOne', JSON.stringify(q), (Date.now() - t) / 20, 'ms');
+  console.log(JSON.stringify(await u.find(q).explain()).slice(0, 600));
+}
+t = Date.now(); await u.countDocuments({}); console.log('count', Date.now() - t);
+t = Date.now(); await u.find({}).sort({ 'meta.created': 1, _id: 1 }).limit(101).toArray(); console.log('first page', Date.now() - t);
+console.log(JSON.stringify(await u.find({}).sort({ 'meta.created': 1, _id: 1 }).limit(101).explain()).slice(0, 800));
+const m = db.collection('memberships');
+t = Date.now(); await m.find({ memberId: s.last._id }).toArray(); console.log('groupIdsOf', Date.now() - t);
+console.log(JSON.stringify(await m.find({ memberId: s.last._id }).explain()).slice(0, 600));
+await client.close(); await emb.stop();

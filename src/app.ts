@@ -6,6 +6,7 @@ import { discoveryRoutes } from './discovery/routes.js';
 import { requireToken, type Authenticator } from './http/auth.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
+import { rateLimit } from './http/rateLimit.js';
 import { requestContext } from './http/requestContext.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
@@ -82,7 +83,12 @@ export function createApp(deps: AppDeps): Koa {
   app.use(root.routes());
   for (const router of deps.publicRouters ?? []) app.use(router.routes());
   // Guards by prefix (not per route) so unknown paths under a prefix also need a token.
+  const limiter = rateLimit({
+    enabled: () => config.rateLimit.enabled,
+    requestsPerMinute: () => config.rateLimit.requestsPerMinute,
+  });
   app.use(under('/scim/v2', requireToken(authenticator, 'scim')));
+  app.use(under('/scim/v2', limiter));
   app.use(under('/scim/v2', scimContentType));
   app.use(discovery.routes());
   app.use(
@@ -93,6 +99,7 @@ export function createApp(deps: AppDeps): Koa {
   );
   app.use(scim.routes());
   app.use(under('/admin/v1', requireToken(authenticator, 'admin')));
+  app.use(under('/admin/v1', limiter));
   app.use(admin.routes());
   return app;
 }

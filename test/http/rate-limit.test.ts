@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+
+describe('per-token rate limiting', () => {
+  let limited: TestRoster;
+  let open: TestRoster;
+  beforeAll(async () => {
+    limited = await startTestRoster({ rateLimit: { enabled: true, requestsPerMinute: 5 } });
+    open = await startTestRoster();
+  });
+  afterAll(async () => {
+    await limited.close();
+    await open.close();
+  });
+
+  it('answers 429 with Retry-After and a SCIM error once a token used its allowance', async () => {
+    const statuses = [];
+    for (let i = 0; i < 7; i++) statuses.push((await limited.scim().get('/ServiceProviderConfig')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    const res = await limited.scim().get('/ServiceProviderConfig');
+    expect(res.status).toBe(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(res.body).toMatchObject({ status: '429', schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'] });
+  });
+
+  it('counts each token separately', async () => {
+    expect((await limited.scim(TOKENS.integration).get('/ServiceProviderConfig')).status).toBe(200);
+  });
+
+  it('is off by default', async () => {
+    const statuses = [];
+    for (let i = 0; i < 20; i++) statuses.push((await open.scim().get('/ServiceProviderConfig')).status);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+});

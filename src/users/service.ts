@@ -92,21 +92,51 @@ export function createUserService(deps: UserServiceDeps) {
   const baseUrl = `${config.server.publicUrl}/scim/v2`;
   const resolver = userResolver(schemas);
 
-  /** Direct groups, then groups of those groups (indirect), breadth first, cycle-safe. */
-  async function groupsOf(userId: string): Promise<GroupRef[]> {
-    const direct = await groups.groupIdsOf([userId]);
-    const seen = new Map<string, 'direct' | 'indirect'>(direct.map((m) => [m.groupId, 'direct']));
-    let frontier = [...seen.keys()];
+  /**
+   * Direct groups, then groups of those groups (indirect), for many users at once: one query per
+   * nesting level whatever the number of users, cycle-safe.
+   */
+  async function groupsOfMany(userIds: string[]): Promise<Map<string, GroupRef[]>> {
+    const result = new Map<string, GroupRef[]>(userIds.map((id) => [id, []]));
+    const direct = await groups.groupIdsOf(userIds);
+    if (!direct.length) return result;
+    const parents = new Map<string, string[]>(); // group -> groups it is a member of
+    let frontier = [...new Set(direct.map((m) => m.groupId))];
+    const known = new Set(frontier);
     for (let depth = 0; frontier.length && depth < 20; depth++) {
-      const parents = (await groups.groupIdsOf(frontier)).map((m) => m.groupId).filter((g) => !seen.has(g));
-      parents.forEach((g) => seen.set(g, 'indirect'));
-      frontier = [...new Set(parents)];
+      const edges = await groups.groupIdsOf(frontier);
+      frontier = [];
+      for (const edge of edges) {
+        parents.set(edge.memberId, [...(parents.get(edge.memberId) ?? []), edge.groupId]);
+        if (!known.has(edge.groupId)) {
+          known.add(edge.groupId);
+          frontier.push(edge.groupId);
+        }
+      }
     }
-    const docs = await groups.findByIds([...seen.keys()]);
-    return docs
-      .map((g) => ({ value: g._id, display: g.displayName, type: seen.get(g._id)! }))
-      .sort((a, b) => a.display.localeCompare(b.display));
+    const names = new Map((await groups.findByIds([...known])).map((g) => [g._id, g.displayName]));
+    for (const userId of userIds) {
+      const seen = new Map<string, 'direct' | 'indirect'>();
+      const queue = direct.filter((m) => m.memberId === userId).map((m) => m.groupId);
+      queue.forEach((g) => seen.set(g, 'direct'));
+      for (let i = 0; i < queue.length; i++) {
+        for (const parent of parents.get(queue[i]) ?? []) {
+          if (!seen.has(parent)) {
+            seen.set(parent, 'indirect');
+            queue.push(parent);
+          }
+        }
+      }
+      const refs = [...seen]
+        .filter(([id]) => names.has(id))
+        .map(([id, type]) => ({ value: id, display: names.get(id)!, type }))
+        .sort((a, b) => a.display.localeCompare(b.display));
+      result.set(userId, refs);
+    }
+    return result;
   }
+
+  const groupsOf = async (userId: string) => (await groupsOfMany([userId])).get(userId)!;
 
   async function render(user: StoredUser, projection: Projection): Promise<ScimResource> {
     const groupRefs = wants(projection, 'groups', schemas) ? await groupsOf(user._id) : undefined;
@@ -320,24 +350,23 @@ export function createUserService(deps: UserServiceDeps) {
         }
         sortField = resolved.normalizedField ?? resolved.field;
       }
-      const needsGroups = filter !== undefined && !filter.exact;
+      // Groups are read in one batch per page, and only when returned or needed by the filter.
+      const withGroups = wants(projection, 'groups', schemas) || (filter !== undefined && !filter.exact);
       const page = await listPage({
         collection: users.collection,
         request,
         filter,
         query,
         sortField,
-        toScim: async (docs) =>
-          Promise.all(docs.map(async (d) => toScimUser(d, baseUrl, needsGroups ? await groupsOf(d._id) : undefined))),
+        toScim: async (docs) => {
+          const refs = withGroups ? await groupsOfMany(docs.map((d) => d._id)) : undefined;
+          return docs.map((d) => toScimUser(d, baseUrl, refs?.get(d._id)));
+        },
       });
-      const withGroups = wants(projection, 'groups', schemas);
-      const resources = await Promise.all(
-        page.resources.map(async (r) => {
-          const full = withGroups && !needsGroups ? { ...r, ...groupsAttr(await groupsOf(String(r.id))) } : r;
-          return projectResource(full, schemas, projection);
-        }),
+      return listResponse(
+        page.resources.map((r) => projectResource(r, schemas, projection)),
+        page,
       );
-      return listResponse(resources, page);
     },
 
     /**
@@ -370,18 +399,6 @@ export function createUserService(deps: UserServiceDeps) {
     countFailedLogin: (id: string) => users.countFailedLogin(id),
     candidatesForReminder: (cutoff: Date) => users.reminderCandidates(cutoff),
   };
-
-  function groupsAttr(refs: GroupRef[]) {
-    if (!refs.length) return {};
-    return {
-      groups: refs.map((g) => ({
-        value: g.value,
-        $ref: `${baseUrl}/Groups/${g.value}`,
-        display: g.display,
-        type: g.type,
-      })),
-    };
-  }
 }
 
 /** Event values are stored documents: keys such as "$ref" cannot be stored, and are derived anyway. */

@@ -63,8 +63,9 @@ async function startProcess(
   kind: EmbeddedDatabase['kind'],
   binary: string,
   args: (port: number, debugPort: number) => string[],
+  fixedPort?: number,
 ): Promise<EmbeddedDatabase> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const debugPort = await freePort();
   const child = spawn(binary, args(port, debugPort), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -96,18 +97,24 @@ async function startProcess(
   };
 }
 
-export function startFerretdb(binary: string, stateDir: string): Promise<EmbeddedDatabase> {
+/** `port` pins the listen port (reliability tests restart a stopped database where clients expect it). */
+export function startFerretdb(binary: string, stateDir: string, port?: number): Promise<EmbeddedDatabase> {
   mkdirSync(path.join(stateDir, 'sqlite'), { recursive: true });
   mkdirSync(path.join(stateDir, 'state'), { recursive: true });
-  return startProcess('ferretdb', binary, (port, debugPort) => [
-    '--handler=sqlite',
-    `--sqlite-url=file:${path.join(stateDir, 'sqlite')}/`,
-    `--listen-addr=127.0.0.1:${port}`,
-    `--debug-addr=127.0.0.1:${debugPort}`,
-    `--state-dir=${path.join(stateDir, 'state')}`,
-    '--telemetry=disable',
-    '--log-level=error',
-  ]);
+  return startProcess(
+    'ferretdb',
+    binary,
+    (port, debugPort) => [
+      '--handler=sqlite',
+      `--sqlite-url=file:${path.join(stateDir, 'sqlite')}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      `--debug-addr=127.0.0.1:${debugPort}`,
+      `--state-dir=${path.join(stateDir, 'state')}`,
+      '--telemetry=disable',
+      '--log-level=error',
+    ],
+    port,
+  );
 }
 
 export async function startEmbeddedDatabase(dataDir: string, log: Log): Promise<EmbeddedDatabase> {

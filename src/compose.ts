@@ -25,6 +25,9 @@ import { createUserService, type UserEffects, type UserService } from './users/s
 import type { GroupService } from './groups/service.js';
 import path from 'node:path';
 import { adminUserRoutes } from './admin/userRoutes.js';
+import { createExporter } from './admin/exports.js';
+import { importExportRoutes } from './admin/importRoutes.js';
+import { createImporter } from './admin/imports.js';
 import { PROJECT_ROOT, type Config } from './config/index.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { lifecycleRoutes } from './lifecycle/routes.js';
@@ -115,11 +118,10 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const groupRepository = createGroupRepository(db);
   const recordEvent = (event: NewEvent) => events.record(event);
   // The lifecycle needs the user service and the user service calls the lifecycle after writes.
-  let lifecycle: Lifecycle | undefined;
   const effects: UserEffects = {
-    afterCreate: (user, ctx) => lifecycle!.effects.afterCreate(user, ctx),
-    afterUpdate: (before, after, ctx) => lifecycle!.effects.afterUpdate(before, after, ctx),
-    afterDelete: (user, ctx) => lifecycle!.effects.afterDelete(user, ctx),
+    afterCreate: (user, ctx) => lifecycle.effects.afterCreate(user, ctx),
+    afterUpdate: (before, after, ctx) => lifecycle.effects.afterUpdate(before, after, ctx),
+    afterDelete: (user, ctx) => lifecycle.effects.afterDelete(user, ctx),
   };
   const users = createUserService({
     effects,
@@ -146,7 +148,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
 
   const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
   const jobs = createJobs({ db, config, logger, mailer, templates, recordEvent, now: deps.now });
-  lifecycle = createLifecycle({
+  const lifecycle = createLifecycle({
     config,
     users,
     jobs,
@@ -176,7 +178,15 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         groups,
       ),
     ],
-    adminRouters: [settingsRoutes(() => current), eventRoutes(events), adminUserRoutes(users, lifecycle)],
+    adminRouters: [
+      settingsRoutes(() => current),
+      eventRoutes(events),
+      adminUserRoutes(users, lifecycle),
+      importExportRoutes(
+        createImporter({ config, db, users, groups: groupRepository, recordEvent, now: deps.now }),
+        createExporter({ config, db, groups: groupRepository }),
+      ),
+    ],
     publicRouters: [lifecycleRoutes(config, lifecycle)],
   });
   return {
@@ -189,7 +199,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     jobs,
     async start() {
       await jobs.start();
-      await lifecycle!.startRecurring();
+      await lifecycle.startRecurring();
     },
     async reload(next: Config) {
       const nextTemplates = loadTemplates(path.resolve(PROJECT_ROOT, next.mail.templatesDir));
@@ -199,7 +209,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       const hourChanged = next.reminders.hourUtc !== current.reminders.hourUtc;
       current = next;
       currentTemplates = nextTemplates;
-      if (hourChanged) await lifecycle!.startRecurring();
+      if (hourChanged) await lifecycle.startRecurring();
       return { restartNeeded };
     },
     async stop() {

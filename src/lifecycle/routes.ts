@@ -53,7 +53,9 @@ export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
   ] as [string, LinkKind][]) {
     const pageKind = kind === 'activation' ? 'activate' : 'reset';
     const form = (ctx: Context, status: number, token: string, username: string, error?: string) =>
-      page(ctx, status, (nonce) => renderSetPasswordPage({ kind: pageKind, token, orgName, username, nonce, error }));
+      page(ctx, status, (nonce) =>
+        renderSetPasswordPage({ kind: pageKind, token, orgName, username, nonce, error, policy: config.passwords }),
+      );
     router.get(path, async (ctx) => {
       const token = ctx.query.token;
       const user = looksLikeLinkToken(token) ? await lifecycle.userForLink(token, kind) : undefined;

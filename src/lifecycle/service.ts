@@ -214,13 +214,24 @@ export function createLifecycle(deps: LifecycleDeps) {
   }
 
   /** Moves a user to `state` through the ordinary user write path (events, emails, schedules follow). */
-  async function setState(id: string, state: 'ACTIVE' | 'SUSPENDED', ctx: WriteContext): Promise<StoredUser> {
+  const scheduleKey = (state: Schedule['state']) =>
+    state === 'ACTIVE' ? 'scheduledActivation' : 'scheduledSuspension';
+
+  /**
+   * Moves a user to `state` through the ordinary user write path (events, emails, schedules follow).
+   * A change made now supersedes a pending scheduled one of the same kind, unless it is that
+   * schedule firing (which removes itself afterwards).
+   */
+  async function setState(
+    id: string,
+    state: Schedule['state'],
+    ctx: WriteContext,
+    firing = false,
+  ): Promise<StoredUser> {
     return users.modify(id, ctx, (user) => {
       if (user.lifecycle.state === state) return false;
       user.lifecycle.state = state;
-      // A change that happens now supersedes a pending scheduled one of the same kind.
-      if (state === 'ACTIVE') delete user.lifecycle.scheduledActivation;
-      else delete user.lifecycle.scheduledSuspension;
+      if (!firing) delete user.lifecycle[scheduleKey(state)];
     });
   }
 
@@ -234,14 +245,16 @@ export function createLifecycle(deps: LifecycleDeps) {
     if (!schedule) return; // cancelled, or already fired
     const user = await users.load(schedule.userId).catch(() => undefined);
     if (user && user.lifecycle.state !== schedule.state) {
-      await setState(user._id, schedule.state, {
+      const ctx = {
         actor: SYSTEM,
         source: user.lifecycle.source,
         sendEmail: schedule.sendEmail,
         destination: schedule.destination,
-      });
+      };
+      await setState(user._id, schedule.state, ctx, true);
     }
     if (!(await schedules.take(scheduleId)) || !user) return;
+    await users.unset(user._id, [`lifecycle.${scheduleKey(schedule.state)}`]);
     await deps.recordEvent({
       type: 'user_activation_schedule_fired',
       resource: resource(user),
@@ -360,8 +373,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         { state: input.state, at, sendEmail: input.sendEmail !== false, destination },
         actor,
       );
-      const key = input.state === 'ACTIVE' ? 'scheduledActivation' : 'scheduledSuspension';
-      await users.touch(id, { [`lifecycle.${key}`]: at });
+      await users.touch(id, { [`lifecycle.${scheduleKey(input.state)}`]: at });
       return scheduleJson(schedule);
     },
 
@@ -377,8 +389,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         .catch(() => ({ _id: schedule.userId, userName: '' }) as StoredUser);
       if (!(await removeSchedule(schedule, user, actor)))
         throw new AdminError(404, 'not_found', `Schedule ${scheduleId} not found`);
-      const key = schedule.state === 'ACTIVE' ? 'scheduledActivation' : 'scheduledSuspension';
-      await users.unset(schedule.userId, [`lifecycle.${key}`]);
+      await users.unset(schedule.userId, [`lifecycle.${scheduleKey(schedule.state)}`]);
     },
 
     /** "Send activation email": activation link while PENDING, a reset link once a password exists. */

@@ -171,10 +171,9 @@ export function createUserRepository(db: Db) {
 
     /** Counts a failed login and returns the new count. */
     async countFailedLogin(id: string): Promise<number> {
-      const user = await users.findOneAndUpdate({ _id: id }, { $inc: { 'secret.failedLogins': 1 } } as never, {
-        returnDocument: 'after',
-        projection: { secret: 1 },
-      });
+      // updateOne then read: FerretDB does not implement findAndModify with a projection.
+      await users.updateOne({ _id: id }, { $inc: { 'secret.failedLogins': 1 } } as never);
+      const user = await users.findOne({ _id: id }, { projection: { secret: 1 } });
       return user?.secret?.failedLogins ?? 0;
     },
 

@@ -56,6 +56,10 @@ async function main(): Promise<void> {
   await roster.start();
   const server: Server = createServer(roster.app.callback());
   server.keepAliveTimeout = 65_000;
+  // A CSV import streams its body for as long as the file takes to apply (minutes for 100k lines);
+  // Node's default 5-minute request timeout would cut it off. headersTimeout still guards slow clients.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
   logger.info(
     { config: redactConfig(config) },

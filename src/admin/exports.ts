@@ -156,7 +156,9 @@ export function createExporter(deps: ExporterDeps) {
      * Starts an export. The first query runs before this resolves, so an unreachable database is
      * an error answer rather than a cut-off download.
      */
-    async open(format: ExportFormat): Promise<{ contentType: string; filename: string; chunks: AsyncIterable<string> }> {
+    async open(
+      format: ExportFormat,
+    ): Promise<{ contentType: string; filename: string; chunks: AsyncIterable<string> }> {
       const stamp = new Date().toISOString().slice(0, 10);
       if (format === 'csv') {
         const max = await maxGroups();

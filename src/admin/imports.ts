@@ -242,7 +242,12 @@ export function createImporter(deps: ImporterDeps) {
      */
     async function addMember(groupId: string, userId: string): Promise<number> {
       try {
-        await groups.memberships.insertOne({ _id: membershipId(groupId, userId), groupId, memberId: userId, type: 'User' });
+        await groups.memberships.insertOne({
+          _id: membershipId(groupId, userId),
+          groupId,
+          memberId: userId,
+          type: 'User',
+        });
         return 1;
       } catch (err) {
         if (err instanceof MongoServerError && err.code === 11000) return 0;
@@ -291,7 +296,10 @@ export function createImporter(deps: ImporterDeps) {
             continue;
           }
         }
-        if (typeof input.password === 'string' && (await verifyPassword(input.password, current.secret?.passwordHash))) {
+        if (
+          typeof input.password === 'string' &&
+          (await verifyPassword(input.password, current.secret?.passwordHash))
+        ) {
           input = { ...input };
           delete input.password; // the same password again is no change
         }
@@ -328,7 +336,8 @@ export function createImporter(deps: ImporterDeps) {
     async function missingMemberships(userId: string, targets: { id: string }[]): Promise<number> {
       let missing = 0;
       for (const t of targets) {
-        if (!(await groups.memberships.findOne({ _id: membershipId(t.id, userId) }, { projection: { _id: 1 } }))) missing++;
+        if (!(await groups.memberships.findOne({ _id: membershipId(t.id, userId) }, { projection: { _id: 1 } })))
+          missing++;
       }
       return missing;
     }
@@ -351,7 +360,8 @@ export function createImporter(deps: ImporterDeps) {
         if (managerId) {
           const enterprise = isObj(input[ENTERPRISE_SCHEMA]) ? input[ENTERPRISE_SCHEMA] : {};
           input[ENTERPRISE_SCHEMA] = { ...enterprise, manager: { value: managerId } };
-          if (!(input.schemas as string[]).includes(ENTERPRISE_SCHEMA)) (input.schemas as string[]).push(ENTERPRISE_SCHEMA);
+          if (!(input.schemas as string[]).includes(ENTERPRISE_SCHEMA))
+            (input.schemas as string[]).push(ENTERPRISE_SCHEMA);
           if (dryRun && managerId.startsWith('dry-run:')) {
             (input[ENTERPRISE_SCHEMA] as Record<string, unknown>).manager = { value: randomUUID() };
           }
@@ -454,7 +464,9 @@ export function createImporter(deps: ImporterDeps) {
           if (header.errors.length) throw new ImportHeaderError(header.errors);
           columns = header.columns;
           width = record.length;
-          for await (const u of userCollection.find({}, { projection: { _id: 1, 'norm.userName': 1 } }).batchSize(5000)) {
+          for await (const u of userCollection
+            .find({}, { projection: { _id: 1, 'norm.userName': 1 } })
+            .batchSize(5000)) {
             ids.set(u.norm.userName, u._id);
           }
           if (!dryRun) {

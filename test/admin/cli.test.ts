@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -225,59 +225,183 @@ describe('roster events', () => {
   });
 });
 
-describe('commands whose endpoints are not there yet surface the 404', () => {
-  it('import uploads the file and shows the server error', async () => {
-    const file = path.join(tmp, 'users.csv');
-    writeFileSync(file, 'Username,Email\njdoe,jdoe@example.com\n');
-    const run = await roster(['import', file, '--dry-run']);
+const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const LIFECYCLE_SCHEMA = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+
+/** A user over SCIM in the CLI's server; returns its id. */
+async function scimUser(userName: string, state: 'STAGED' | 'ACTIVE' | 'SUSPENDED'): Promise<string> {
+  const res = await t.scim().post('/Users', {
+    schemas: [USER_SCHEMA, LIFECYCLE_SCHEMA],
+    userName,
+    emails: [{ value: userName, type: 'work', primary: true }],
+    [LIFECYCLE_SCHEMA]: { state },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id;
+}
+
+/** Another Roster on its own empty database, served over http like the first. */
+async function secondServer(): Promise<{ t: TestRoster; url: string; close(): Promise<void> }> {
+  const other = await startTestRoster();
+  const httpServer = createServer(other.roster.app.callback());
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  return {
+    t: other,
+    url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`,
+    async close() {
+      await new Promise((resolve) => httpServer.close(resolve));
+      await other.close();
+    },
+  };
+}
+
+describe('roster import', () => {
+  it('imports a file, prints the counts and the failed lines, and exits 1 when a line failed', async () => {
+    const file = path.join(tmp, 'mixed.csv');
+    writeFileSync(file, 'Username,Email,FirstName\ncli1@example.com,cli1@example.com,One\nbad,not-an-email,Two\n');
+    const run = await roster(['import', file]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('roster: server answered 404');
-    expect(run.stderr).toContain('POST /admin/v1/imports');
+    expect(run.stdout).toMatch(/^Import finished\.\n/);
+    expect(run.stdout).toMatch(/total\s+2\n\s*created\s+1\n\s*updated\s+0\n\s*failed\s+1\n/);
+    expect(run.stdout).toMatch(/Failed lines:\nLINE\s+REASON\n3\s+Email "not-an-email" is not a valid email address\n/);
+    const created = await t.scim().get(`/Users?filter=${encodeURIComponent('userName eq "cli1@example.com"')}`);
+    expect(created.body.totalResults).toBe(1);
+    expect(created.body.Resources[0][LIFECYCLE_SCHEMA]).toMatchObject({ source: 'bulk', state: 'STAGED' });
   });
 
-  it('import reports a missing file without calling the server', async () => {
+  it('exits 0 when every line was imported', async () => {
+    const file = path.join(tmp, 'good.csv');
+    writeFileSync(file, 'Username,Email\ncli2@example.com,cli2@example.com\n');
+    const run = await roster(['import', file]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/created\s+1/);
+  });
+
+  it('--dry-run validates and writes nothing', async () => {
+    const file = path.join(tmp, 'dry.csv');
+    writeFileSync(file, 'Username,Email\ncli-dry@example.com,cli-dry@example.com\ncli2@example.com,cli2@example.com\n');
+    const run = await roster(['import', file, '--dry-run']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Dry run: nothing was written\.\n/);
+    expect(run.stdout).toMatch(/would create\s+1\n\s*would update\s+0/);
+    const none = await t.scim().get(`/Users?filter=${encodeURIComponent('userName eq "cli-dry@example.com"')}`);
+    expect(none.body.totalResults).toBe(0);
+  });
+
+  it('shows a refused header with its reasons', async () => {
+    const file = path.join(tmp, 'header.csv');
+    writeFileSync(file, 'Username,Shoe\nx,44\n');
+    const run = await roster(['import', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^roster: server answered 400 invalid_header: The CSV header is not valid: Unknown column "Shoe"/,
+    );
+  });
+
+  it('reports a missing file without calling the server', async () => {
     const run = await roster(['import', path.join(tmp, 'missing.csv')]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^roster: cannot read .*missing\.csv: ENOENT/);
   });
+});
 
-  it('export shows the server error and leaves no file behind', async () => {
+describe('roster export', () => {
+  it('writes a CSV file that imports into an empty Roster with the same users', async () => {
     const out = path.join(tmp, 'export.csv');
-    const run = await roster(['export', '--format', 'json', '--out', out]);
+    const run = await roster(['export', '--format', 'csv', '--out', out]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(`Exported users to ${out}\n`);
+    const text = readFileSync(out, 'utf8');
+    expect(text.split('\n')[0]).toMatch(/^Username,FirstName,LastName,Email,Password,/);
+    expect(text).toContain('cli1@example.com');
+
+    const other = await secondServer();
+    try {
+      const back = await roster(['import', out], { ROSTER_URL: other.url });
+      expect(back.stdout, back.stderr).toMatch(/failed\s+0/);
+      expect(back.code).toBe(0);
+      const names = async (x: TestRoster) =>
+        ((await x.scim().get('/Users?count=1000&sortBy=userName')).body.Resources as { userName: string }[]).map(
+          (u) => u.userName,
+        );
+      expect(await names(other.t)).toEqual(await names(t));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('writes JSON to standard output', async () => {
+    const run = await roster(['export', '--format', 'json']);
+    expect(run.code).toBe(0);
+    const users = JSON.parse(run.stdout) as { userName: string }[];
+    expect(users.map((u) => u.userName)).toContain('cli1@example.com');
+  });
+
+  it('shows the server error and leaves no file behind', async () => {
+    const out = path.join(tmp, 'refused.csv');
+    const run = await roster(['export', '--out', out], { ROSTER_ADMIN_TOKEN: TOKENS.scim });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('roster: server answered 404');
-    expect(run.stderr).toContain('GET /admin/v1/exports/users');
+    expect(run.stderr).toMatch(/^roster: server answered 403/);
     expect(existsSync(out)).toBe(false);
   });
 
-  it('export rejects an unknown format', async () => {
+  it('rejects an unknown format', async () => {
     const run = await roster(['export', '--format', 'xml']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--format must be csv or json');
   });
+});
 
-  it('users prints one row per id and exits 1 when any failed', async () => {
-    const run = await roster(['users', 'activate', 'u-1', 'u-2', '--no-email']);
+describe('roster users', () => {
+  it('activate prints a row per id and exits 1 when any failed', async () => {
+    const a = await scimUser('cli-act-a@example.com', 'STAGED');
+    const b = await scimUser('cli-act-b@example.com', 'STAGED');
+    const run = await roster(['users', 'activate', a, UNKNOWN_ID, b, '--no-email']);
     expect(run.code).toBe(1);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+RESULT\s+MESSAGE$/);
-    expect(lines[1]).toMatch(/^u-1\s+error\s+404 .*POST \/admin\/v1\/users\/u-1\/activate/);
-    expect(lines[2]).toMatch(/^u-2\s+error\s+404 .*\/users\/u-2\/activate/);
-    expect(run.stderr).toBe('0 ok, 2 failed\n');
+    expect(lines[1]).toMatch(new RegExp(`^${a}\\s+ok\\s+state ACTIVE$`));
+    expect(lines[2]).toMatch(new RegExp(`^${UNKNOWN_ID}\\s+error\\s+404 not_found: User ${UNKNOWN_ID} not found$`));
+    expect(lines[3]).toMatch(new RegExp(`^${b}\\s+ok\\s+state ACTIVE$`));
+    expect(run.stderr).toBe('2 ok, 1 failed\n');
+    const user = await t.scim().get(`/Users/${a}`);
+    expect(user.body[LIFECYCLE_SCHEMA].state).toBe('ACTIVE');
   });
 
-  it.each([
-    [['send-activation', 'a'], '/users/a/activation-email'],
-    [['send-reset', 'a', '--destination', 'alternate'], '/users/a/password-reset-email'],
-    [['suspend', 'a'], '/users/a/suspend'],
-    [['schedule', 'a', '--state', 'active', '--at', '2030-01-01T08:00:00Z'], '/users/a/schedules'],
-  ])('users %j calls %s', async (args, endpoint) => {
-    const run = await roster(['users', ...args]);
-    expect(run.code).toBe(1);
-    expect(run.stdout).toContain(`POST /admin/v1${endpoint}`);
+  it('exits 0 when every user succeeded', async () => {
+    const id = await scimUser('cli-sus@example.com', 'ACTIVE');
+    const run = await roster(['users', 'suspend', id]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`${id}\\s+ok\\s+state SUSPENDED`));
   });
 
-  it('users reads ids from standard input with -', async () => {
+  it('schedule creates a schedule per user', async () => {
+    const id = await scimUser('cli-sched@example.com', 'STAGED');
+    const run = await roster(['users', 'schedule', id, '--state', 'active', '--at', '2031-01-01T08:00:00Z']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      new RegExp(`${id}\\s+ok\\s+ACTIVE scheduled at 2031-01-01T08:00:00.000Z \\(schedule \\S+\\)`),
+    );
+    const schedules = await t.admin().get(`/schedules?userId=${id}`);
+    expect(schedules.body.schedules).toEqual([
+      expect.objectContaining({ state: 'ACTIVE', at: '2031-01-01T08:00:00.000Z' }),
+    ]);
+  });
+
+  it('send-activation and send-reset show the server refusal per user', async () => {
+    const staged = await scimUser('cli-mail@example.com', 'STAGED');
+    const activation = await roster(['users', 'send-activation', staged]);
+    expect(activation.code).toBe(1);
+    expect(activation.stdout).toMatch(new RegExp(`${staged}\\s+error\\s+409 not_eligible: `));
+    const reset = await roster(['users', 'send-reset', staged, '--destination', 'alternate']);
+    expect(reset.code).toBe(1);
+    expect(reset.stdout).toMatch(/409 not_eligible: .*password reset emails go to ACTIVE users only/);
+  });
+
+  it('reads ids from standard input with -', async () => {
     const run = await roster(['users', 'suspend', '-'], {}, 'x1\nx2 x3\n');
     expect(
       run.stdout
@@ -286,6 +410,7 @@ describe('commands whose endpoints are not there yet surface the 404', () => {
         .slice(1)
         .map((l) => l.split(/\s+/)[0]),
     ).toEqual(['x1', 'x2', 'x3']);
+    expect(run.stderr).toBe('0 ok, 3 failed\n');
   });
 
   it.each([
@@ -300,6 +425,26 @@ describe('commands whose endpoints are not there yet surface the 404', () => {
     const run = await roster(args);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
+  });
+});
+
+describe('roster events after real changes', () => {
+  it('--type user_create lists the users the CLI created', async () => {
+    const run = await roster(['events', '--type', 'user_create', '--limit', '1000']);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TIMESTAMP\s+TYPE\s+USER\s+BY\s+SUCCESS/);
+    expect(lines.slice(1).every((l) => /\suser_create\s/.test(l))).toBe(true);
+    expect(run.stdout).toMatch(/user_create\s+cli1@example\.com\s+admin:admin\s+yes/);
+    expect(run.stdout).toMatch(/user_create\s+cli-act-a@example\.com\s+scim:okta\s+yes/);
+  });
+
+  it('--type import_end shows the imports', async () => {
+    const run = await roster(['events', '--type', 'import_end', '--json']);
+    expect(run.code).toBe(0);
+    const body = JSON.parse(run.stdout) as { events: { details: { total: number } }[] };
+    expect(body.events.length).toBeGreaterThanOrEqual(2);
+    expect(body.events.map((e) => e.details.total)).toContain(2);
   });
 });
 

@@ -1,0 +1,197 @@
+/**
+ * Memory and speed of a large CSV import: `npx tsx bench/import-memory.ts [--lines 100000]`.
+ *
+ * Writes a generated CSV to a temporary file, starts Roster as a child process on loopback (this
+ * file with --serve: createRoster and an http server like src/main.ts, but with the server's
+ * requestTimeout off, which an import longer than Node's default 300 s needs) against MONGODB_URI
+ * or an embedded database (FerretDB here), streams the file to
+ * POST /admin/v1/imports over http, and samples the server's resident memory (VmRSS in
+ * /proc/<pid>/status) every 200 ms. Prints lines, seconds, lines/s, baseline and peak RSS.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createServer } from 'node:http';
+import { createRoster } from '../src/compose.js';
+import { loadConfig } from '../src/config/index.js';
+import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../src/db/embedded.js';
+import { connectDatabase } from '../src/db/mongo.js';
+import { createLogger } from '../src/logger.js';
+
+const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN = `bench-admin-${randomUUID()}`;
+const SCIM = `bench-scim-${randomUUID()}`;
+const GROUPS = ['Engineering', 'Sales', 'Support', 'Finance'];
+
+const { values } = parseArgs({
+  options: { lines: { type: 'string', default: '100000' }, serve: { type: 'boolean', default: false } },
+});
+const LINES = Number(values.lines);
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+function generate(file: string, lines: number) {
+  const rows = ['Username,FirstName,LastName,Email,jobTitle,department,employeeIdentifier,manager,Group1,Group2'];
+  for (let i = 0; i < lines; i++) {
+    const manager = i >= 100 ? `user${i % 100}@bench.example` : '';
+    rows.push(
+      [
+        `user${i}@bench.example`,
+        `First${i}`,
+        `Last${i}`,
+        `user${i}@bench.example`,
+        'Engineer',
+        `Dept ${i % 20}`,
+        `E${100000 + i}`,
+        manager,
+        GROUPS[i % GROUPS.length],
+        i % 3 === 0 ? GROUPS[(i + 1) % GROUPS.length] : '',
+      ].join(','),
+    );
+  }
+  writeFileSync(file, `${rows.join('\n')}\n`);
+}
+
+async function request(
+  port: number,
+  method: string,
+  p: string,
+  token: string,
+  body?: { type: string; file?: string; json?: unknown },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    let payload: Buffer | undefined;
+    if (body?.json !== undefined) payload = Buffer.from(JSON.stringify(body.json));
+    if (body) headers['content-type'] = body.type;
+    if (payload) headers['content-length'] = String(payload.length);
+    if (body?.file) headers['content-length'] = String(statSync(body.file).size);
+    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    if (body?.file) createReadStream(body.file).pipe(req);
+    else req.end(payload);
+  });
+}
+
+async function main() {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'roster-import-bench-'));
+  let embedded: EmbeddedDatabase | undefined;
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    let uri = process.env.MONGODB_URI;
+    if (!uri) {
+      embedded = await startEmbeddedDatabase(path.join(tmp, 'db'), () => undefined);
+      uri = embedded.uri;
+    }
+    const mongo = new URL(uri);
+    mongo.pathname = `/bench_import_${Date.now()}`;
+    const file = path.join(tmp, 'users.csv');
+    generate(file, LINES);
+    const port = await freePort();
+    child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], {
+      cwd: ROOT_DIR,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        MONGODB_URI: mongo.href,
+        ROSTER_ADMIN_TOKEN: ADMIN,
+        ROSTER_SCIM_TOKEN: SCIM,
+        ROSTER_SMTP_URL: 'smtp://127.0.0.1:1',
+        LOG_LEVEL: 'warn',
+        ROSTER_DATA_DIR: path.join(tmp, 'data'),
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const pid = child.pid!;
+    for (let i = 0; ; i++) {
+      const up = await request(port, 'GET', '/healthz', ADMIN).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (up) break;
+      if (i > 300 || child.exitCode !== null) throw new Error('roster did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const displayName of GROUPS) {
+      const res = await request(port, 'POST', '/scim/v2/Groups', SCIM, {
+        type: 'application/scim+json',
+        json: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName },
+      });
+      if (res.status !== 201) throw new Error(`group ${displayName}: ${res.status} ${res.text}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const baseline = rssMb(pid);
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      try {
+        peak = Math.max(peak, rssMb(pid));
+      } catch {
+        // the process is gone
+      }
+    }, 200);
+    const size = statSync(file).size;
+    console.log(
+      `importing ${LINES} lines (${(size / 1024 / 1024).toFixed(1)} MB) into ${embedded?.kind ?? 'MONGODB_URI'}...`,
+    );
+    const started = Date.now();
+    const res = await request(port, 'POST', '/admin/v1/imports', ADMIN, { type: 'text/csv', file });
+    const seconds = (Date.now() - started) / 1000;
+    clearInterval(sampler);
+    const report = JSON.parse(res.text) as Record<string, unknown>;
+    console.log(
+      JSON.stringify({ status: res.status, ...report, errors: (report.errors as unknown[] | undefined)?.slice(0, 5) }),
+    );
+    console.log(`lines:            ${LINES}`);
+    console.log(`seconds:          ${seconds.toFixed(1)}`);
+    console.log(`lines/s:          ${Math.round(LINES / seconds)}`);
+    console.log(`baseline RSS MB:  ${baseline.toFixed(1)}`);
+    console.log(`peak RSS MB:      ${peak.toFixed(1)}`);
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await embedded?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The server child: Roster as src/main.ts composes it, with requestTimeout off. */
+async function serve() {
+  const config = loadConfig();
+  const { client, db } = await connectDatabase(config.mongodb.uri);
+  const roster = await createRoster({ config, db, logger: createLogger(config.log.level) });
+  await roster.start();
+  const server = createServer(roster.app.callback());
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+  process.on('SIGTERM', () => {
+    server.close();
+    server.closeAllConnections();
+    void roster
+      .stop()
+      .then(() => client.close())
+      .then(() => process.exit(0));
+  });
+}
+
+(values.serve ? serve() : main()).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -49,6 +49,11 @@ export function createApp(deps: AppDeps): Koa {
   app.proxy = false;
   app.silent = true;
   app.use(requestContext(logger, metrics));
+  // While shutting down, every answer closes its connection so keep-alive clients drain.
+  app.use(async (ctx, next) => {
+    if (deps.accepting && !deps.accepting()) ctx.set('Connection', 'close');
+    await next();
+  });
   app.use(errorHandler(logger));
 
   const root = new Router();

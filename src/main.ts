@@ -76,10 +76,14 @@ async function main(): Promise<void> {
       logger.warn('grace period over; closing remaining connections');
       server.closeAllConnections();
     }, config.server.shutdownGraceMs);
+    // Connections busy at close() stay open; answers now carry "Connection: close", and idle ones
+    // are closed as they become idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    clearInterval(sweep);
     clearTimeout(forced);
     await roster.stop();
     await client.close();

@@ -1,3 +1,4 @@
+import { isDuplicateKeyError } from '../db/mongo.js';
 /**
  * CSV import (POST /admin/v1/imports): one streamed pass over the file, rows written through the
  * user service with source `bulk` and no email. No I/O on Koa; the route hands in the body stream.
@@ -26,7 +27,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse, type Info } from 'csv-parse';
-import { MongoServerError, type Db } from 'mongodb';
+import { type Db } from 'mongodb';
 import type { Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { membershipId, type GroupRepository } from '../groups/repository.js';
@@ -250,7 +251,7 @@ export function createImporter(deps: ImporterDeps) {
         });
         return 1;
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) return 0;
+        if (isDuplicateKeyError(err)) return 0;
         throw err;
       }
     }

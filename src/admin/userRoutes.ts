@@ -76,7 +76,7 @@ export function adminUserRoutes(users: UserService, lifecycle: Lifecycle): Route
         : body.action === 'send-reset'
           ? 'password-reset-email'
           : body.action;
-    if (typeof action !== 'string' || !actions[action]) {
+    if (typeof action !== 'string' || !Object.hasOwn(actions, action)) {
       throw new AdminError(400, 'invalid_action', `action must be one of ${Object.keys(actions).join(', ')}`);
     }
     const ids = body.userIds;

@@ -1,4 +1,4 @@
-import { MongoClient, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+import { MongoClient, MongoServerError, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
 
 export interface IndexSpec {
   collection: string;
@@ -20,4 +20,12 @@ export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
   for (const spec of specs) {
     await db.collection(spec.collection).createIndex(spec.key, spec.options ?? {});
   }
+}
+
+/**
+ * A unique-index violation. MongoDB answers 11000; FerretDB 1.24 does too for inserts, but reports a
+ * violation on replace/update as InternalError "UNIQUE constraint failed".
+ */
+export function isDuplicateKeyError(err: unknown): boolean {
+  return err instanceof MongoServerError && (err.code === 11000 || /UNIQUE constraint failed/i.test(err.message));
 }

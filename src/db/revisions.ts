@@ -1,4 +1,5 @@
-import { MongoServerError, type Db } from 'mongodb';
+import { isDuplicateKeyError } from './mongo.js';
+import { type Db } from 'mongodb';
 
 interface Revision {
   _id: string;
@@ -18,7 +19,7 @@ export function createRevisions(db: Db) {
       try {
         await revisions.insertOne({ _id: `${key}:${version}`, at: new Date() });
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) return false;
+        if (isDuplicateKeyError(err)) return false;
         throw err;
       }
       if (version > 2) await revisions.deleteOne({ _id: `${key}:${version - 2}` });
@@ -46,7 +47,7 @@ export function createOnce(db: Db) {
       await once.insertOne({ _id: key, at: new Date() });
       return true;
     } catch (err) {
-      if (err instanceof MongoServerError && err.code === 11000) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   };

@@ -1,4 +1,5 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { isDuplicateKeyError } from '../db/mongo.js';
+import { type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
 import { createRevisions } from '../db/revisions.js';
 
@@ -45,7 +46,7 @@ export function createGroupRepository(db: Db) {
       try {
         await groups.insertOne(group);
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) throw new DuplicateGroupError(group.displayName);
+        if (isDuplicateKeyError(err)) throw new DuplicateGroupError(group.displayName);
         throw err;
       }
     },
@@ -70,7 +71,7 @@ export function createGroupRepository(db: Db) {
         return result.matchedCount === 1;
       } catch (err) {
         await revisions.release(`group:${after._id}`, after.meta.version);
-        if (err instanceof MongoServerError && err.code === 11000) throw new DuplicateGroupError(after.displayName);
+        if (isDuplicateKeyError(err)) throw new DuplicateGroupError(after.displayName);
         throw err;
       }
     },

@@ -72,14 +72,26 @@ export function encodeCursor(position: CursorPosition): string {
 }
 
 export function decodeCursor(cursor: string): CursorPosition {
+  const invalid = () => new ScimError(400, 'The cursor is not valid', 'invalidCursor');
+  let parsed: unknown;
   try {
-    const [key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof id !== 'string') throw new Error('bad id');
-    const isDate = typeof key === 'object' && key !== null && '$date' in key;
-    return { key: isDate ? new Date((key as { $date: string }).$date) : key, id };
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw new ScimError(400, 'The cursor is not valid', 'invalidCursor');
+    throw invalid();
   }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[1] !== 'string') throw invalid();
+  const [key, id] = parsed as [unknown, string];
+  // Only plain values reach the query: an object such as {"$where": …} would be an operator.
+  if (key === null || ['string', 'number', 'boolean'].includes(typeof key)) return { key, id };
+  if (
+    typeof key === 'object' &&
+    Object.keys(key).length === 1 &&
+    typeof (key as { $date?: unknown }).$date === 'string'
+  ) {
+    const date = new Date((key as { $date: string }).$date);
+    if (!Number.isNaN(date.getTime())) return { key: date, id };
+  }
+  throw invalid();
 }
 
 export function listResponse(

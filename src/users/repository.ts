@@ -1,5 +1,5 @@
-import { MongoServerError, type Collection, type Db, type Filter, type Sort } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import { type Collection, type Db, type Filter, type Sort } from 'mongodb';
+import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import { createRevisions } from '../db/revisions.js';
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
@@ -8,6 +8,7 @@ import { uniqueEmails } from './mapping.js';
 interface EmailClaim {
   _id: string;
   userId: string;
+  at?: Date;
 }
 
 export const USER_INDEXES: IndexSpec[] = [
@@ -31,9 +32,14 @@ export class DuplicateError extends Error {
 
 export class VersionConflictError extends Error {}
 
-function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === 11000;
-}
+const isDuplicateKey = isDuplicateKeyError;
+
+/**
+ * A claim younger than this may belong to a write in flight (its user not inserted yet), so it is
+ * never taken over; an older one whose user does not hold the address is stale (a crash, or an
+ * outage between the steps) and is.
+ */
+const CLAIM_GRACE_MS = 5_000;
 
 export interface FindOptions {
   sort: Sort;
@@ -55,7 +61,7 @@ export function createUserRepository(db: Db) {
 
   async function claim(userId: string, email: string): Promise<void> {
     try {
-      await claims.insertOne({ _id: email, userId });
+      await claims.insertOne({ _id: email, userId, at: new Date() });
       return;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -64,9 +70,10 @@ export function createUserRepository(db: Db) {
     if (!holder || holder.userId === userId) return;
     const owner = await users.findOne({ _id: holder.userId }, { projection: { norm: 1 } });
     const ownerHolds = owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email);
-    if (ownerHolds) throw new DuplicateError('email', email);
+    const young = holder.at !== undefined && Date.now() - holder.at.getTime() < CLAIM_GRACE_MS;
+    if (ownerHolds || young) throw new DuplicateError('email', email);
     // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
-    const taken = await claims.updateOne({ _id: email, userId: holder.userId }, { $set: { userId } });
+    const taken = await claims.updateOne({ _id: email, userId: holder.userId }, { $set: { userId, at: new Date() } });
     if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
   }
 
@@ -98,6 +105,16 @@ export function createUserRepository(db: Db) {
       } catch (err) {
         await release(user._id, emails);
         if (isDuplicateKey(err)) throw new DuplicateError('userName', user.userName);
+        throw err;
+      }
+      // A concurrent writer may have taken a claim over while this user did not exist yet (it looked
+      // stale). Now that the user exists, claim again: whoever finds the address held by another
+      // existing user backs out.
+      try {
+        for (const email of emails) await claim(user._id, email);
+      } catch (err) {
+        await users.deleteOne({ _id: user._id });
+        await release(user._id, emails);
         throw err;
       }
     },

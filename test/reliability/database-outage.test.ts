@@ -58,7 +58,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
 
   it(
     'answers 503 while the database is down, recovers without a restart and loses no acknowledged write',
-    { timeout: 60_000 },
+    { timeout: 90_000 },
     async () => {
       const auth = { Authorization: `Bearer ${TOKENS.scim}` };
       const writes: Write[] = [];

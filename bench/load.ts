@@ -1,0 +1,184 @@
+import autocannon from 'autocannon';
+
+/** One scenario's figures: throughput and latency percentiles (milliseconds). */
+export interface Figures {
+  name: string;
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** A request hit its time limit: the latencies are lower bounds. */
+  timedOut?: boolean;
+  note?: string;
+}
+
+export const SCIM_TYPE = 'application/scim+json';
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+/** Throughput under concurrency with autocannon (bounded by duration and by request count). */
+export async function cannon(
+  name: string,
+  options: {
+    url: string;
+    connections: number;
+    seconds: number;
+    maxRequests?: number;
+    headers?: Record<string, string>;
+    /** Called for every request: the path (with query) to ask for. */
+    path: () => string;
+  },
+): Promise<Figures> {
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.seconds,
+    ...(options.maxRequests ? { maxOverallRequests: options.maxRequests } : {}),
+    timeout: 30,
+    headers: options.headers,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: options.path() }),
+      },
+    ],
+  });
+  const total = result.requests.total;
+  return {
+    name,
+    requests: total,
+    seconds: result.duration,
+    rps: total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}: ${body.slice(0, 300)}`);
+  }
+}
+
+/** One JSON request with a time limit; throws HttpError on a status other than `expect`. */
+export async function call(
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown; expect?: number[]; timeoutMs?: number } = {},
+): Promise<unknown> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+      ...(options.body !== undefined ? { 'Content-Type': SCIM_TYPE } : {}),
+    },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
+  });
+  const text = await res.text();
+  if (!(options.expect ?? [200, 201, 204]).includes(res.status)) throw new HttpError(res.status, text);
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/**
+ * Runs `request` sequentially (one at a time: latency, not queueing) until `maxRequests` are done
+ * or `maxSeconds` have passed (at least one request always runs). A request over `timeoutMs` ends
+ * the scenario and is reported as a timeout with its limit as a lower bound.
+ */
+export async function sequential(
+  name: string,
+  request: (i: number, timeoutMs: number) => Promise<void>,
+  limits: { maxRequests: number; maxSeconds: number; timeoutMs: number; warmup?: number },
+): Promise<Figures> {
+  for (let i = 0; i < (limits.warmup ?? 0); i++) await request(-1 - i, limits.timeoutMs);
+  const samples: number[] = [];
+  let errors = 0;
+  let note: string | undefined;
+  let timedOut = false;
+  const started = performance.now();
+  for (let i = 0; i < limits.maxRequests; i++) {
+    if (i > 0 && performance.now() - started > limits.maxSeconds * 1000) break;
+    const t0 = performance.now();
+    try {
+      await request(i, limits.timeoutMs);
+      samples.push(performance.now() - t0);
+    } catch (err) {
+      const isTimeout = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+      errors++;
+      if (isTimeout) {
+        samples.push(limits.timeoutMs);
+        timedOut = true;
+        note = `timed out at ${limits.timeoutMs / 1000} s (figures are lower bounds)`;
+        break;
+      }
+      note = `error: ${(err as Error).message.slice(0, 160)}`;
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    name,
+    requests: samples.length,
+    seconds,
+    rps: samples.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors,
+    timedOut,
+    note,
+  };
+}
+
+/**
+ * A closed-loop workload: `workers` loops each run `task` until `maxTasks` tasks have started in
+ * all or `maxSeconds` have passed. Each task's latency is kept; returns figures per task.
+ */
+export async function closedLoop(
+  name: string,
+  task: (i: number) => Promise<void>,
+  limits: { workers: number; maxTasks: number; maxSeconds: number },
+): Promise<Figures & { completed: number }> {
+  const samples: number[] = [];
+  let next = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const deadline = started + limits.maxSeconds * 1000;
+  const worker = async () => {
+    while (next < limits.maxTasks && performance.now() < deadline) {
+      const i = next++;
+      const t0 = performance.now();
+      try {
+        await task(i);
+        samples.push(performance.now() - t0);
+      } catch (err) {
+        errors++;
+        firstError ??= (err as Error).message.slice(0, 200);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: limits.workers }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    name,
+    requests: samples.length,
+    completed: samples.length,
+    seconds,
+    rps: samples.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors,
+    ...(firstError ? { note: `first error: ${firstError}` } : {}),
+  };
+}

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../src/config/index.js';
+import { freePort } from '../src/db/embedded.js';
+
+/**
+ * Child processes the benchmark starts (Roster, the bare Koa server), each on its own loopback
+ * port, and a registry of everything to stop, so Ctrl-C, errors and the normal end all clean up.
+ */
+
+type Stopper = { name: string; stop(): Promise<void> };
+const running: Stopper[] = [];
+
+export function onCleanup(name: string, stop: () => Promise<void>): void {
+  running.push({ name, stop });
+}
+
+/** Stops everything started, newest first; each stop is bounded in time. */
+export async function stopAll(): Promise<void> {
+  while (running.length) {
+    const item = running.pop()!;
+    await Promise.race([item.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+  }
+}
+
+export interface Child {
+  name: string;
+  baseUrl: string;
+  pid: number;
+  stop(): Promise<void>;
+  /** SIGKILL: drops its database connections at once (work abandoned by a timed-out request stops). */
+  kill(): Promise<void>;
+  /** The last lines the process wrote (for error messages). */
+  output(): string;
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, output: () => string, seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}): ${output()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no answer from ${url} within ${seconds} s: ${output()}`);
+}
+
+/** Starts `node --import tsx <script>` with `env` plus PORT, waits for `readyPath` to answer 200. */
+export async function startNode(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  options: { readyPath: string; nodeArgs?: string[]; readySeconds?: number },
+): Promise<Child> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(PROJECT_ROOT, script)],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'development' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const handle: Child = {
+    name,
+    baseUrl: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    stop: () => stopProcess(child),
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+    output: () => output,
+  };
+  onCleanup(name, handle.stop);
+  await waitReady(`${handle.baseUrl}${options.readyPath}`, child, () => output, options.readySeconds ?? 120);
+  return handle;
+}

@@ -1,0 +1,623 @@
+/**
+ * `npm run bench`: starts its own database (MONGODB_URI if set, else the embedded one), seeds it,
+ * starts Roster and a bare Koa baseline as child processes on loopback, and prints requests/s, p50
+ * and p99 per scenario plus the target ratios, all measured in this one run. Every loop is bounded
+ * in count and time; everything started is stopped at the end, on errors and on Ctrl-C.
+ *
+ * Knobs (environment): BENCH_LARGE (default 100000 users), BENCH_SMALL (1000), BENCH_BULK (10000),
+ * BENCH_MIXED_SECONDS (45), BENCH_CPU_PROF=1 (Roster children write V8 CPU profiles under
+ * ./bench-profiles when they stop).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MongoClient, type Db } from 'mongodb';
+import { PROJECT_ROOT } from '../src/config/index.js';
+import { startEmbeddedDatabase } from '../src/db/embedded.js';
+import { encodeCursor } from '../src/scim/list.js';
+import { call, cannon, closedLoop, sequential, type Figures } from './load.js';
+import { onCleanup, startNode, stopAll, type Child } from './procs.js';
+import { countRoundTrips, type RoundTrips } from './roundtrips.js';
+import { seedGroup, seedUsers, userName, type SeededUsers } from './seed.js';
+
+const LARGE = Number(process.env.BENCH_LARGE ?? 100_000);
+const SMALL = Number(process.env.BENCH_SMALL ?? 1_000);
+const BULK_USERS = Number(process.env.BENCH_BULK ?? 10_000);
+const MIXED_SECONDS = Number(process.env.BENCH_MIXED_SECONDS ?? 45);
+/** Users seeded outside the big groups, to add one at a time. */
+const SPARE = 200;
+const SCIM_TOKEN = `bench-scim-${randomUUID()}`;
+const ADMIN_TOKEN = `bench-admin-${randomUUID()}`;
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const HARD_LIMIT_MS = 30 * 60_000;
+/** Large-database requests: one at a time, at most this long each, new ones started for this long. */
+const LARGE_TIMEOUT_MS = 120_000;
+const LARGE_SECONDS = 30;
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
+const log = (message: string) => console.log(`[${elapsed()}] ${message}`);
+
+const results: Figures[] = [];
+interface Target {
+  name: string;
+  value: number;
+  goal: string;
+  pass: boolean;
+  detail: string;
+}
+const targets: Target[] = [];
+
+function record(f: Figures): Figures {
+  results.push(f);
+  log(
+    `${f.name}: ${f.rps.toFixed(1)} req/s, p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms ` +
+      `(${f.requests} requests in ${f.seconds.toFixed(1)} s${f.errors ? `, ${f.errors} errors` : ''})${f.note ? ` — ${f.note}` : ''}`,
+  );
+  return f;
+}
+
+function target(name: string, value: number, goal: string, pass: boolean, detail: string) {
+  targets.push({ name, value, goal, pass, detail });
+  log(`TARGET ${name}: ${value.toFixed(2)} (${goal}) ${pass ? 'PASS' : 'MISS'} — ${detail}`);
+}
+
+/** A latency ratio (numerator ÷ denominator, p50) against an upper bound; timeouts make it a bound. */
+function ratioTarget(name: string, numerator: Figures, denominator: Figures, max: number) {
+  const value = numerator.p50 / denominator.p50;
+  const detail = `${numerator.p50.toFixed(1)} ms ÷ ${denominator.p50.toFixed(1)} ms`;
+  if (denominator.timedOut || (numerator.timedOut && value <= max)) {
+    targets.push({ name, value, goal: `≤ ${max}`, pass: false, detail: `${detail} (timeout: inconclusive)` });
+    log(`TARGET ${name}: ${value.toFixed(2)} INCONCLUSIVE (a request timed out)`);
+    return;
+  }
+  target(name, value, `≤ ${max}`, value <= max, numerator.timedOut ? `${detail} (at least: timed out)` : detail);
+}
+
+function withDatabase(uri: string, name: string): string {
+  const url = new URL(uri);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const filterPath = (name: string, extra = '') =>
+  `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}${extra}`;
+const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)];
+
+async function roster(name: string, uri: string, dataDir: string): Promise<Child> {
+  const profDir = path.join(PROJECT_ROOT, 'bench-profiles');
+  if (process.env.BENCH_CPU_PROF) mkdirSync(profDir, { recursive: true });
+  return startNode(
+    name,
+    'src/main.ts',
+    {
+      MONGODB_URI: uri,
+      ROSTER_SCIM_TOKEN: SCIM_TOKEN,
+      ROSTER_ADMIN_TOKEN: ADMIN_TOKEN,
+      ROSTER_DATA_DIR: path.join(dataDir, name),
+      ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+      ROSTER_SMTP_URL: 'smtp://127.0.0.1:1',
+      LOG_LEVEL: 'warn',
+    },
+    {
+      readyPath: '/readyz',
+      nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+      readySeconds: 300,
+    },
+  );
+}
+
+async function seed(
+  db: Db,
+  prefix: string,
+  users: number,
+  groupName: string,
+): Promise<SeededUsers & { groupId: string }> {
+  const t0 = Date.now();
+  const seeded = await seedUsers(db, prefix, users + SPARE, (done) => {
+    if (done % 20_000 === 0) log(`  ${prefix}: ${done} users`);
+  });
+  const groupId = await seedGroup(db, groupName, seeded.ids.slice(0, users), 0);
+  log(`seeded ${prefix}: ${users} users + ${SPARE} spare, group "${groupName}" of ${users} in ${Date.now() - t0} ms`);
+  return { ...seeded, groupId };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function frameworkOverhead(small: SeededUsers, rosterSmall: Child, bare: Child, label: string, rounds = 2) {
+  const auth = { Authorization: `Bearer ${SCIM_TOKEN}` };
+  const ids = small.ids.slice(0, SMALL);
+  const run = (child: Child, round: number, isRoster: boolean, seconds: number) =>
+    cannon(`${label} ${isRoster ? 'Roster GET /Users/{id}' : 'bare Koa findOne'} #${round}`, {
+      url: child.baseUrl,
+      connections: 8,
+      seconds,
+      headers: isRoster ? auth : {},
+      path: () => (isRoster ? `/scim/v2/Users/${pick(ids)}` : `/users/${pick(ids)}`),
+    });
+  await run(rosterSmall, 0, true, 2); // warm-up (JIT, connection pools)
+  await run(bare, 0, false, 2);
+  const rosterRuns: Figures[] = [];
+  const bareRuns: Figures[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    rosterRuns.push(record(await run(rosterSmall, round, true, 8)));
+    bareRuns.push(record(await run(bare, round, false, 8)));
+  }
+  const rps = (runs: Figures[]) => runs.reduce((s, f) => s + f.requests, 0) / runs.reduce((s, f) => s + f.seconds, 0);
+  return { roster: rps(rosterRuns), bare: rps(bareRuns) };
+}
+
+/** How the database runs the queries behind the measured requests (FerretDB reports pushdown; MongoDB the plan). */
+async function explainQueries(db: Db, large: SeededUsers & { groupId: string }) {
+  const users = db.collection('users');
+  const memberships = db.collection('memberships');
+  const queries: [string, () => Promise<Record<string, unknown>>][] = [
+    ['users {_id}', () => users.find({ _id: large.ids[5] as never }).explain()],
+    ['users {_id: {$in: [1 id]}}', () => users.find({ _id: { $in: [large.ids[5]] } as never }).explain()],
+    ['users {norm.userName}', () => users.find({ 'norm.userName': large.first.norm.userName }).explain()],
+    [
+      'users sort {meta.created, _id} limit 101',
+      () => users.find({}).sort({ 'meta.created': 1, _id: 1 }).limit(101).explain(),
+    ],
+    ['memberships {memberId}', () => memberships.find({ memberId: large.ids[5] }).explain()],
+    ['memberships {_id}', () => memberships.find({ _id: `${large.groupId}:${large.ids[5]}` as never }).explain()],
+  ];
+  const rows: Record<string, unknown>[] = [];
+  for (const [query, explain] of queries) {
+    const t0 = performance.now();
+    const plan = (await explain()) as Record<string, unknown>;
+    const ms = performance.now() - t0;
+    const planner = plan.queryPlanner as Record<string, unknown> | undefined;
+    const winning = planner?.winningPlan as Record<string, unknown> | undefined;
+    const stages: string[] = [];
+    for (let stage = winning; stage; stage = stage.inputStage as Record<string, unknown> | undefined) {
+      stages.push(String(stage.stage) + (stage.indexName ? `(${String(stage.indexName)})` : ''));
+    }
+    rows.push({
+      query,
+      plan: stages.length ? stages.join(' <- ') : JSON.stringify(planner?.Plan ?? planner ?? '').slice(0, 60),
+      ...('filterPushdown' in plan ? { filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown } : {}),
+      'explain ms': Number(ms.toFixed(0)),
+    });
+  }
+  return rows;
+}
+
+async function main() {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'roster-bench-'));
+  onCleanup('temp dir', async () => rmSync(tmp, { recursive: true, force: true }));
+  log(
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
+  );
+
+  // Database ------------------------------------------------------------------------------------
+  let baseUri = process.env.MONGODB_URI;
+  let kind = 'MongoDB (MONGODB_URI)';
+  if (!baseUri) {
+    const embedded = await startEmbeddedDatabase(path.join(tmp, 'db'), log);
+    onCleanup('database', () => embedded.stop());
+    baseUri = embedded.uri;
+    kind = `embedded ${embedded.kind}`;
+  }
+  log(`database: ${kind}`);
+  const client = new MongoClient(baseUri);
+  await client.connect();
+  const run = randomUUID().slice(0, 6);
+  const names = ['small', 'large', 'tiny', 'singles', 'bulk', 'mixed'].map((n) => `bench_${run}_${n}`);
+  const [smallName, largeName, tinyName, singlesName, bulkName, mixedName] = names;
+  onCleanup('mongo client', async () => {
+    for (const n of names)
+      await client
+        .db(n)
+        .dropDatabase()
+        .catch(() => undefined);
+    await client.close();
+  });
+
+  // Seed ----------------------------------------------------------------------------------------
+  log(`seeding ${SMALL} and ${LARGE} users by insertMany in batches of 1000 (plus memberships)`);
+  const small = await seed(client.db(smallName), 's', SMALL, 'group-1k');
+  const large = await seed(client.db(largeName), 'l', LARGE, 'group-100k');
+  const tinyIds = (await seedUsers(client.db(tinyName), 't', 100)).ids;
+
+  // Processes -----------------------------------------------------------------------------------
+  log('starting Roster (small, large) and the bare Koa baseline as child processes');
+  const rosterSmall = await roster('roster-small', withDatabase(baseUri, smallName), tmp);
+  const bareSmall = await startNode(
+    'bare-koa-small',
+    'bench/bareKoa.ts',
+    { MONGODB_URI: withDatabase(baseUri, smallName) },
+    {
+      readyPath: '/healthz',
+    },
+  );
+  let rosterLarge = await roster('roster-large', withDatabase(baseUri, largeName), tmp);
+  log('Roster started (indexes ensured)');
+  const scim = (child: Child) => `${child.baseUrl}/scim/v2`;
+  const token = SCIM_TOKEN;
+
+  // 1. Framework overhead ----------------------------------------------------------------------
+  log(`scenario: framework overhead, ${SMALL}-user database (Roster and bare Koa, 8 connections, alternating)`);
+  const overhead = await frameworkOverhead(small, rosterSmall, bareSmall, `${SMALL / 1000}k`);
+  target(
+    'framework overhead: Roster GET /Users/{id} ÷ bare Koa findOne (req/s)',
+    overhead.roster / overhead.bare,
+    '≥ 0.6',
+    overhead.roster / overhead.bare >= 0.6,
+    `${overhead.roster.toFixed(1)} ÷ ${overhead.bare.toFixed(1)} req/s on the ${SMALL}-user database`,
+  );
+  {
+    // Diagnostic: the same pair on a 100-user database without memberships (database cost near zero).
+    const rosterTiny = await roster('roster-tiny', withDatabase(baseUri, tinyName), tmp);
+    const bareTiny = await startNode(
+      'bare-koa-tiny',
+      'bench/bareKoa.ts',
+      { MONGODB_URI: withDatabase(baseUri, tinyName) },
+      {
+        readyPath: '/healthz',
+      },
+    );
+    const tiny = await frameworkOverhead({ ...small, ids: tinyIds }, rosterTiny, bareTiny, 'tiny(100)', 1);
+    log(`diagnostic: 100-user database, no memberships: ratio ${(tiny.roster / tiny.bare).toFixed(2)}`);
+    targets.push({
+      name: '(diagnostic) same ratio, 100 users, no memberships',
+      value: tiny.roster / tiny.bare,
+      goal: '≥ 0.6',
+      pass: tiny.roster / tiny.bare >= 0.6,
+      detail: `${tiny.roster.toFixed(1)} ÷ ${tiny.bare.toFixed(1)} req/s`,
+    });
+    await rosterTiny.stop();
+    await bareTiny.stop();
+  }
+  await bareSmall.stop();
+
+  // 2-4. Growth: every small-database measurement first, then the large database, so work that a
+  // timed-out request leaves running in the database cannot slow a small-side measurement. After a
+  // timeout, Roster (large) is killed (its database connections close) and started again.
+  const filterRun = (
+    child: () => Child,
+    seeded: SeededUsers,
+    n: number,
+    label: string,
+    limits: Parameters<typeof sequential>[2],
+  ) =>
+    sequential(
+      label,
+      async (_i, timeoutMs) => {
+        const name = userName(seeded.prefix, Math.floor(Math.random() * n));
+        const body = (await call('GET', `${child().baseUrl}${filterPath(name)}`, { token, timeoutMs })) as {
+          totalResults: number;
+        };
+        if (body.totalResults !== 1) throw new Error(`expected 1 result for ${name}, got ${body.totalResults}`);
+      },
+      limits,
+    );
+  const addRun = (child: () => Child, seeded: SeededUsers & { groupId: string }, label: string, maxSeconds: number) => {
+    const spare = seeded.ids.slice(seeded.ids.length - SPARE);
+    return sequential(
+      label,
+      async (_i, timeoutMs) => {
+        const member = spare.pop();
+        if (!member) throw new Error('no spare user left');
+        await call('PATCH', `${scim(child())}/Groups/${seeded.groupId}`, {
+          token,
+          timeoutMs,
+          expect: [200, 204],
+          body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: member }] }] },
+        });
+      },
+      { maxRequests: 100, maxSeconds, timeoutMs: LARGE_TIMEOUT_MS },
+    );
+  };
+  // Without excludedAttributes=groups every page also looks up the groups of each of its 100 users
+  // (2 queries per user); that cost is the same on every page, and on FerretDB at 100k it makes one
+  // page take many minutes, so the paging ratio is measured without it; a diagnostic below measures
+  // the groups cost on the small database.
+  const totalLarge = LARGE + SPARE;
+  // The seed gives user i meta.created = EPOCH + i ms, so the order (meta.created, _id) is the seed order.
+  const beforeLast = totalLarge - 101;
+  const lastCursor = encodeCursor({ key: new Date(Date.UTC(2024, 0, 1) + beforeLast), id: large.ids[beforeLast] });
+  const pageRun = (label: string, cursor: string) =>
+    sequential(
+      label,
+      async (_i, timeoutMs) => {
+        const body = (await call(
+          'GET',
+          `${scim(rosterLarge)}/Users?count=100&excludedAttributes=groups&cursor=${cursor}`,
+          { token, timeoutMs },
+        )) as { itemsPerPage: number; nextCursor?: string };
+        if (body.itemsPerPage !== 100) throw new Error(`expected 100 results, got ${body.itemsPerPage}`);
+        if (cursor && body.nextCursor) throw new Error('the last page has a nextCursor');
+      },
+      { maxRequests: 100, maxSeconds: LARGE_SECONDS, timeoutMs: LARGE_TIMEOUT_MS },
+    );
+
+  log('scenario: growth, small side (filter, PATCH add member, first page diagnostics)');
+  const filterSmall = record(
+    await filterRun(() => rosterSmall, small, SMALL, `filter userName eq, ${SMALL} users`, {
+      maxRequests: 300,
+      maxSeconds: 10,
+      timeoutMs: 60_000,
+      warmup: 2,
+    }),
+  );
+  const groupSmall = record(await addRun(() => rosterSmall, small, `PATCH add member, group of ${SMALL}`, 10));
+  for (const attrs of ['', '&excludedAttributes=groups']) {
+    record(
+      await sequential(
+        `(diagnostic) first page count=100${attrs ? ' without groups' : ' with groups (default)'}, ${SMALL + SPARE} users`,
+        async (_i, timeoutMs) => {
+          await call('GET', `${scim(rosterSmall)}/Users?count=100&cursor=${attrs}`, { token, timeoutMs });
+        },
+        { maxRequests: 200, maxSeconds: 8, timeoutMs: 60_000, warmup: 1 },
+      ),
+    );
+  }
+  log('diagnostic: database commands per request (in-process Roster with command monitoring)');
+  const trips: RoundTrips[] = await countRoundTrips(withDatabase(baseUri, smallName), {
+    userId: small.ids[0],
+    userName: userName('s', 0),
+    groupId: small.groupId,
+    spareUserIds: small.ids.slice(small.ids.length - SPARE, small.ids.length - SPARE + 50),
+  });
+  await rosterSmall.stop();
+
+  log('scenario: growth, large side (one request at a time; a timeout gives a lower bound)');
+  const largeSide = async (f: Figures) => {
+    record(f);
+    if (f.timedOut) {
+      log('  restarting Roster (large) to drop the work the timed-out request left in the database');
+      await rosterLarge.kill();
+      rosterLarge = await roster('roster-large-2', withDatabase(baseUri, largeName), tmp);
+    }
+    return f;
+  };
+  const groupLarge = await largeSide(
+    await addRun(() => rosterLarge, large, `PATCH add member, group of ${LARGE}`, LARGE_SECONDS),
+  );
+  const filterLarge = await largeSide(
+    await filterRun(() => rosterLarge, large, LARGE, `filter userName eq, ${LARGE} users`, {
+      maxRequests: 300,
+      maxSeconds: LARGE_SECONDS,
+      timeoutMs: LARGE_TIMEOUT_MS,
+    }),
+  );
+  const firstPage = await largeSide(await pageRun(`cursor first page, ${totalLarge} users`, ''));
+  const lastPage = await largeSide(await pageRun(`cursor last page, ${totalLarge} users`, lastCursor));
+  await rosterLarge.kill();
+
+  ratioTarget('growth: filter userName eq p50, 100k ÷ 1k users', filterLarge, filterSmall, 1.5);
+  ratioTarget('growth: last page ÷ first page by cursor (100k, count=100), p50', lastPage, firstPage, 2);
+  ratioTarget('growth: PATCH add 1 member, group of 100k ÷ 1k, p50', groupLarge, groupSmall, 1.5);
+  const plans = await explainQueries(client.db(largeName), large);
+
+  // 5. Bulk vs single POSTs ----------------------------------------------------------------------
+  log(`scenario: ${BULK_USERS} users by single POST /Users (8 connections) vs /Bulk (sequential batches)`);
+  const newUser = (tag: string, i: number) => ({
+    schemas: [USER_SCHEMA],
+    userName: `${tag}.${i}@example.com`,
+    name: { givenName: `Given${i}`, familyName: `Family${i}` },
+    displayName: `Given${i} Family${i}`,
+    emails: [{ value: `${tag}.${i}@example.com`, type: 'work', primary: true }],
+    active: true,
+  });
+  const rosterSingles = await roster('roster-singles', withDatabase(baseUri, singlesName), tmp);
+  const singles = await closedLoop(
+    `POST /Users ×${BULK_USERS}, 8 connections`,
+    async (i) => {
+      await call('POST', `${scim(rosterSingles)}/Users`, { token, body: newUser('single', i), expect: [201] });
+    },
+    { workers: 8, maxTasks: BULK_USERS, maxSeconds: 60 },
+  );
+  record(singles);
+  await rosterSingles.stop();
+
+  const rosterBulk = await roster('roster-bulk', withDatabase(baseUri, bulkName), tmp);
+  const spc = (await call('GET', `${scim(rosterBulk)}/ServiceProviderConfig`, { token })) as {
+    bulk: { maxOperations: number };
+  };
+  const batch = Math.max(1, spc.bulk.maxOperations);
+  let bulkCreated = 0;
+  const bulkStarted = performance.now();
+  const bulkFigures = await sequential(
+    `POST /Bulk ×${Math.ceil(BULK_USERS / batch)} (${batch} users each), 1 connection`,
+    async (b, timeoutMs) => {
+      const from = b * batch;
+      const to = Math.min(from + batch, BULK_USERS);
+      const body = (await call('POST', `${scim(rosterBulk)}/Bulk`, {
+        token,
+        timeoutMs,
+        body: {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+          Operations: Array.from({ length: to - from }, (_, k) => ({
+            method: 'POST',
+            path: '/Users',
+            bulkId: `u${from + k}`,
+            data: newUser('bulk', from + k),
+          })),
+        },
+      })) as { Operations: { status: string }[] };
+      bulkCreated += body.Operations.filter((o) => o.status === '201').length;
+    },
+    { maxRequests: Math.ceil(BULK_USERS / batch), maxSeconds: 60, timeoutMs: 180_000 },
+  );
+  const bulkSeconds = (performance.now() - bulkStarted) / 1000;
+  record(bulkFigures);
+  await rosterBulk.stop();
+  const singlesRate = singles.completed / singles.seconds;
+  const bulkRate = bulkCreated / bulkSeconds;
+  log(
+    `bulk: ${bulkCreated} users in ${bulkSeconds.toFixed(1)} s; singles: ${singles.completed} in ${singles.seconds.toFixed(1)} s`,
+  );
+  target(
+    'bulk: users/s through /Bulk ÷ single POSTs (8 connections)',
+    bulkRate / singlesRate,
+    '≥ 5',
+    bulkRate / singlesRate >= 5,
+    `${bulkRate.toFixed(1)} ÷ ${singlesRate.toFixed(1)} users/s (${bulkCreated} and ${singles.completed} users; ` +
+      `10k at these rates: ${(BULK_USERS / bulkRate).toFixed(0)} s vs ${(BULK_USERS / singlesRate).toFixed(0)} s)`,
+  );
+
+  // 6. Mixed Okta-like / Entra-like provisioning --------------------------------------------------
+  log(`scenario: mixed Okta-like and Entra-like provisioning, 8 clients, ${MIXED_SECONDS} s or 5000 users`);
+  const rosterMixed = await roster('roster-mixed', withDatabase(baseUri, mixedName), tmp);
+  const base = scim(rosterMixed);
+  const groupIds: string[] = [];
+  for (let g = 0; g < 10; g++) {
+    const body = (await call('POST', `${base}/Groups`, {
+      token,
+      body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `Department ${g}` },
+    })) as { id: string };
+    groupIds.push(body.id);
+  }
+  const requestsPerUser = 4;
+  const mixed = await closedLoop(
+    'mixed provisioning (4 requests per user)',
+    async (i) => {
+      const name = `mixed.${run}.${i}@example.com`;
+      const okta = i % 2 === 0;
+      const check = okta
+        ? filterPath(name, '&startIndex=1&count=100')
+        : `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`).replace(/%20/g, '+')}`;
+      const found = (await call('GET', `${rosterMixed.baseUrl}${check}`, { token })) as { totalResults: number };
+      if (found.totalResults !== 0) throw new Error(`${name} exists already`);
+      const group = groupIds[i % groupIds.length];
+      if (okta) {
+        const user = (await call('POST', `${base}/Users`, {
+          token,
+          expect: [201],
+          body: {
+            schemas: [USER_SCHEMA],
+            userName: name,
+            name: { givenName: 'Okta', familyName: `User${i}` },
+            emails: [{ primary: true, value: name, type: 'work' }],
+            displayName: `Okta User${i}`,
+            locale: 'en-US',
+            externalId: `00u${i}`,
+            groups: [],
+            active: true,
+          },
+        })) as { id: string };
+        await call('PATCH', `${base}/Groups/${group}`, {
+          token,
+          expect: [200, 204],
+          body: {
+            schemas: [PATCH_OP],
+            Operations: [{ op: 'add', path: 'members', value: [{ value: user.id, display: name }] }],
+          },
+        });
+        await call('GET', `${base}/Users/${user.id}`, { token });
+      } else {
+        const user = (await call('POST', `${base}/Users`, {
+          token,
+          expect: [201],
+          body: {
+            schemas: [USER_SCHEMA, ENTERPRISE],
+            externalId: `entra-${i}`,
+            userName: name,
+            active: true,
+            displayName: `Entra User${i}`,
+            emails: [{ primary: true, type: 'work', value: name }],
+            meta: { resourceType: 'User' },
+            name: { formatted: `Entra User${i}`, familyName: `User${i}`, givenName: 'Entra' },
+            title: 'Analyst',
+            [ENTERPRISE]: { employeeNumber: String(i), department: `Department ${i % 10}` },
+          },
+        })) as { id: string };
+        await call('PATCH', `${base}/Users/${user.id}`, {
+          token,
+          body: { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'title', value: 'Senior Analyst' }] },
+        });
+        await call('PATCH', `${base}/Groups/${group}`, {
+          token,
+          expect: [200, 204],
+          body: { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'members', value: [{ value: user.id }] }] },
+        });
+      }
+    },
+    { workers: 8, maxTasks: 5000, maxSeconds: MIXED_SECONDS },
+  );
+  record({
+    ...mixed,
+    note: `${((mixed.completed * requestsPerUser) / mixed.seconds).toFixed(1)} HTTP requests/s${mixed.note ? `; ${mixed.note}` : ''}`,
+  });
+  await rosterMixed.stop();
+  const usersPerSecond = mixed.completed / mixed.seconds;
+  targets.push({
+    name: 'mixed Okta/Entra provisioning: users provisioned per second',
+    value: usersPerSecond,
+    goal: 'reported',
+    pass: mixed.errors === 0,
+    detail: `${mixed.completed} users in ${mixed.seconds.toFixed(1)} s, p50 ${mixed.p50.toFixed(0)} ms per user (4 requests)`,
+  });
+
+  // Summary -------------------------------------------------------------------------------------
+  console.log(
+    `\n=== Roster benchmark — ${kind}, ${os.cpus().length} CPUs, Node ${process.version}, ${elapsed().trim()} ===\n`,
+  );
+  console.log('Scenarios');
+  console.table(
+    results.map((f) => ({
+      scenario: f.name,
+      'req/s': Number(f.rps.toFixed(1)),
+      'p50 ms': Number(f.p50.toFixed(1)),
+      'p99 ms': Number(f.p99.toFixed(1)),
+      requests: f.requests,
+      errors: f.errors,
+      ...(f.note ? { note: f.note } : {}),
+    })),
+  );
+  console.log('Database commands per request');
+  console.table(trips.map((t) => ({ request: t.request, commands: t.commands, detail: t.detail })));
+  console.log('Query plans on the large database (what the database does for the queries Roster sends)');
+  console.table(plans);
+  console.log('Targets');
+  console.table(
+    targets.map((t) => ({
+      target: t.name,
+      value: Number(t.value.toFixed(2)),
+      goal: t.goal,
+      result:
+        t.goal === 'reported'
+          ? t.pass
+            ? 'REPORTED'
+            : 'ERRORS'
+          : t.detail.includes('inconclusive')
+            ? 'INCONCLUSIVE'
+            : t.pass
+              ? 'PASS'
+              : 'MISS',
+      detail: t.detail,
+    })),
+  );
+}
+
+let stopping = false;
+async function finish(code: number) {
+  if (stopping) return;
+  stopping = true;
+  await stopAll();
+  process.exit(code);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping everything the benchmark started`);
+    void finish(130);
+  });
+}
+const watchdog = setTimeout(() => {
+  console.error(`benchmark exceeded ${HARD_LIMIT_MS / 60_000} minutes; stopping`);
+  void finish(1);
+}, HARD_LIMIT_MS);
+watchdog.unref();
+
+main().then(
+  () => finish(0),
+  (err: unknown) => {
+    console.error(`benchmark failed: ${(err as Error).stack ?? String(err)}`);
+    void finish(1);
+  },
+);

@@ -19,4 +19,4 @@ cp -r "$dir" "$src"
 chmod -R u+w "$src"
 echo "$version" >"$src/build/version/version.txt"
 (cd "$src" && go build -trimpath -o "$out" ./cmd/ferretdb)
-"$out" --version | head -1 >&2
+"$out" --version | sed -n 1p >&2

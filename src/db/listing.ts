@@ -48,7 +48,14 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
 
   if (!exact) return inexactPage(plan, sort, field);
 
-  const totalResults = await collection.countDocuments(plan.query);
+  const count = () => collection.countDocuments(plan.query);
+  if (request.count === 0) {
+    return {
+      resources: [],
+      totalResults: await count(),
+      ...(request.cursor === undefined ? { startIndex: request.startIndex } : {}),
+    };
+  }
   if (request.cursor !== undefined) {
     let query = plan.query;
     if (request.cursor !== '') {
@@ -59,7 +66,6 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
       } as Filter<T>;
       query = { $and: [plan.query, after] } as Filter<T>;
     }
-    if (request.count === 0) return { resources: [], totalResults };
     const docs = await collection
       .find(query)
       .sort(sort)
@@ -67,19 +73,21 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
       .toArray();
     const page = docs.slice(0, request.count);
     const last = page[page.length - 1];
-    const nextCursor =
-      docs.length > request.count && last
-        ? encodeCursor({ key: valueAt(last, field), id: String(last._id) })
-        : undefined;
+    const more = docs.length > request.count;
+    const nextCursor = more && last ? encodeCursor({ key: valueAt(last, field), id: String(last._id) }) : undefined;
+    // A first page that holds everything is its own total: no second query (IdP existence checks).
+    const totalResults = request.cursor === '' && !more ? page.length : await count();
     return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
   }
-  if (request.count === 0) return { resources: [], totalResults, startIndex: request.startIndex };
   const docs = await collection
     .find(plan.query)
     .sort(sort)
     .skip(request.startIndex - 1)
     .limit(request.count)
     .toArray();
+  // A short page that is not empty ends the list, so it gives the total without counting.
+  const complete = docs.length < request.count && (docs.length > 0 || request.startIndex === 1);
+  const totalResults = complete ? request.startIndex - 1 + docs.length : await count();
   return { resources: await plan.toScim(docs as T[]), totalResults, startIndex: request.startIndex };
 }
 

@@ -138,8 +138,9 @@ export function createUserService(deps: UserServiceDeps) {
 
   const groupsOf = async (userId: string) => (await groupsOfMany([userId])).get(userId)!;
 
-  async function render(user: StoredUser, projection: Projection): Promise<ScimResource> {
-    const groupRefs = wants(projection, 'groups', schemas) ? await groupsOf(user._id) : undefined;
+  /** `knownGroups`: the caller already has them (a new user has none). */
+  async function render(user: StoredUser, projection: Projection, knownGroups?: GroupRef[]): Promise<ScimResource> {
+    const groupRefs = wants(projection, 'groups', schemas) ? (knownGroups ?? (await groupsOf(user._id))) : undefined;
     return projectResource(toScimUser(user, baseUrl, groupRefs), schemas, projection);
   }
 
@@ -288,12 +289,16 @@ export function createUserService(deps: UserServiceDeps) {
       await users.insert(user).catch(uniquenessError);
       await recordUserEvent('user_create', user, ctx);
       await deps.effects?.afterCreate(user, ctx);
-      return { user, resource: await render(user, projection) };
+      return { user, resource: await render(user, projection, []) };
     },
 
     async get(id: string, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
-      const user = await load(id);
-      return { user, resource: await render(user, projection) };
+      // The user and its memberships are read at the same time.
+      const [user, refs] = await Promise.all([
+        load(id),
+        wants(projection, 'groups', schemas) ? groupsOf(id) : Promise.resolve(undefined),
+      ]);
+      return { user, resource: await render(user, projection, refs) };
     },
 
     async replace(id: string, input: unknown, ctx: WriteContext, projection: Projection = {}) {

@@ -130,6 +130,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     groups: groupRepository,
     schemas: registry.schemasOf('User'),
     recordEvent,
+    recordEvents: (list) => events.recordMany(list),
     passwords: {
       hash: hashPassword,
       check: (password, user) =>
@@ -173,7 +174,12 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       userRoutes(users),
       groupRoutes(groups),
       bulkAndRootRoutes(
-        createBulkService({ users, groups, maxOperations: config.scim.bulk.maxOperations }),
+        createBulkService({
+          users,
+          groups,
+          maxOperations: config.scim.bulk.maxOperations,
+          baseUrl: `${config.server.publicUrl}/scim/v2`,
+        }),
         users,
         groups,
       ),

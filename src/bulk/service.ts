@@ -16,7 +16,11 @@ export interface BulkDeps {
   users: UserService;
   groups: GroupService;
   maxOperations: number;
+  /** SCIM base URL, for the locations of users created in batches. */
+  baseUrl: string;
 }
+
+const MAX_BATCH = 250;
 
 /**
  * /Bulk: operations run in order; an operation that refers to a bulkId created later waits for it
@@ -81,7 +85,40 @@ export function createBulkService(deps: BulkDeps) {
       while (pending.length && errors < limit) {
         const waiting: typeof pending = [];
         let progressed = false;
+        // Consecutive user creates are written together (a few database writes for hundreds of
+        // users); only without failOnErrors, which must stop at an exact operation.
+        let batch: { index: number; op: BulkOperation }[] = [];
+        const flush = async () => {
+          if (!batch.length) return;
+          const current = batch;
+          batch = [];
+          const created = await deps.users.createMany(
+            current.map((b) => b.op.data),
+            { actor, source: 'bulk' },
+          );
+          created.forEach((outcome, i) => {
+            const { index, op } = current[i];
+            if (outcome instanceof ScimError) {
+              results[index] = errorResult(op, outcome);
+              if (op.bulkId) failed.add(op.bulkId);
+              errors++;
+              return;
+            }
+            if (op.bulkId) ids.set(op.bulkId, outcome._id);
+            results[index] = {
+              method: 'POST',
+              ...(op.bulkId ? { bulkId: op.bulkId } : {}),
+              version: `W/"${outcome.meta.version}"`,
+              location: `${deps.baseUrl}/Users/${outcome._id}`,
+              status: '201',
+            };
+          });
+        };
+        const batchable = (op: BulkOperation) =>
+          limit === Infinity && op.method === 'POST' && /^\/Users$/i.test(op.path);
+
         for (const item of pending) {
+          if (!batchable(item.op) || batch.length >= MAX_BATCH) await flush();
           if (errors >= limit) break;
           const refs = referencedBulkIds(item.op);
           const broken = refs.find((r) => failed.has(r) || !request.operations.some((o) => o.bulkId === r));
@@ -100,6 +137,10 @@ export function createBulkService(deps: BulkDeps) {
             continue;
           }
           progressed = true;
+          if (batchable(item.op)) {
+            batch.push({ index: item.index, op: { ...item.op, data: substituteBulkIds(item.op.data, ids) } });
+            continue;
+          }
           const path = item.op.path.replace(/bulkId:([^/]+)/g, (m, r: string) => ids.get(r) ?? m);
           const op = { ...item.op, path, data: substituteBulkIds(item.op.data, ids) };
           try {
@@ -115,6 +156,7 @@ export function createBulkService(deps: BulkDeps) {
             errors++;
           }
         }
+        await flush();
         if (!progressed) {
           // Circular references: nothing can run.
           for (const item of waiting) {

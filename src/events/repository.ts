@@ -78,6 +78,8 @@ export interface EventPage {
 export interface EventLog {
   /** Appends one event (a single insertOne); throws when the write fails. */
   record(event: NewEvent): Promise<void>;
+  /** Many events in one write (bulk creates). */
+  recordMany(events: NewEvent[]): Promise<void>;
   /** Newest first; throws AdminError(400, 'invalid_parameter') on bad parameters. */
   query(params?: EventQueryParams): Promise<EventPage>;
   indexes: IndexSpec[];
@@ -168,6 +170,11 @@ function withoutUndefined<T extends object>(value: T): T {
 }
 
 /** The append-only event log (DESIGN.md "Events"). */
+function toDocument(event: NewEvent, at: Date): RosterEvent {
+  const { timestamp, success, ...rest } = event;
+  return withoutUndefined({ _id: randomUUID(), timestamp: timestamp ?? at, ...rest, success: success ?? true });
+}
+
 export function createEventLog(db: Db, now: () => Date = () => new Date()): EventLog {
   const collection = db.collection<RosterEvent>(EVENTS_COLLECTION);
 
@@ -175,14 +182,11 @@ export function createEventLog(db: Db, now: () => Date = () => new Date()): Even
     indexes: EVENT_INDEXES,
 
     async record(event) {
-      const { timestamp, success, ...rest } = event;
-      const doc: RosterEvent = withoutUndefined({
-        _id: randomUUID(),
-        timestamp: timestamp ?? now(),
-        ...rest,
-        success: success ?? true,
-      });
-      await collection.insertOne(doc);
+      await collection.insertOne(toDocument(event, now()));
+    },
+
+    async recordMany(events) {
+      if (events.length) await collection.insertMany(events.map((e) => toDocument(e, now())));
     },
 
     async query(params = {}) {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../db/ids.js';
 import type { Filter } from 'mongodb';
 import type { Config } from '../config/index.js';
 import { idJoin, resolveJoins } from '../db/joins.js';
@@ -261,7 +261,7 @@ export function createGroupService(deps: GroupServiceDeps) {
       const members = await resolveMembers(membersOf(resource));
       const at = now();
       const group: StoredGroup = {
-        _id: randomUUID(),
+        _id: newId(),
         ...content(resource),
         meta: { created: at, lastModified: at, version: 1 },
       };

@@ -1,4 +1,4 @@
-import { type Collection, type Db, type Filter, type Sort } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db, type Filter, type Sort } from 'mongodb';
 import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import { createRevisions } from '../db/revisions.js';
 import type { StoredUser } from './mapping.js';
@@ -20,6 +20,20 @@ export const USER_INDEXES: IndexSpec[] = [
   { collection: 'users', key: { 'lifecycle.state': 1 }, options: { name: 'state' } },
   { collection: 'email_claims', key: { userId: 1 }, options: { name: 'userId' } },
 ];
+
+/** insertMany(ordered: false): the indexes of the documents refused as duplicates; other errors throw. */
+async function insertUnordered<T extends { _id: string }>(collection: Collection<T>, docs: T[]): Promise<number[]> {
+  if (!docs.length) return [];
+  try {
+    await collection.insertMany(docs as never, { ordered: false });
+    return [];
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) throw err;
+    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    if (errors.some((e) => e.code !== 11000)) throw err;
+    return errors.map((e) => e.index);
+  }
+}
 
 export class DuplicateError extends Error {
   constructor(
@@ -117,6 +131,46 @@ export function createUserRepository(db: Db) {
         await release(user._id, emails);
         throw err;
       }
+    },
+
+    /**
+     * Inserts many users in a few writes (one for the claims, one for the users), with the same
+     * uniqueness guarantees as insert(). Returns, per user, undefined or the error that refused it.
+     */
+    async insertMany(batch: StoredUser[]): Promise<(DuplicateError | undefined)[]> {
+      const results: (DuplicateError | undefined)[] = batch.map(() => undefined);
+      const wanted = batch.map((user) =>
+        uniqueEmails(user).map((email) => ({ _id: email, userId: user._id, at: new Date() })),
+      );
+      const flat = wanted.flatMap((list, i) => list.map((claimDoc) => ({ claimDoc, i })));
+      const failedClaims = await insertUnordered(
+        claims,
+        flat.map((f) => f.claimDoc),
+      );
+      // A refused claim may be stale: the one-by-one path decides (and takes stale claims over).
+      for (const index of failedClaims) {
+        const { claimDoc, i } = flat[index];
+        if (results[i]) continue;
+        try {
+          await claim(claimDoc.userId, claimDoc._id);
+        } catch (err) {
+          if (!(err instanceof DuplicateError)) throw err;
+          results[i] = err;
+        }
+      }
+      const failedUsers = new Set<number>(batch.map((_, i) => i).filter((i) => results[i]));
+      for (const i of failedUsers) await release(batch[i]._id, uniqueEmails(batch[i]));
+      const candidates = batch.map((user, i) => ({ user, i })).filter(({ i }) => !failedUsers.has(i));
+      const refused = await insertUnordered(
+        users,
+        candidates.map((c) => c.user),
+      );
+      for (const index of refused) {
+        const { user, i } = candidates[index];
+        results[i] = new DuplicateError('userName', user.userName);
+        await release(user._id, uniqueEmails(user));
+      }
+      return results;
     },
 
     findById(id: string): Promise<StoredUser | null> {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../db/ids.js';
 import type { Filter } from 'mongodb';
 import type { Config } from '../config/index.js';
 import { idJoin, resolveJoins } from '../db/joins.js';
@@ -55,6 +55,7 @@ export interface UserServiceDeps {
   groups: GroupRepository;
   schemas: SchemaDocument[];
   recordEvent(event: NewEvent): Promise<void>;
+  recordEvents(events: NewEvent[]): Promise<void>;
   passwords: PasswordRules;
   effects?: UserEffects;
   now?: () => Date;
@@ -176,12 +177,14 @@ export function createUserService(deps: UserServiceDeps) {
     return { ...current, passwordHash: await deps.passwords.hash(password), passwordSetAt: now(), failedLogins: 0 };
   }
 
+  function conflictFor(err: DuplicateError): ScimError {
+    return conflict(
+      err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`,
+    );
+  }
+
   function uniquenessError(err: unknown): never {
-    if (err instanceof DuplicateError) {
-      throw conflict(
-        err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`,
-      );
-    }
+    if (err instanceof DuplicateError) throw conflictFor(err);
     throw err;
   }
 
@@ -200,7 +203,7 @@ export function createUserService(deps: UserServiceDeps) {
     if (lifecycle.state === 'ACTIVE' && before?.lifecycle.state !== 'ACTIVE') lifecycle.activatedAt = at;
     const content = storedContent(resource);
     const doc: StoredUser = {
-      _id: before?._id ?? randomUUID(),
+      _id: before?._id ?? newId(),
       ...content,
       lifecycle,
       ...((secret ?? before?.secret) ? { secret: secret ?? before?.secret } : {}),
@@ -290,6 +293,40 @@ export function createUserService(deps: UserServiceDeps) {
       await recordUserEvent('user_create', user, ctx);
       await deps.effects?.afterCreate(user, ctx);
       return { user, resource: await render(user, projection, []) };
+    },
+
+    /**
+     * Many creates in a few writes (SCIM /Bulk): each input is validated and built as by create();
+     * claims, users and events are written in batches. Returns per input the user or its error.
+     */
+    async createMany(inputs: unknown[], ctx: WriteContext): Promise<(StoredUser | ScimError)[]> {
+      const built: (StoredUser | ScimError)[] = [];
+      for (const input of inputs) {
+        try {
+          built.push(await buildDocument(validateResource(input, { schemas, mode: 'create' }), undefined, ctx));
+        } catch (err) {
+          if (!(err instanceof ScimError)) throw err;
+          built.push(err);
+        }
+      }
+      const docs = built.filter((b): b is StoredUser => !(b instanceof ScimError));
+      const refused = await users.insertMany(docs);
+      const created: StoredUser[] = [];
+      const outcome = new Map<StoredUser, ScimError | undefined>();
+      docs.forEach((doc, i) => {
+        const err = refused[i];
+        outcome.set(doc, err ? conflictFor(err) : undefined);
+        if (!err) created.push(doc);
+      });
+      await deps.recordEvents(
+        created.map((user) => ({
+          type: 'user_create' as const,
+          resource: { type: 'User' as const, id: user._id, username: user.userName },
+          initiatedBy: ctx.actor,
+        })),
+      );
+      for (const user of created) await deps.effects?.afterCreate(user, ctx);
+      return built.map((b) => (b instanceof ScimError ? b : (outcome.get(b) ?? b)));
     },
 
     async get(id: string, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {

@@ -149,6 +149,11 @@ export function createJobs(options: JobsOptions): Jobs {
     maxConcurrency: 20,
   });
   agenda.on('error', (err: Error) => log.error({ err }, 'agenda error'));
+  // Agenda prepares its collection as soon as it is built; a failure there (database gone, or
+  // closed by a quick shutdown) is logged, and start() reports it again.
+  const prepared = Promise.resolve(agenda.ready).catch((err: Error) =>
+    log.warn({ err: err.message }, 'agenda setup failed'),
+  );
   agenda.on('fail', (err: Error | string, job: { attrs?: { name?: string; _id?: unknown }; jobName?: string }) => {
     const message = typeof err === 'string' ? err : err.message;
     log.warn(
@@ -281,6 +286,7 @@ export function createJobs(options: JobsOptions): Jobs {
     },
 
     async stop(stopOptions = {}) {
+      await prepared; // never close the database under Agenda's own set-up
       if (!started || stopping) return;
       stopping = true;
       await agenda.stop(false);

@@ -12,7 +12,10 @@ interface ImportResult {
   total?: number;
   created?: number;
   updated?: number;
+  unchanged?: number;
   failed?: number;
+  aborted?: boolean;
+  truncated?: boolean;
   errors?: { line?: number; reason?: string }[];
 }
 
@@ -57,6 +60,7 @@ export async function importCommand(ctx: CommandContext): Promise<number> {
 function printResult(ctx: CommandContext, result: ImportResult): number {
   const failed = result.failed ?? result.errors?.length ?? 0;
   ctx.out(result.dryRun ? 'Dry run: nothing was written.\n' : 'Import finished.\n');
+  if (result.aborted) ctx.out('The import stopped early at a line it could not read; see the failed lines.\n');
   ctx.out(
     formatTable(
       ['', 'COUNT'],
@@ -64,6 +68,7 @@ function printResult(ctx: CommandContext, result: ImportResult): number {
         ['total', result.total ?? 0],
         [result.dryRun ? 'would create' : 'created', result.created ?? 0],
         [result.dryRun ? 'would update' : 'updated', result.updated ?? 0],
+        ['unchanged', result.unchanged ?? 0],
         ['failed', failed],
       ],
     ),
@@ -77,6 +82,7 @@ function printResult(ctx: CommandContext, result: ImportResult): number {
         errors.map((e) => [e.line ?? '?', e.reason ?? '']),
       ),
     );
+    if (result.truncated) ctx.out(`(only the first ${errors.length} failed lines are listed)\n`);
   }
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || result.aborted ? 1 : 0;
 }

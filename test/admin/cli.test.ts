@@ -263,7 +263,7 @@ describe('roster import', () => {
     const run = await roster(['import', file]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^Import finished\.\n/);
-    expect(run.stdout).toMatch(/total\s+2\n\s*created\s+1\n\s*updated\s+0\n\s*failed\s+1\n/);
+    expect(run.stdout).toMatch(/total\s+2\n\s*created\s+1\n\s*updated\s+0\n\s*unchanged\s+0\n\s*failed\s+1\n/);
     expect(run.stdout).toMatch(/Failed lines:\nLINE\s+REASON\n3\s+Email "not-an-email" is not a valid email address\n/);
     const created = await t.scim().get(`/Users?filter=${encodeURIComponent('userName eq "cli1@example.com"')}`);
     expect(created.body.totalResults).toBe(1);

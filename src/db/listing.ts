@@ -1,6 +1,8 @@
 import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { ScimError } from '../scim/errors.js';
-import type { CompiledFilter } from '../scim/filter.js';
+import { badRequest } from '../scim/errors.js';
+import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
+import { resolveJoins, type JoinResolver } from './joins.js';
 import { decodeCursor, encodeCursor, type ListRequest } from '../scim/list.js';
 import type { ScimResource } from '../scim/validate.js';
 
@@ -33,6 +35,24 @@ function valueAt(doc: Document, field: string): unknown {
     node = (node as Record<string, unknown> | undefined)?.[key];
   }
   return Array.isArray(node) ? node[0] : node;
+}
+
+/** The filter (joins resolved) and the stored sort field of a list request. */
+export async function compileListQuery<T extends Document>(
+  request: ListRequest,
+  resolver: AttributeResolver,
+  joins: Record<string, JoinResolver>,
+): Promise<{ filter?: CompiledFilter; query: Filter<T>; sortField?: string }> {
+  const filter = request.filter ? compileFilter(request.filter, resolver) : undefined;
+  const query = filter ? ((await resolveJoins(filter.query, joins)) as Filter<T>) : {};
+  let sortField: string | undefined;
+  if (request.sortBy) {
+    const resolved = resolver(parseAttributePath(request.sortBy));
+    if (!resolved || resolved.join || resolved.compute)
+      throw badRequest('invalidPath', `Cannot sort by "${request.sortBy}"`);
+    sortField = resolved.normalizedField ?? resolved.field;
+  }
+  return { filter, query, sortField };
 }
 
 /**

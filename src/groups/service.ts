@@ -1,12 +1,11 @@
 import { newId } from '../db/ids.js';
-import type { Filter } from 'mongodb';
 import type { Config } from '../config/index.js';
-import { idJoin, resolveJoins } from '../db/joins.js';
-import { listPage } from '../db/listing.js';
+import { idJoin } from '../db/joins.js';
+import { compileListQuery, listPage } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch, etagFor } from '../scim/etag.js';
-import { compileFilter, parseAttributePath } from '../scim/filter.js';
+import { compileFilter } from '../scim/filter.js';
 import { listResponse, parseListRequest } from '../scim/list.js';
 import { applyPatch, parsePatchRequest, partitionMembersOperations, type PatchOperation } from '../scim/patch.js';
 import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
@@ -332,21 +331,12 @@ export function createGroupService(deps: GroupServiceDeps) {
     async list(raw: Record<string, unknown>) {
       const request = parseListRequest(raw, config.scim);
       const projection = parseProjection(request.attributes, request.excludedAttributes);
-      const filter = request.filter ? compileFilter(request.filter, resolver) : undefined;
-      const query = filter
-        ? ((await resolveJoins(filter.query, {
-            'members.value': idJoin(
-              (memberId) => groups.groupIdsWithMembers([memberId]),
-              () => groups.memberships.distinct('groupId'),
-            ),
-          })) as Filter<StoredGroup>)
-        : {};
-      let sortField: string | undefined;
-      if (request.sortBy) {
-        const resolved = resolver(parseAttributePath(request.sortBy));
-        if (!resolved || resolved.join) throw badRequest('invalidPath', `Cannot sort by "${request.sortBy}"`);
-        sortField = resolved.normalizedField ?? resolved.field;
-      }
+      const { filter, query, sortField } = await compileListQuery<StoredGroup>(request, resolver, {
+        'members.value': idJoin(
+          (memberId) => groups.groupIdsWithMembers([memberId]),
+          () => groups.memberships.distinct('groupId'),
+        ),
+      });
       const withMembers = wants(projection, 'members', schemas) || (filter !== undefined && !filter.exact);
       const page = await listPage({
         collection: groups.collection,

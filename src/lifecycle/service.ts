@@ -207,6 +207,32 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   const sameTime = (a?: Date, b?: Date) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
+  /** An admin's request for a link email: ACTIVE users whose password Roster manages, with an address. */
+  async function sendLinkOnRequest(
+    id: string,
+    what: 'activation emails' | 'password reset emails',
+    options: EmailOptions,
+    actor: Actor,
+  ) {
+    const destination = checkDestination(options.destination);
+    const user = await loadUser(id);
+    if (user.lifecycle.state !== 'ACTIVE') {
+      throw new AdminError(409, 'not_eligible', `The user is ${user.lifecycle.state}; ${what} go to ACTIVE users only`);
+    }
+    if (user.lifecycle.passwordAuthority !== 'none') {
+      throw new AdminError(
+        409,
+        'external_password',
+        `Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`,
+      );
+    }
+    const kind =
+      what === 'activation emails' && user.lifecycle.passwordStatus === 'PENDING' ? 'activation' : 'password-reset';
+    const sent = await sendLinkEmail(user, kind, destination, actor);
+    if (!sent) throw new AdminError(409, 'no_address', 'The user has no email address to send to');
+    return sent;
+  }
+
   async function loadUser(id: string): Promise<StoredUser> {
     return users.load(id).catch(() => {
       throw new AdminError(404, 'not_found', `User ${id} not found`);
@@ -393,52 +419,11 @@ export function createLifecycle(deps: LifecycleDeps) {
     },
 
     /** "Send activation email": activation link while PENDING, a reset link once a password exists. */
-    async sendActivationEmail(id: string, options: EmailOptions, actor: Actor) {
-      const destination = checkDestination(options.destination);
-      const user = await loadUser(id);
-      if (user.lifecycle.state !== 'ACTIVE') {
-        throw new AdminError(
-          409,
-          'not_eligible',
-          `The user is ${user.lifecycle.state}; only ACTIVE users get activation emails`,
-        );
-      }
-      if (user.lifecycle.passwordAuthority !== 'none') {
-        throw new AdminError(
-          409,
-          'external_password',
-          `Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`,
-        );
-      }
-      const sent =
-        user.lifecycle.passwordStatus === 'PENDING'
-          ? await sendLinkEmail(user, 'activation', destination, actor)
-          : await sendLinkEmail(user, 'password-reset', destination, actor);
-      if (!sent) throw new AdminError(409, 'no_address', 'The user has no email address to send to');
-      return sent;
-    },
+    sendActivationEmail: (id: string, options: EmailOptions, actor: Actor) =>
+      sendLinkOnRequest(id, 'activation emails', options, actor),
 
-    async sendPasswordResetEmail(id: string, options: EmailOptions, actor: Actor) {
-      const destination = checkDestination(options.destination);
-      const user = await loadUser(id);
-      if (user.lifecycle.state !== 'ACTIVE') {
-        throw new AdminError(
-          409,
-          'not_eligible',
-          `The user is ${user.lifecycle.state}; password reset emails go to ACTIVE users only`,
-        );
-      }
-      if (user.lifecycle.passwordAuthority !== 'none') {
-        throw new AdminError(
-          409,
-          'external_password',
-          `Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`,
-        );
-      }
-      const sent = await sendLinkEmail(user, 'password-reset', destination, actor);
-      if (!sent) throw new AdminError(409, 'no_address', 'The user has no email address to send to');
-      return sent;
-    },
+    sendPasswordResetEmail: (id: string, options: EmailOptions, actor: Actor) =>
+      sendLinkOnRequest(id, 'password reset emails', options, actor),
 
     async unlock(id: string, actor: Actor) {
       const user = await loadUser(id);

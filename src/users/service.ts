@@ -1,14 +1,13 @@
 import { newId } from '../db/ids.js';
-import type { Filter } from 'mongodb';
 import type { Config } from '../config/index.js';
-import { idJoin, resolveJoins } from '../db/joins.js';
-import { listPage } from '../db/listing.js';
+import { idJoin } from '../db/joins.js';
+import { compileListQuery, listPage } from '../db/listing.js';
 import type { Actor, EventChange, NewEvent } from '../events/types.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
-import { compileFilter, parseAttributePath, type AttributeResolver } from '../scim/filter.js';
+import { compileFilter, type AttributeResolver } from '../scim/filter.js';
 import { parseListRequest, listResponse } from '../scim/list.js';
 import { applyPatch, parsePatchRequest } from '../scim/patch.js';
 import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
@@ -375,23 +374,12 @@ export function createUserService(deps: UserServiceDeps) {
     async list(raw: Record<string, unknown>) {
       const request = parseListRequest(raw, config.scim);
       const projection = parseProjection(request.attributes, request.excludedAttributes);
-      const filter = request.filter ? compileFilter(request.filter, resolver) : undefined;
-      const query = filter
-        ? ((await resolveJoins(filter.query, {
-            'groups.value': idJoin(
-              (groupId) => groups.memberIdsOf([groupId]),
-              async () => groups.memberships.distinct('memberId', { type: 'User' }),
-            ),
-          })) as Filter<StoredUser>)
-        : {};
-      let sortField: string | undefined;
-      if (request.sortBy) {
-        const resolved = resolver(parseAttributePath(request.sortBy));
-        if (!resolved || resolved.join || resolved.compute) {
-          throw badRequest('invalidPath', `Cannot sort by "${request.sortBy}"`);
-        }
-        sortField = resolved.normalizedField ?? resolved.field;
-      }
+      const { filter, query, sortField } = await compileListQuery<StoredUser>(request, resolver, {
+        'groups.value': idJoin(
+          (groupId) => groups.memberIdsOf([groupId]),
+          async () => groups.memberships.distinct('memberId', { type: 'User' }),
+        ),
+      });
       // Groups are read in one batch per page, and only when returned or needed by the filter.
       const withGroups = wants(projection, 'groups', schemas) || (filter !== undefined && !filter.exact);
       const page = await listPage({

@@ -1,4 +1,12 @@
-import { MongoClient, MongoServerError, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoClient,
+  MongoServerError,
+  type Collection,
+  type CreateIndexesOptions,
+  type Db,
+  type IndexSpecification,
+} from 'mongodb';
 
 export interface IndexSpec {
   collection: string;
@@ -28,4 +36,21 @@ export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
  */
 export function isDuplicateKeyError(err: unknown): boolean {
   return err instanceof MongoServerError && (err.code === 11000 || /UNIQUE constraint failed/i.test(err.message));
+}
+
+/** insertMany(ordered: false): the indexes of the documents refused as duplicates; other errors throw. */
+export async function insertUnordered<T extends { _id: string }>(
+  collection: Collection<T>,
+  docs: T[],
+): Promise<number[]> {
+  if (!docs.length) return [];
+  try {
+    await collection.insertMany(docs as never, { ordered: false });
+    return [];
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) throw err;
+    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    if (errors.some((e) => e.code !== 11000)) throw err;
+    return errors.map((e) => e.index);
+  }
 }

@@ -1,5 +1,5 @@
-import { MongoBulkWriteError, type Collection, type Db, type Filter, type Sort } from 'mongodb';
-import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { type Collection, type Db, type Filter, type Sort } from 'mongodb';
+import { insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import { createRevisions } from '../db/revisions.js';
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
@@ -20,20 +20,6 @@ export const USER_INDEXES: IndexSpec[] = [
   { collection: 'users', key: { 'lifecycle.state': 1 }, options: { name: 'state' } },
   { collection: 'email_claims', key: { userId: 1 }, options: { name: 'userId' } },
 ];
-
-/** insertMany(ordered: false): the indexes of the documents refused as duplicates; other errors throw. */
-async function insertUnordered<T extends { _id: string }>(collection: Collection<T>, docs: T[]): Promise<number[]> {
-  if (!docs.length) return [];
-  try {
-    await collection.insertMany(docs as never, { ordered: false });
-    return [];
-  } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (errors.some((e) => e.code !== 11000)) throw err;
-    return errors.map((e) => e.index);
-  }
-}
 
 export class DuplicateError extends Error {
   constructor(

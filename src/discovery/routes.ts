@@ -2,14 +2,9 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.js';
 import type { SchemaRegistry } from '../scim/schemaRegistry.js';
-import {
-  listResponse,
-  resourceTypeDocuments,
-  schemaDocuments,
-  serviceProviderConfig,
-  type Features,
-} from '../scim/discovery.js';
+import { resourceTypeDocuments, schemaDocuments, serviceProviderConfig, type Features } from '../scim/discovery.js';
 import { ScimError, notFound } from '../scim/errors.js';
+import { listResponse } from '../scim/list.js';
 
 /** /ServiceProviderConfig, /ResourceTypes and /Schemas: read-only, 405 for any other method. */
 export function discoveryRoutes(config: Config, registry: SchemaRegistry, features: Features): Router {
@@ -33,12 +28,18 @@ export function discoveryRoutes(config: Config, registry: SchemaRegistry, featur
   };
 
   readOnly('/ServiceProviderConfig', () => spc);
-  readOnly('/ResourceTypes', (ctx) => (rejectFilter(ctx), listResponse(types)));
+  readOnly(
+    '/ResourceTypes',
+    (ctx) => (rejectFilter(ctx), listResponse(types, { totalResults: types.length, startIndex: 1 })),
+  );
   readOnly(
     '/ResourceTypes/:id',
     (ctx) => types.find((t) => t.id === ctx.params.id) ?? notFoundError('ResourceType', ctx.params.id),
   );
-  readOnly('/Schemas', (ctx) => (rejectFilter(ctx), listResponse(schemas)));
+  readOnly(
+    '/Schemas',
+    (ctx) => (rejectFilter(ctx), listResponse(schemas, { totalResults: schemas.length, startIndex: 1 })),
+  );
   readOnly('/Schemas/:id', (ctx) => {
     const id = ctx.params.id.toLowerCase();
     return schemas.find((s) => s.id.toLowerCase() === id) ?? notFoundError('Schema', ctx.params.id);

@@ -70,13 +70,3 @@ export function schemaDocuments(registry: SchemaRegistry, baseUrl: string) {
     meta: { resourceType: 'Schema', location: `${baseUrl}/Schemas/${schema.id}` },
   }));
 }
-
-export function listResponse<T>(resources: T[]) {
-  return {
-    schemas: [SCHEMA_URNS.listResponse],
-    totalResults: resources.length,
-    itemsPerPage: resources.length,
-    startIndex: 1,
-    Resources: resources,
-  };
-}

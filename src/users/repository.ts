@@ -99,6 +99,7 @@ export function createUserRepository(db: Db) {
 
     async insert(user: StoredUser): Promise<void> {
       const emails = uniqueEmails(user);
+      const claimedAt = Date.now();
       await claimAll(user._id, emails);
       try {
         await users.insertOne(user);
@@ -107,9 +108,10 @@ export function createUserRepository(db: Db) {
         if (isDuplicateKey(err)) throw new DuplicateError('userName', user.userName);
         throw err;
       }
-      // A concurrent writer may have taken a claim over while this user did not exist yet (it looked
-      // stale). Now that the user exists, claim again: whoever finds the address held by another
-      // existing user backs out.
+      // Claims younger than CLAIM_GRACE_MS are never taken over. Only when this write took longer
+      // could a concurrent writer have taken one (thinking it stale): claim again now that the user
+      // exists; whoever finds the address held by another existing user backs out.
+      if (Date.now() - claimedAt < CLAIM_GRACE_MS / 2) return;
       try {
         for (const email of emails) await claim(user._id, email);
       } catch (err) {

@@ -228,7 +228,11 @@ export function createGroupService(deps: GroupServiceDeps) {
       const simple = SIMPLE_MEMBER_FILTER.exec(filter);
       let ids: string[];
       if (simple) {
-        ids = [JSON.parse(`"${simple[1]}"`) as string];
+        try {
+          ids = [JSON.parse(`"${simple[1]}"`) as string];
+        } catch {
+          throw badRequest('invalidFilter', `Invalid filter: ${filter}`);
+        }
       } else {
         const compiled = compileFilter(filter, resolver);
         const rendered = await renderMembers(await groups.members(group._id));

@@ -64,6 +64,16 @@ describe('groups', () => {
     expect(memberIds(after)).toEqual([users[2].id]);
   });
 
+  it('answers a member filter with raw control characters with 400, not 500', async () => {
+    const group = (await t.scim().post('/Groups', { displayName: 'Controlled' })).body;
+    const res = await t.scim().patch(`/Groups/${group.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: 'members[value eq "a\r\nb"]' }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.scimType).toBe('invalidFilter');
+  });
+
   it('returns the group from PATCH when attributes are requested', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Returners' })).body;
     const res = await t.scim().patch(`/Groups/${group.id}?attributes=displayName,members`, {

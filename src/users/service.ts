@@ -277,7 +277,6 @@ export function createUserService(deps: UserServiceDeps) {
 
   return {
     schemas,
-    groupsOf,
     render,
     load,
 

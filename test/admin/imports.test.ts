@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 import type { Json } from '../helpers/idp.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import type { ImportReport } from '../../src/admin/imports.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -11,18 +12,7 @@ const PASSWORD = 'Correct-Horse-9-Battery';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Report {
-  importId: string;
-  dryRun: boolean;
-  total: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  failed: number;
-  errors: { line: number; reason: string }[];
-  truncated: boolean;
-  aborted?: string;
-}
+type Report = ImportReport;
 
 function importCsv(t: TestRoster, text: string, query = '', type = 'text/csv') {
   return t.request

@@ -1,5 +1,11 @@
 import autocannon from 'autocannon';
 
+/** A process's CPU time per request (ms), and how busy it was meanwhile (share of one core). */
+export interface CpuUse {
+  perRequest: number;
+  busy: number;
+}
+
 /** One scenario's figures: throughput and latency percentiles (milliseconds). */
 export interface Figures {
   name: string;
@@ -12,6 +18,7 @@ export interface Figures {
   /** A request hit its time limit: the latencies are lower bounds. */
   timedOut?: boolean;
   note?: string;
+  cpu?: { roster?: CpuUse; database?: CpuUse };
 }
 
 export const SCIM_TYPE = 'application/scim+json';
@@ -98,9 +105,10 @@ export async function call(
 export async function sequential(
   name: string,
   request: (i: number, timeoutMs: number) => Promise<void>,
-  limits: { maxRequests: number; maxSeconds: number; timeoutMs: number; warmup?: number },
+  limits: { maxRequests: number; maxSeconds: number; timeoutMs: number; warmup?: number; afterWarmup?: () => void },
 ): Promise<Figures> {
   for (let i = 0; i < (limits.warmup ?? 0); i++) await request(-1 - i, limits.timeoutMs);
+  limits.afterWarmup?.();
   const samples: number[] = [];
   let errors = 0;
   let note: string | undefined;

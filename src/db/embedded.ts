@@ -13,6 +13,8 @@ import { PROJECT_ROOT } from '../config/index.js';
 export interface EmbeddedDatabase {
   kind: 'mongod' | 'ferretdb' | 'mongodb-memory-server';
   uri: string;
+  /** The database server's process, when Roster started one itself (the benchmark reads its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -84,6 +86,7 @@ async function startProcess(
   return {
     kind,
     uri,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -1,5 +1,11 @@
 import type { Context, Next } from 'koa';
-import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import {
+  MongoError,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
 import { errorBody, ScimError } from '../scim/errors.js';
 import type { Logger } from '../logger.js';
 
@@ -17,8 +23,21 @@ export class AdminError extends Error {
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
+/** Socket errors the driver sometimes passes on unwrapped (e.g. EPIPE when the server closed the connection mid-write). */
+const NETWORK_ERROR_CODES = new Set([
+  'EPIPE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
 function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) return true;
+  // The client is being reconnected (db/mongo.ts reconnectOnStuckHealthCheck).
+  if (err instanceof MongoTopologyClosedError || err instanceof MongoNotConnectedError) return true;
+  if (NETWORK_ERROR_CODES.has(String((err as { code?: unknown } | null)?.code))) return true;
   if (err instanceof MongoError) {
     const label = (err as MongoError).hasErrorLabel?.('RetryableWriteError') ?? false;
     return label || /not primary|shutdown|interrupted at shutdown|connection .* closed/i.test(err.message);

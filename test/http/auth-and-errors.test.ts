@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import Koa from 'koa';
+import { MongoNetworkError } from 'mongodb';
 import supertest from 'supertest';
+import { errorHandler } from '../../src/http/errors.js';
+import { createLogger } from '../../src/logger.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 
 let t: TestRoster;
@@ -141,5 +145,35 @@ describe('metrics', () => {
     const res = await supertest(t.roster.app.callback()).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.text).toMatch(/roster_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
+  });
+});
+
+describe('database failures reaching the error handler', () => {
+  // The driver sometimes passes a raw socket error on (EPIPE when the server closed the
+  // connection mid-write, seen while the outage test stops the database): 503, never 500.
+  const answerFor = (err: Error) => {
+    const app = new Koa();
+    app.use(errorHandler(createLogger('silent')));
+    app.use(() => {
+      throw err;
+    });
+    return supertest(app.callback()).get('/scim/v2/Users');
+  };
+
+  it.each([
+    ['MongoNetworkError', new MongoNetworkError('connection 4 to 127.0.0.1:27017 closed')],
+    ['raw EPIPE', Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' })],
+    ['raw ECONNRESET', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+  ])('answers %s with 503, a SCIM error and Retry-After', async (_name, err) => {
+    const res = await answerFor(err);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.body).toMatchObject({ schemas: [ERROR], status: '503' });
+  });
+
+  it('keeps other failures a 500 without details', async () => {
+    const res = await answerFor(Object.assign(new Error('boom'), { code: 'EWHATEVER' }));
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ schemas: [ERROR], status: '500', detail: 'Internal server error' });
   });
 });

@@ -43,6 +43,24 @@ async function scimContentType(ctx: Context, next: Next) {
 }
 
 /** The Koa app without listen(): tests drive it with supertest. */
+/**
+ * A ping that gives up after `ms`: readiness must answer quickly even when the database hangs (the
+ * driver's per-operation `timeoutMS` has no effect in mongodb 7).
+ */
+async function pingWithin(db: Db, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the database did not answer within ${ms} ms`)), ms);
+  });
+  const ping = db.command({ ping: 1 });
+  ping.catch(() => undefined); // a late failure after the timeout won is not an unhandled rejection
+  try {
+    await Promise.race([ping, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createApp(deps: AppDeps): Koa {
   const { config, logger, db, authenticator, metrics } = deps;
   const app = new Koa();
@@ -64,7 +82,7 @@ export function createApp(deps: AppDeps): Koa {
     const accepting = deps.accepting?.() ?? true;
     try {
       if (!accepting) throw new Error('shutting down');
-      await db.command({ ping: 1 }, { timeoutMS: 2000 });
+      await pingWithin(db, 2000);
       ctx.body = { status: 'ready', database: 'ok' };
     } catch (err) {
       ctx.status = 503;

@@ -32,7 +32,10 @@ async function main(): Promise<void> {
   } else {
     logger.info({ database: 'external' }, 'database: MONGODB_URI');
   }
-  const { client, db } = await connectDatabase(uri, embedded ? 'roster' : undefined);
+  const { client, db } = await connectDatabase(uri, embedded ? 'roster' : undefined, {
+    connectTimeoutMs: config.mongodb.connectTimeoutMs,
+    warn: (message) => logger.warn(message),
+  });
 
   const missing: PrincipalKind[] = [];
   if (config.auth.scimTokens.length === 0) missing.push('scim');

@@ -26,7 +26,7 @@ const configSchema = z
       bodyLimitBytes: z.number().int().min(1024),
       shutdownGraceMs: z.number().int().min(0),
     }),
-    mongodb: z.strictObject({ uri: z.string() }),
+    mongodb: z.strictObject({ uri: z.string(), connectTimeoutMs: z.number().int().min(500) }),
     dataDir: z.string().min(1),
     auth: z.strictObject({
       scimTokens: z.array(
@@ -204,7 +204,7 @@ export function redactConfig(config: Config): Json {
   const redactUri = (uri: string) => uri.replace(/\/\/([^@/]+)@/, '//***@');
   return {
     ...config,
-    mongodb: { uri: redactUri(config.mongodb.uri) },
+    mongodb: { ...config.mongodb, uri: redactUri(config.mongodb.uri) },
     mail: { ...config.mail, smtpUrl: redactUri(config.mail.smtpUrl) },
     auth: {
       scimTokens: config.auth.scimTokens.map((t) => ({ name: t.name, source: t.source, secret: '[redacted]' })),

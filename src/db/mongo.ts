@@ -14,13 +14,80 @@ export interface IndexSpec {
   options?: CreateIndexesOptions;
 }
 
-export async function connectDatabase(uri: string, dbName?: string): Promise<{ client: MongoClient; db: Db }> {
+export interface ConnectOptions {
+  /**
+   * Also bounds each health check (hello) of the server: a database that stops answering is marked
+   * unavailable within a heartbeat (5 s) plus this, its connections are closed, and the requests
+   * waiting on them fail (503) instead of hanging. A long query on a healthy server is not cut off
+   * (the health checks use a connection of their own).
+   */
+  connectTimeoutMs?: number;
+  serverSelectionTimeoutMs?: number;
+  /** Told when the health-check watchdog reconnects the client. */
+  warn?: (message: string) => void;
+}
+
+const HEARTBEAT_MS = 5000;
+
+export async function connectDatabase(
+  uri: string,
+  dbName?: string,
+  options: ConnectOptions = {},
+): Promise<{ client: MongoClient; db: Db }> {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const client = new MongoClient(uri, {
-    serverSelectionTimeoutMS: 5000,
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5000,
+    connectTimeoutMS: connectTimeoutMs,
+    heartbeatFrequencyMS: HEARTBEAT_MS,
     appName: 'roster',
   });
   await client.connect();
+  reconnectOnStuckHealthCheck(client, connectTimeoutMs + 2 * HEARTBEAT_MS, options.warn ?? (() => undefined));
   return { client, db: client.db(dbName) };
+}
+
+/**
+ * Works around a hang in the mongodb driver (7.9): when a server closes a connection while the
+ * driver's health check is writing its handshake, the check can wait forever for the socket to
+ * drain. The server then stays "unknown" and every operation fails, even after the database is
+ * back, until the process restarts (seen when a database restarts under load). When a check outlives
+ * `limitMs`, this closes the client and connects it again, retrying until it succeeds; the Db and
+ * Collection objects taken from it keep working. It stops when the client is closed by its owner.
+ */
+export function reconnectOnStuckHealthCheck(
+  client: MongoClient,
+  limitMs: number,
+  warn: (message: string) => void,
+): void {
+  const checks = new Map<string, number>();
+  let reconnecting = false;
+  let connected = true;
+  client.on('serverHeartbeatStarted', (e) => checks.set(e.connectionId, Date.now()));
+  client.on('serverHeartbeatSucceeded', (e) => checks.delete(e.connectionId));
+  client.on('serverHeartbeatFailed', (e) => checks.delete(e.connectionId));
+  client.on('topologyClosed', () => {
+    if (!reconnecting) clearInterval(timer); // closed by its owner (shutdown)
+  });
+  const timer = setInterval(() => {
+    const stuck = [...checks.values()].some((since) => Date.now() - since > limitMs);
+    if (reconnecting || (connected && !stuck)) return;
+    reconnecting = true;
+    checks.clear();
+    if (connected) warn(`database health check stuck for over ${limitMs} ms; reconnecting`);
+    void (async () => {
+      try {
+        if (connected) await client.close();
+        connected = false;
+        await client.connect();
+        connected = true;
+      } catch {
+        // still unreachable: the next tick tries again
+      } finally {
+        reconnecting = false;
+      }
+    })();
+  }, 1000);
+  timer.unref();
 }
 
 /** Creates every index idempotently; run at every start-up. */

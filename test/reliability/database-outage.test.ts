@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { findFerretdb, freePort, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { connectDatabase } from '../../src/db/mongo.js';
 import { createLogger } from '../../src/logger.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
 import { call, isScimError, serve, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
@@ -39,9 +40,13 @@ describe.skipIf(!binary)('database outage during a write load', () => {
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'roster-outage-'));
     port = await freePort();
     database = await startFerretdb(binary!, stateDir, port);
-    // Short server selection so requests fail fast while the database is away.
-    client = new MongoClient(database.uri, { serverSelectionTimeoutMS: 1500, connectTimeoutMS: 1500 });
-    await client.connect();
+    // Roster's own connection (with its health-check watchdog), with short timeouts so requests fail
+    // fast while the database is away.
+    ({ client } = await connectDatabase(database.uri, undefined, {
+      serverSelectionTimeoutMs: 1500,
+      connectTimeoutMs: 1500,
+      warn: (message) => console.log(`outage run: ${message}`),
+    }));
     const config = testConfig({ jobs: { processEvery: '500 milliseconds' } });
     roster = await createRoster({ config, db: client.db('outage'), logger: createLogger(config.log.level) });
     await roster.start();

@@ -42,7 +42,6 @@ async function scimContentType(ctx: Context, next: Next) {
   }
 }
 
-/** The Koa app without listen(): tests drive it with supertest. */
 /**
  * A ping that gives up after `ms`: readiness must answer quickly even when the database hangs (the
  * driver's per-operation `timeoutMS` has no effect in mongodb 7).
@@ -61,6 +60,7 @@ async function pingWithin(db: Db, ms: number): Promise<void> {
   }
 }
 
+/** The Koa app without listen(): tests drive it with supertest. */
 export function createApp(deps: AppDeps): Koa {
   const { config, logger, db, authenticator, metrics } = deps;
   const app = new Koa();

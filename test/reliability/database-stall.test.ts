@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { findFerretdb, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
-import { connectDatabase } from '../../src/db/mongo.js';
+import { connectDatabase, reconnectOnStuckHealthCheck } from '../../src/db/mongo.js';
 import { createLogger } from '../../src/logger.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
 import { call, isScimError, serve, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
@@ -128,4 +128,33 @@ describe.skipIf(!binary)('database that stops answering', () => {
       expect((found.body as { totalResults: number }).totalResults).toBe(1);
     },
   );
+});
+
+describe('health-check watchdog', () => {
+  it('reconnects a client whose health check never ends, and the Db taken before keeps working', async () => {
+    const client = new MongoClient(inject('mongoUri'), { heartbeatFrequencyMS: 5000 });
+    await client.connect();
+    const db = client.db(uniqueName('watchdog'));
+    const warnings: string[] = [];
+    const events: string[] = [];
+    client.on('topologyClosed', () => events.push('closed'));
+    client.on('topologyOpening', () => events.push('opening'));
+    reconnectOnStuckHealthCheck(client, 500, (message) => warnings.push(message));
+    try {
+      // The driver hang as the watchdog sees it: a health check that starts and never ends.
+      client.emit('serverHeartbeatStarted', { connectionId: 'stuck.example:27017' } as never);
+      await waitUntil('the client reconnected', async () => (events.includes('opening') ? true : undefined), 10_000);
+      expect(events[0]).toBe('closed');
+      expect(warnings).toEqual([expect.stringMatching(/health check stuck .*reconnecting/)]);
+      await waitUntil(
+        'a write through the Db taken before the reconnect',
+        async () => (await db.collection('probe').insertOne({ at: new Date() })).acknowledged || undefined,
+        10_000,
+      );
+      expect(await db.collection('probe').countDocuments()).toBe(1);
+    } finally {
+      await db.dropDatabase().catch(() => undefined);
+      await client.close();
+    }
+  });
 });

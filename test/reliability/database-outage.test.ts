@@ -1,14 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRoster, type Roster } from '../../src/compose.js';
-import { findFerretdb, freePort, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
-import { connectDatabase } from '../../src/db/mongo.js';
-import { createLogger } from '../../src/logger.js';
+import { findFerretdb } from '../../src/db/embedded.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
-import { call, isScimError, serve, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
+import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';
+import { call, isScimError, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
 
 /**
  * DESIGN.md / issue 6 "Reliability": the database stops in the middle of a write load and starts
@@ -29,37 +23,18 @@ interface Write {
 }
 
 describe.skipIf(!binary)('database outage during a write load', () => {
-  let stateDir: string;
-  let port: number;
-  let database: EmbeddedDatabase | undefined;
-  let client: MongoClient;
-  let roster: Roster;
-  let http: Awaited<ReturnType<typeof serve>>;
+  let t: OwnDatabaseRoster;
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'roster-outage-'));
-    port = await freePort();
-    database = await startFerretdb(binary!, stateDir, port);
-    // Roster's own connection (with its health-check watchdog), with short timeouts so requests fail
-    // fast while the database is away.
-    ({ client } = await connectDatabase(database.uri, undefined, {
+    // Short timeouts so requests fail fast while the database is away.
+    t = await rosterOnOwnDatabase(binary!, 'outage', testConfig({ jobs: { processEvery: '500 milliseconds' } }), {
       serverSelectionTimeoutMs: 1500,
       connectTimeoutMs: 1500,
       warn: (message) => console.log(`outage run: ${message}`),
-    }));
-    const config = testConfig({ jobs: { processEvery: '500 milliseconds' } });
-    roster = await createRoster({ config, db: client.db('outage'), logger: createLogger(config.log.level) });
-    await roster.start();
-    http = await serve(roster.app);
+    });
   });
 
-  afterAll(async () => {
-    await http?.close();
-    await roster?.stop().catch(() => undefined);
-    await client?.close().catch(() => undefined);
-    await database?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => t?.close());
 
   it(
     'answers 503 while the database is down, recovers without a restart and loses no acknowledged write',
@@ -78,7 +53,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
           const userName = `${prefix}-${w}-${seq++}`;
           const at = phase;
           const sentAt = Date.now();
-          const answer = await call(`${http.base}/scim/v2/Users`, {
+          const answer = await call(`${t.http.base}/scim/v2/Users`, {
             method: 'POST',
             headers: { ...auth, 'Content-Type': SCIM_JSON },
             body: JSON.stringify(userBody(userName)),
@@ -97,24 +72,23 @@ describe.skipIf(!binary)('database outage during a write load', () => {
       );
       phase = 'stopping';
       const stopStarted = Date.now();
-      await database!.stop();
-      database = undefined;
+      await t.stopDatabase();
       phase = 'down';
       const downSince = Date.now();
       const stopMs = downSince - stopStarted;
 
       // While down: liveness 200, readiness 503, both quickly.
       await sleep(1500);
-      const health = await call(`${http.base}/healthz`);
-      const ready = await call(`${http.base}/readyz`, { timeoutMs: REQUEST_TIMEOUT_MS });
-      const downWrite = await call(`${http.base}/scim/v2/Users`, {
+      const health = await call(`${t.http.base}/healthz`);
+      const ready = await call(`${t.http.base}/readyz`, { timeoutMs: REQUEST_TIMEOUT_MS });
+      const downWrite = await call(`${t.http.base}/scim/v2/Users`, {
         method: 'POST',
         headers: { ...auth, 'Content-Type': SCIM_JSON },
         body: JSON.stringify(userBody(`${prefix}-probe`)),
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
       const downRead = await call(
-        `${http.base}/scim/v2/Users?filter=${encodeURIComponent(`userName sw "${prefix}"`)}`,
+        `${t.http.base}/scim/v2/Users?filter=${encodeURIComponent(`userName sw "${prefix}"`)}`,
         {
           headers: auth,
           timeoutMs: REQUEST_TIMEOUT_MS,
@@ -124,7 +98,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
 
       // Same port, same state dir: the clients Roster holds must find it again by themselves.
       phase = 'starting';
-      database = await startFerretdb(binary!, stateDir, port);
+      await t.startDatabase();
       phase = 'restarted';
       const restartedAt = Date.now();
       const firstRecovered = await waitUntil(
@@ -188,7 +162,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
       const missing: string[] = [];
       for (const w of acknowledged) {
         const id = (w.answer.body as { id: string }).id;
-        const res = await call(`${http.base}/scim/v2/Users/${id}`, { headers: auth, timeoutMs: REQUEST_TIMEOUT_MS });
+        const res = await call(`${t.http.base}/scim/v2/Users/${id}`, { headers: auth, timeoutMs: REQUEST_TIMEOUT_MS });
         if (res.status !== 200 || (res.body as { userName?: string }).userName !== w.userName) {
           missing.push(`${w.userName} (${id}): ${res.status}`);
         }
@@ -202,7 +176,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
       const refused = writes.filter((w) => w.answer.status === 503).slice(0, 5);
       for (const w of refused) {
         const retryCreate = () =>
-          call(`${http.base}/scim/v2/Users`, {
+          call(`${t.http.base}/scim/v2/Users`, {
             method: 'POST',
             headers: { ...auth, 'Content-Type': SCIM_JSON },
             body: JSON.stringify(userBody(w.userName)),
@@ -215,7 +189,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
         }
         if (retry.status === 201) continue;
         const found = await call(
-          `${http.base}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${w.userName}"`)}`,
+          `${t.http.base}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${w.userName}"`)}`,
           { headers: auth, timeoutMs: REQUEST_TIMEOUT_MS },
         );
         expect(
@@ -224,7 +198,7 @@ describe.skipIf(!binary)('database outage during a write load', () => {
         ).toEqual({ retry: 409, found: 1 });
       }
 
-      expect((await call(`${http.base}/readyz`)).status).toBe(200);
+      expect((await call(`${t.http.base}/readyz`)).status).toBe(200);
     },
   );
 });

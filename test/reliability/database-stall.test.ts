@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRoster, type Roster } from '../../src/compose.js';
-import { findFerretdb, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
-import { connectDatabase, reconnectOnStuckHealthCheck } from '../../src/db/mongo.js';
-import { createLogger } from '../../src/logger.js';
+import { findFerretdb } from '../../src/db/embedded.js';
+import { reconnectOnStuckHealthCheck } from '../../src/db/mongo.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
-import { call, isScimError, serve, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
+import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';
+import { call, isScimError, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
 
 /**
  * A database that stops answering without closing its connections (a hung host, a network
@@ -21,36 +17,21 @@ const binary = findFerretdb();
 const CONNECT_TIMEOUT_MS = 3000;
 
 describe.skipIf(!binary)('database that stops answering', () => {
-  let stateDir: string;
-  let database: EmbeddedDatabase;
-  let client: MongoClient;
-  let roster: Roster;
-  let http: Awaited<ReturnType<typeof serve>>;
+  let t: OwnDatabaseRoster;
   let paused = false;
   const pause = (on: boolean) => {
-    process.kill(database.pid!, on ? 'SIGSTOP' : 'SIGCONT');
+    process.kill(t.database!.pid!, on ? 'SIGSTOP' : 'SIGCONT');
     paused = on;
   };
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'roster-stall-'));
-    database = await startFerretdb(binary!, stateDir);
-    const config = testConfig({ mongodb: { uri: database.uri, connectTimeoutMs: CONNECT_TIMEOUT_MS } });
-    ({ client } = await connectDatabase(config.mongodb.uri, 'stall', {
-      connectTimeoutMs: config.mongodb.connectTimeoutMs,
-    }));
-    roster = await createRoster({ config, db: client.db('stall'), logger: createLogger(config.log.level) });
-    await roster.start();
-    http = await serve(roster.app);
+    const config = testConfig({ mongodb: { uri: '', connectTimeoutMs: CONNECT_TIMEOUT_MS } });
+    t = await rosterOnOwnDatabase(binary!, 'stall', config, { connectTimeoutMs: config.mongodb.connectTimeoutMs });
   });
 
   afterAll(async () => {
     if (paused) pause(false);
-    await http?.close();
-    await roster?.stop().catch(() => undefined);
-    await client?.close().catch(() => undefined);
-    await database?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    await t?.close();
   });
 
   it(
@@ -59,7 +40,7 @@ describe.skipIf(!binary)('database that stops answering', () => {
     async () => {
       const auth = { Authorization: `Bearer ${TOKENS.scim}` };
       const create = (userName: string, timeoutMs = 5000) =>
-        call(`${http.base}/scim/v2/Users`, {
+        call(`${t.http.base}/scim/v2/Users`, {
           method: 'POST',
           headers: { ...auth, 'Content-Type': SCIM_JSON },
           body: JSON.stringify(userBody(userName)),
@@ -73,13 +54,13 @@ describe.skipIf(!binary)('database that stops answering', () => {
       const stalledAt = Date.now();
       const pausedName = uniqueName('stall-during');
       const [health, ready, read, write] = await Promise.all([
-        call(`${http.base}/healthz`, { timeoutMs: 5000 }),
-        call(`${http.base}/readyz`, { timeoutMs: 5000 }),
-        call(`${http.base}/scim/v2/Users/${beforeId}`, { headers: auth, timeoutMs: 60_000 }),
+        call(`${t.http.base}/healthz`, { timeoutMs: 5000 }),
+        call(`${t.http.base}/readyz`, { timeoutMs: 5000 }),
+        call(`${t.http.base}/scim/v2/Users/${beforeId}`, { headers: auth, timeoutMs: 60_000 }),
         create(pausedName, 60_000),
       ]);
       // Once noticed, a new request fails within server selection (5 s), not after another detection.
-      const later = await call(`${http.base}/scim/v2/Users?filter=${encodeURIComponent('userName sw "stall"')}`, {
+      const later = await call(`${t.http.base}/scim/v2/Users?filter=${encodeURIComponent('userName sw "stall"')}`, {
         headers: auth,
         timeoutMs: 60_000,
       });
@@ -115,14 +96,14 @@ describe.skipIf(!binary)('database that stops answering', () => {
       expect(later.ms, 'a request after the stall was noticed').toBeLessThan(15_000);
 
       expect(recovered, `no write acknowledged within 30 s of the database resuming`).toBeDefined();
-      const again = await call(`${http.base}/scim/v2/Users/${beforeId}`, { headers: auth, timeoutMs: 10_000 });
+      const again = await call(`${t.http.base}/scim/v2/Users/${beforeId}`, { headers: auth, timeoutMs: 10_000 });
       expect(again.status, 'the user acknowledged before the stall is still there').toBe(200);
       // The write refused during the stall may have reached the database before the pause took hold:
       // a retry then finds the user (409) or creates it (201); either way it exists exactly once.
       const retry = await create(pausedName, 10_000);
       expect([201, 409], JSON.stringify(retry.body)).toContain(retry.status);
       const found = await call(
-        `${http.base}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${pausedName}"`)}`,
+        `${t.http.base}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${pausedName}"`)}`,
         { headers: auth, timeoutMs: 10_000 },
       );
       expect((found.body as { totalResults: number }).totalResults).toBe(1);

@@ -88,7 +88,7 @@ const FEATURES: Features = {
   patch: true,
   bulk: true,
   filter: true,
-  changePassword: false,
+  changePassword: true,
   sort: true,
   etag: true,
   cursorPaging: true,

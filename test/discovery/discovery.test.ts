@@ -32,7 +32,8 @@ describe('ServiceProviderConfig', () => {
     for (const key of ['patch', 'bulk', 'filter', 'changePassword', 'sort', 'etag']) {
       expect(typeof res.body[key].supported).toBe('boolean');
     }
-    expect(res.body.changePassword.supported).toBe(false);
+    // A password set over SCIM (POST, PUT, PATCH) is checked against the policy and works for sign-in (lifecycle/login.test.ts).
+    expect(res.body.changePassword.supported).toBe(true);
     expect(res.body.meta.location).toBe('http://roster.test/scim/v2/ServiceProviderConfig');
   });
 });

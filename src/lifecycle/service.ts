@@ -234,9 +234,9 @@ export function createLifecycle(deps: LifecycleDeps) {
   }
 
   async function loadUser(id: string): Promise<StoredUser> {
-    return users.load(id).catch(() => {
-      throw new AdminError(404, 'not_found', `User ${id} not found`);
-    });
+    const user = await users.find(id);
+    if (!user) throw new AdminError(404, 'not_found', `User ${id} not found`);
+    return user;
   }
 
   /** Moves a user to `state` through the ordinary user write path (events, emails, schedules follow). */
@@ -269,7 +269,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   async function fireSchedule(scheduleId: string) {
     const schedule = await schedules.get(scheduleId);
     if (!schedule) return; // cancelled, or already fired
-    const user = await users.load(schedule.userId).catch(() => undefined);
+    const user = await users.find(schedule.userId);
     if (user && user.lifecycle.state !== schedule.state) {
       const ctx = {
         actor: SYSTEM,
@@ -410,9 +410,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     async cancelSchedule(scheduleId: string, actor: Actor) {
       const schedule = await schedules.get(scheduleId);
       if (!schedule) throw new AdminError(404, 'not_found', `Schedule ${scheduleId} not found`);
-      const user = await users
-        .load(schedule.userId)
-        .catch(() => ({ _id: schedule.userId, userName: '' }) as StoredUser);
+      const user = (await users.find(schedule.userId)) ?? ({ _id: schedule.userId, userName: '' } as StoredUser);
       if (!(await removeSchedule(schedule, user, actor)))
         throw new AdminError(404, 'not_found', `Schedule ${scheduleId} not found`);
       await users.unset(schedule.userId, [`lifecycle.${scheduleKey(schedule.state)}`]);
@@ -450,7 +448,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     /** For the page: the user behind a valid link (undefined for used, expired or unknown links). */
     async userForLink(token: string, kind: LinkKind): Promise<StoredUser | undefined> {
       const userId = await linkTokens.peek(token, kind, now());
-      return userId ? users.load(userId).catch(() => undefined) : undefined;
+      return userId ? users.find(userId) : undefined;
     },
 
     /**

@@ -280,6 +280,11 @@ export function createUserService(deps: UserServiceDeps) {
     render,
     load,
 
+    /** The user, or undefined when there is none; database failures propagate (they are not "missing"). */
+    async find(id: string): Promise<StoredUser | undefined> {
+      return (await users.findById(id)) ?? undefined;
+    },
+
     async create(
       input: unknown,
       ctx: WriteContext,

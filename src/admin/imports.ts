@@ -1,4 +1,3 @@
-import { isDuplicateKeyError } from '../db/mongo.js';
 /**
  * CSV import (POST /admin/v1/imports): one streamed pass over the file, rows written through the
  * user service with source `bulk` and no email. No I/O on Koa; the route hands in the body stream.
@@ -237,29 +236,10 @@ export function createImporter(deps: ImporterDeps) {
       if (problem) throw new LineError(`password: ${problem}`);
     }
 
-    /**
-     * One membership, idempotently. An insert that meets a duplicate key instead of the repository's
-     * upsert: on FerretDB an upsert scans the collection, an insert by _id does not.
-     */
-    async function addMember(groupId: string, userId: string): Promise<number> {
-      try {
-        await groups.memberships.insertOne({
-          _id: membershipId(groupId, userId),
-          groupId,
-          memberId: userId,
-          type: 'User',
-        });
-        return 1;
-      } catch (err) {
-        if (isDuplicateKeyError(err)) return 0;
-        throw err;
-      }
-    }
-
     async function addMemberships(userId: string, targets: { id: string }[]): Promise<number> {
       let added = 0;
       for (const group of targets) {
-        const n = dryRun ? 0 : await addMember(group.id, userId);
+        const n = dryRun ? 0 : await groups.addMembers(group.id, [{ id: userId, type: 'User' }]);
         if (n) groupsTouched.set(group.id, (groupsTouched.get(group.id) ?? 0) + n);
         added += n;
       }

@@ -1,6 +1,5 @@
 import type { Context, Next } from 'koa';
 import { ScimError } from '../scim/errors.js';
-import { AdminError } from './errors.js';
 import type { Principal } from './auth.js';
 
 export interface RateLimitOptions {
@@ -30,9 +29,8 @@ export function rateLimit(options: RateLimitOptions) {
     buckets.set(key, bucket);
     if (bucket.tokens < 1) {
       const retryAfter = String(Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)));
-      ctx.set('Retry-After', retryAfter);
+      // The error handler gives it the admin shape (code too_many_requests) under /admin.
       const message = `Rate limit of ${capacity} requests per minute exceeded; retry after ${retryAfter} s`;
-      if (principal.kind === 'admin') throw new AdminError(429, 'too_many_requests', message);
       throw new ScimError(429, message, undefined, { 'Retry-After': retryAfter });
     }
     bucket.tokens -= 1;

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import type { Actor, EventType, NewEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { renderTemplate, type TemplateName, type Templates, type TemplateVars } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
+import { isEmailAddress } from '../scim/validate.js';
 
 /**
  * The email outbox (collection `emails`). An email is rendered and stored first, then a
@@ -128,7 +129,7 @@ export function createOutbox(options: OutboxOptions) {
   const log = options.logger;
 
   async function insert(input: OutboxEmailInput): Promise<OutboxEmail> {
-    if (typeof input.to !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(input.to)) {
+    if (typeof input.to !== 'string' || !isEmailAddress(input.to)) {
       throw new Error(`cannot send a ${input.kind} email to "${String(input.to)}": not an email address`);
     }
     const vars: TemplateVars = { ...options.defaults, user_email: input.to, username: input.username, ...input.vars };
@@ -184,7 +185,7 @@ export function createOutbox(options: OutboxOptions) {
         await claims.insertOne({ _id: emailId, leaseId, leaseUntil, done: false, claimedAt: new Date() });
         return true;
       } catch (err) {
-        if ((err as { code?: number }).code !== 11000) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       }
       const existing = await claims.findOne({ _id: emailId });
       if (!existing) continue; // released meanwhile: try again

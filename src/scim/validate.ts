@@ -204,6 +204,11 @@ function checkImmutable(resource: ScimResource, existing: ScimResource, schemas:
 }
 
 /** The company email (DESIGN.md): primary, else type work, else the first. */
+/** The minimal address check used wherever Roster accepts an email address (something@something, no spaces). */
+export function isEmailAddress(value: string): boolean {
+  return /^[^\s@]+@[^\s@]+$/.test(value);
+}
+
 export function companyEmail(resource: ScimResource): string | undefined {
   const emails = (resource.emails as { value?: string; type?: string; primary?: boolean }[] | undefined) ?? [];
   const chosen =

@@ -32,8 +32,6 @@ export class DuplicateError extends Error {
 
 export class VersionConflictError extends Error {}
 
-const isDuplicateKey = isDuplicateKeyError;
-
 /**
  * A claim younger than this may belong to a write in flight (its user not inserted yet), so it is
  * never taken over; an older one whose user does not hold the address is stale (a crash, or an
@@ -64,7 +62,7 @@ export function createUserRepository(db: Db) {
       await claims.insertOne({ _id: email, userId, at: new Date() });
       return;
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
+      if (!isDuplicateKeyError(err)) throw err;
     }
     const holder = await claims.findOne({ _id: email });
     if (!holder || holder.userId === userId) return;
@@ -105,7 +103,7 @@ export function createUserRepository(db: Db) {
         await users.insertOne(user);
       } catch (err) {
         await release(user._id, emails);
-        if (isDuplicateKey(err)) throw new DuplicateError('userName', user.userName);
+        if (isDuplicateKeyError(err)) throw new DuplicateError('userName', user.userName);
         throw err;
       }
       // Claims younger than CLAIM_GRACE_MS are never taken over. Only when this write took longer
@@ -192,7 +190,7 @@ export function createUserRepository(db: Db) {
       } catch (err) {
         await release(after._id, added);
         await revisions.release(`user:${after._id}`, after.meta.version);
-        if (isDuplicateKey(err)) throw new DuplicateError('userName', after.userName);
+        if (isDuplicateKeyError(err)) throw new DuplicateError('userName', after.userName);
         throw err;
       }
       if (result.matchedCount !== 1) {

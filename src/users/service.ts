@@ -13,7 +13,7 @@ import { applyPatch, parsePatchRequest } from '../scim/patch.js';
 import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
-import { companyEmail, validateResource, type ScimResource } from '../scim/validate.js';
+import { companyEmail, isEmailAddress, validateResource, type ScimResource } from '../scim/validate.js';
 import {
   normalizedFields,
   storedContent,
@@ -60,7 +60,6 @@ export interface UserServiceDeps {
   now?: () => Date;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const MAX_WRITE_ATTEMPTS = 10;
 
 /** Short, jittered pause before retrying a write that lost a race. */
@@ -159,9 +158,9 @@ export function createUserService(deps: UserServiceDeps) {
 
   function checkEmails(resource: ScimResource, alternate?: string) {
     const company = companyEmail(resource);
-    if (company !== undefined && !EMAIL.test(company))
+    if (company !== undefined && !isEmailAddress(company))
       throw badRequest('invalidValue', `"${company}" is not an email address`);
-    if (alternate !== undefined && !EMAIL.test(alternate)) {
+    if (alternate !== undefined && !isEmailAddress(alternate)) {
       throw badRequest('invalidValue', `alternateEmail "${alternate}" is not an email address`);
     }
   }

@@ -23,6 +23,14 @@ describe('per-token rate limiting', () => {
     expect(res.body).toMatchObject({ status: '429', schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'] });
   });
 
+  it('answers an admin token over its allowance in the admin error shape, with Retry-After', async () => {
+    let res = await limited.admin().get('/settings');
+    for (let i = 0; i < 6 && res.status !== 429; i++) res = await limited.admin().get('/settings');
+    expect(res.status).toBe(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(res.body).toEqual({ error: { code: 'too_many_requests', message: expect.stringMatching(/Rate limit/) } });
+  });
+
   it('counts each token separately', async () => {
     expect((await limited.scim(TOKENS.integration).get('/ServiceProviderConfig')).status).toBe(200);
   });

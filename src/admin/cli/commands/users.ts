@@ -2,6 +2,7 @@ import { isIsoDate, parseCommandArgs } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { ApiError, UsageError } from '../errors.js';
 import { formatTable } from '../table.js';
+import { isEmailAddress } from '../../../scim/validate.js';
 
 const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
 
@@ -39,11 +40,7 @@ export async function usersCommand(ctx: CommandContext): Promise<number> {
   if (destination !== undefined && !action.destination) {
     throw new UsageError(`users ${actionName}: --destination does not apply`, 'users');
   }
-  if (
-    destination !== undefined &&
-    !/^(company|alternate)$/.test(destination) &&
-    !/^[^\s@]+@[^\s@]+$/.test(destination)
-  ) {
+  if (destination !== undefined && !/^(company|alternate)$/.test(destination) && !isEmailAddress(destination)) {
     throw new UsageError('users: --destination must be company, alternate or an email address', 'users');
   }
   if (noEmail && !action.noEmail) throw new UsageError(`users ${actionName}: --no-email does not apply`, 'users');

@@ -34,6 +34,8 @@
  * re-importing that row stores it as `formatted`.
  */
 
+import { companyEmail } from '../scim/validate.js';
+
 export const CORE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const LIFECYCLE_SCHEMA = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
@@ -241,12 +243,6 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'n
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
 
 /** DESIGN.md: the company email is the `primary` entry, else `type: "work"`, else the first. */
-function companyEmail(user: Obj): string {
-  const emails = list(user.emails);
-  const chosen = emails.find((e) => e.primary === true) ?? emails.find((e) => e.type === 'work') ?? emails[0];
-  return str(chosen?.value);
-}
-
 function location(user: Obj): string {
   const addresses = list(user.addresses);
   const chosen = addresses.find((a) => a.type === 'work') ?? addresses.find((a) => a.primary === true) ?? addresses[0];
@@ -278,7 +274,7 @@ export function scimUserToCsvRow(
     Username: str(user.userName),
     FirstName: str(name.givenName),
     LastName: str(name.familyName),
-    Email: companyEmail(user),
+    Email: str(companyEmail(user)),
     Password: '',
     alternateEmail: str(lifecycle.alternateEmail),
     MiddleName: str(name.middleName),

@@ -2,8 +2,8 @@ import type { Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { SYSTEM } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
-import type { Jobs } from '../jobs/index.js';
-import { companyEmail, normalize } from '../scim/validate.js';
+import { EMAIL_EVENT_TYPES, type EmailKind, type Jobs } from '../jobs/index.js';
+import { companyEmail, isEmailAddress, normalize } from '../scim/validate.js';
 import type { StoredUser, UserState } from '../users/mapping.js';
 import type { UserService, WriteContext } from '../users/service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
@@ -29,7 +29,6 @@ export interface EmailOptions {
 }
 
 const DAY_MS = 86_400_000;
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 /** A real scrypt hash of a random value: unknown users cost as much time as wrong passwords. */
 let dummyHash: Promise<string> | undefined;
 
@@ -37,7 +36,7 @@ export function checkDestination(destination: unknown): string | undefined {
   if (destination === undefined || destination === null || destination === '') return undefined;
   if (
     typeof destination === 'string' &&
-    (destination === 'company' || destination === 'alternate' || EMAIL.test(destination))
+    (destination === 'company' || destination === 'alternate' || isEmailAddress(destination))
   ) {
     return destination;
   }
@@ -82,15 +81,9 @@ export function createLifecycle(deps: LifecycleDeps) {
     };
   }
 
-  async function noAddress(user: StoredUser, kind: string, actor: Actor) {
-    const type =
-      kind === 'activation'
-        ? 'user_activation_email'
-        : kind === 'welcome'
-          ? 'user_welcome_email'
-          : 'user_password_reset_email';
+  async function noAddress(user: StoredUser, kind: EmailKind, actor: Actor) {
     await deps.recordEvent({
-      type,
+      type: EMAIL_EVENT_TYPES[kind],
       resource: resource(user),
       initiatedBy: actor,
       success: false,
@@ -298,11 +291,12 @@ export function createLifecycle(deps: LifecycleDeps) {
     for (const user of candidates) {
       await users.touch(user._id, { 'secret.lastReminderAt': now() });
       const pending = user.lifecycle.passwordStatus === 'PENDING' && user.lifecycle.passwordAuthority === 'none';
+      const target = recipient(user, undefined, pending ? ['alternate', 'company'] : ['company', 'alternate']);
+      // No address, no email: and no new link either (issuing one would void the user's current link).
+      if (!target.to) continue;
       const link = pending
         ? `${config.server.publicUrl}/activate?token=${await linkTokens.issue(user._id, 'activation', activationTtlMs(), now())}`
         : '';
-      const target = recipient(user, undefined, pending ? ['alternate', 'company'] : ['company', 'alternate']);
-      if (!target.to) continue;
       await jobs.enqueueEmail({
         kind: 'reminder',
         to: target.to,

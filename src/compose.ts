@@ -182,6 +182,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         }),
         users,
         groups,
+        config.scim,
       ),
     ],
     adminRouters: [

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { actorOf, queryOf } from '../http/scimResponse.js';
 import type { GroupService } from '../groups/service.js';
 import { ScimError } from '../scim/errors.js';
-import { listResponse } from '../scim/list.js';
+import { listResponse, parseListRequest } from '../scim/list.js';
 import type { UserService } from '../users/service.js';
 import type { createBulkService } from './service.js';
 
@@ -11,6 +11,7 @@ export function bulkAndRootRoutes(
   bulk: ReturnType<typeof createBulkService>,
   users: UserService,
   groups: GroupService,
+  limits: { defaultCount: number; maxResults: number },
 ): Router {
   const router = new Router();
   router.post('/Bulk', async (ctx) => {
@@ -18,9 +19,9 @@ export function bulkAndRootRoutes(
   });
 
   const rootSearch = async (raw: Record<string, unknown>) => {
-    const params: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(raw)) params[k.toLowerCase()] = v;
-    if (params.cursor !== undefined)
+    // Parsed once here, so one page across both types keeps to count (capped at maxResults).
+    const request = parseListRequest(raw, limits);
+    if (request.cursor !== undefined)
       throw new ScimError(400, 'Cursor paging is not supported across resource types', 'invalidValue');
     // An attribute one resource type lacks means "no matches of that type", not an error, unless both lack it.
     const attempt = async (list: () => Promise<ReturnType<typeof listResponse>>) => {
@@ -31,21 +32,22 @@ export function bulkAndRootRoutes(
         throw err;
       }
     };
-    const userPage = await attempt(() => users.list(params));
-    const count = userPage instanceof ScimError ? Number(params.count ?? 100) : userPage.itemsPerPage;
-    const startIndex = Math.max(Number(params.startindex ?? 1) || 1, 1);
-    const userTotal = userPage instanceof ScimError ? 0 : userPage.totalResults;
-    const remaining = Math.max((Number(params.count ?? 100) || 0) - (userPage instanceof ScimError ? 0 : count), 0);
+    const { startIndex, count } = request;
+    const userPage = await attempt(() => users.list({ ...raw, count }));
+    const userResults = userPage instanceof ScimError ? { Resources: [], totalResults: 0 } : userPage;
     const groupPage = await attempt(() =>
-      groups.list({ ...params, startindex: Math.max(startIndex - userTotal, 1), count: remaining }),
+      groups.list({
+        ...raw,
+        startIndex: Math.max(startIndex - userResults.totalResults, 1),
+        count: count - userResults.Resources.length,
+      }),
     );
     if (userPage instanceof ScimError && groupPage instanceof ScimError) throw userPage;
-    const resources = [
-      ...(userPage instanceof ScimError ? [] : userPage.Resources),
-      ...(groupPage instanceof ScimError ? [] : groupPage.Resources),
-    ];
-    const total = userTotal + (groupPage instanceof ScimError ? 0 : groupPage.totalResults);
-    return listResponse(resources, { totalResults: total, startIndex });
+    const groupResults = groupPage instanceof ScimError ? { Resources: [], totalResults: 0 } : groupPage;
+    return listResponse([...userResults.Resources, ...groupResults.Resources], {
+      totalResults: userResults.totalResults + groupResults.totalResults,
+      startIndex,
+    });
   };
   router.post('/.search', async (ctx) => {
     ctx.body = await rootSearch(ctx.request.body as Record<string, unknown>);

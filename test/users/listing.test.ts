@@ -151,3 +151,38 @@ describe('sorting', () => {
     expect(res.body.scimType).toBe('invalidPath');
   });
 });
+
+describe('root /.search page size', () => {
+  it('keeps one page across Users and Groups within count, capped at scim.maxResults', async () => {
+    const capped = await startTestRoster({ scim: { maxResults: 100 } });
+    try {
+      const operations = [
+        ...Array.from({ length: 101 }, (_, i) => ({
+          method: 'POST',
+          bulkId: `u${i}`,
+          path: '/Users',
+          data: { userName: `cap${i}@root.example`, externalId: 'root-search' },
+        })),
+        { method: 'POST', bulkId: 'g', path: '/Groups', data: { displayName: 'cap group', externalId: 'root-search' } },
+      ];
+      const bulk = await capped
+        .scim(TOKENS.bulk)
+        .post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: operations });
+      expect(bulk.status).toBe(200);
+      const search = (count: number) =>
+        capped.scim().post('/.search', {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+          filter: 'externalId eq "root-search"',
+          count,
+        });
+      const huge = await search(5000);
+      expect(huge.status).toBe(200);
+      expect(huge.body).toMatchObject({ totalResults: 102, itemsPerPage: 100 });
+      expect(huge.body.Resources).toHaveLength(100);
+      const small = await search(3);
+      expect(small.body).toMatchObject({ totalResults: 102, itemsPerPage: 3 });
+    } finally {
+      await capped.close();
+    }
+  });
+});

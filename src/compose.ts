@@ -78,7 +78,6 @@ const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
   'mail.smtpUrl': (c) => c.mail.smtpUrl,
   'mail.from': (c) => c.mail.from,
   jobs: (c) => c.jobs,
-  rateLimit: (c) => c.rateLimit,
 };
 
 const INDEXES: IndexSpec[] = [...EVENT_INDEXES, ...USER_INDEXES, ...GROUP_INDEXES, ...LIFECYCLE_INDEXES];
@@ -177,7 +176,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         createBulkService({
           users,
           groups,
-          maxOperations: config.scim.bulk.maxOperations,
+          maxOperations: () => config.scim.bulk.maxOperations,
           baseUrl: `${config.server.publicUrl}/scim/v2`,
         }),
         users,

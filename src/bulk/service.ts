@@ -15,7 +15,8 @@ import type { UserService } from '../users/service.js';
 export interface BulkDeps {
   users: UserService;
   groups: GroupService;
-  maxOperations: number;
+  /** Read per request, so a configuration reload applies (ServiceProviderConfig advertises the live value). */
+  maxOperations: () => number;
   /** SCIM base URL, for the locations of users created in batches. */
   baseUrl: string;
 }
@@ -74,7 +75,7 @@ export function createBulkService(deps: BulkDeps) {
 
   return {
     async execute(body: unknown, actor: Actor) {
-      const request = parseBulkRequest(body, deps.maxOperations);
+      const request = parseBulkRequest(body, deps.maxOperations());
       const ids = new Map<string, string>();
       const failed = new Set<string>();
       const results: (BulkResult | undefined)[] = new Array(request.operations.length);

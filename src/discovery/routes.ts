@@ -12,7 +12,6 @@ export function discoveryRoutes(config: Config, registry: SchemaRegistry, featur
   const base = `${config.server.publicUrl}/scim/v2`;
   const schemas = schemaDocuments(registry, base);
   const types = resourceTypeDocuments(base);
-  const spc = serviceProviderConfig(config, base, features);
 
   const readOnly = (path: string, handler: (ctx: Context) => unknown) => {
     router.get(path, (ctx) => {
@@ -27,7 +26,8 @@ export function discoveryRoutes(config: Config, registry: SchemaRegistry, featur
     if (ctx.query.filter !== undefined) throw new ScimError(403, 'Filtering is not supported on discovery endpoints');
   };
 
-  readOnly('/ServiceProviderConfig', () => spc);
+  // Built per request: the SCIM limits it advertises follow a configuration reload.
+  readOnly('/ServiceProviderConfig', () => serviceProviderConfig(config, base, features));
   readOnly(
     '/ResourceTypes',
     (ctx) => (rejectFilter(ctx), listResponse(types, { totalResults: types.length, startIndex: 1 })),

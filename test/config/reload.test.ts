@@ -99,4 +99,40 @@ describe('SIGHUP', () => {
     await waitFor(async () => output.includes('favourite_colour'));
     expect((await settings()).users.defaultState.manual).toBe('ACTIVE');
   });
+
+  it('applies SCIM limits and the rate limit on reload, without asking for a restart', async () => {
+    const before = output.length;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        users: { defaultState: { manual: 'ACTIVE' } },
+        scim: { bulk: { maxOperations: 2 } },
+        rateLimit: { enabled: false, requestsPerMinute: 300 },
+      }),
+    );
+    server.kill('SIGHUP');
+    const scim = (p: string, init: RequestInit = {}) =>
+      fetch(`${base}/scim/v2${p}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${SCIM}`, 'Content-Type': 'application/scim+json' },
+      });
+    await waitFor(async () => {
+      const spc = (await (await scim('/ServiceProviderConfig')).json()) as { bulk: { maxOperations: number } };
+      return spc.bulk.maxOperations === 2;
+    });
+    const bulk = await scim('/Bulk', {
+      method: 'POST',
+      body: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+        Operations: [1, 2, 3].map((i) => ({
+          method: 'POST',
+          bulkId: `b${i}`,
+          path: '/Users',
+          data: { userName: `reload-bulk-${i}-${Date.now()}@example.com` },
+        })),
+      }),
+    });
+    expect(bulk.status, 'the Bulk limit advertised is the one enforced').toBe(413);
+    expect(output.slice(before)).not.toContain('apply only after a restart');
+  });
 });

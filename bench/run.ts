@@ -15,6 +15,7 @@ import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { PROJECT_ROOT } from '../src/config/index.js';
 import { startEmbeddedDatabase } from '../src/db/embedded.js';
+import { membershipId } from '../src/groups/repository.js';
 import { encodeCursor } from '../src/scim/list.js';
 import { call, cannon, closedLoop, sequential, type CpuUse, type Figures } from './load.js';
 import { cpuMs, onCleanup, startNode, stopAll, type Child } from './procs.js';
@@ -215,7 +216,10 @@ async function explainQueries(db: Db, large: SeededUsers & { groupId: string }) 
       () => users.find({}).sort({ 'meta.created': 1, _id: 1 }).limit(101).explain(),
     ],
     ['memberships {memberId}', () => memberships.find({ memberId: large.ids[5] }).explain()],
-    ['memberships {_id}', () => memberships.find({ _id: `${large.groupId}:${large.ids[5]}` as never }).explain()],
+    [
+      'memberships {_id}',
+      () => memberships.find({ _id: membershipId(large.groupId, large.ids[5]) as never }).explain(),
+    ],
   ];
   const rows: Record<string, unknown>[] = [];
   for (const [query, explain] of queries) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
-import type { Membership, StoredGroup } from '../src/groups/repository.js';
+import { membershipId, type Membership, type StoredGroup } from '../src/groups/repository.js';
 import { normalizedFields, type Lifecycle, type StoredUser } from '../src/users/mapping.js';
 import { normalize } from '../src/scim/validate.js';
 
@@ -93,7 +93,7 @@ export async function seedGroup(db: Db, displayName: string, memberIds: string[]
   await db.collection<StoredGroup>('groups').insertOne(group);
   for (let start = 0; start < memberIds.length; start += BATCH) {
     const batch: Membership[] = memberIds.slice(start, start + BATCH).map((memberId) => ({
-      _id: `${group._id}:${memberId}`,
+      _id: membershipId(group._id, memberId),
       groupId: group._id,
       memberId,
       type: 'User',

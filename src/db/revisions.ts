@@ -1,3 +1,4 @@
+import { escapeRegex } from '../scim/filter.js';
 import { isDuplicateKeyError } from './mongo.js';
 import { type Db } from 'mongodb';
 
@@ -29,7 +30,7 @@ export function createRevisions(db: Db) {
       await revisions.deleteOne({ _id: `${key}:${version}` });
     },
     async forget(key: string): Promise<void> {
-      await revisions.deleteMany({ _id: { $regex: `^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:` } });
+      await revisions.deleteMany({ _id: { $regex: `^${escapeRegex(key)}:` } });
     },
   };
 }

@@ -302,10 +302,11 @@ export function createGroupService(deps: GroupServiceDeps) {
       let changes: NewEvent['changes'] = [];
       if (fieldOps.length) {
         const result = await writeOwnFields(id, ctx, (current) => {
-          const patched = applyPatch(toScim(current), fieldOps, schemas, (element, filter) =>
+          const existing = toScim(current);
+          const patched = applyPatch(existing, fieldOps, schemas, (element, filter) =>
             compileFilter(filter, resolver).matches(element),
           );
-          return validateResource(patched, { schemas, mode: 'replace', existing: toScim(current) });
+          return validateResource(patched, { schemas, mode: 'replace', existing });
         });
         group = result.after;
         changes = fieldChanges(result.before, result.after);

@@ -9,7 +9,7 @@ export interface AttributePath {
 }
 
 /** RFC 7643 ATTRNAME (ALPHA *(nameChar)); a leading `$` admits `$ref`. */
-const ATTRNAME = /^\$?[A-Za-z][A-Za-z0-9_-]*$/;
+export const ATTRNAME = /^\$?[A-Za-z][A-Za-z0-9_-]*$/;
 /** A URN: `urn:` NID then colon-separated segments (no empty segment). Linear: segments cannot contain ':'. */
 const URN = /^urn:[A-Za-z0-9][A-Za-z0-9-]*(?::[A-Za-z0-9()+,\-.=@;$_!*'%/]+)+$/i;
 

@@ -7,7 +7,7 @@
  * becomes a conjunction of dotted-path conditions (a superset, `exact: false`) and `matches()` decides.
  */
 import { ScimError } from './errors.js';
-import { quote, tryParseAttributePath, type AttributePath } from './attributePath.js';
+import { ATTRNAME, quote, tryParseAttributePath, type AttributePath } from './attributePath.js';
 
 export { parseAttributePath, type AttributePath } from './attributePath.js';
 
@@ -91,7 +91,6 @@ interface Token {
 
 const WORD_CHAR = /[A-Za-z0-9_$:.\-+%/]/;
 const NUMBER = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
-const ATTRNAME = /^\$?[A-Za-z][A-Za-z0-9_-]*$/;
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];

@@ -25,4 +25,17 @@ export default tseslint.config(
     },
   },
   { files: ['test/**', 'bench/**', 'scripts/**'], rules: { 'no-console': 'off' } },
+  {
+    files: ['src/**'],
+    ignores: ['src/http/router.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Router']",
+          message: 'Use createRouter (src/http/router.ts): every router matches paths case-sensitively.',
+        },
+      ],
+    },
+  },
 );

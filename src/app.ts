@@ -1,5 +1,4 @@
-import Router from '@koa/router';
-import Koa, { type Context, type Middleware, type Next } from 'koa';
+import Koa, { type Context, type Next } from 'koa';
 import type { Db } from 'mongodb';
 import type { Config } from './config/index.js';
 import { discoveryRoutes } from './discovery/routes.js';
@@ -8,6 +7,7 @@ import { jsonBody } from './http/body.js';
 import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
 import { rateLimit } from './http/rateLimit.js';
 import { requestContext } from './http/requestContext.js';
+import { createRouter, type Router } from './http/router.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
 import type { Features } from './scim/discovery.js';
@@ -29,10 +29,6 @@ export interface AppDeps {
   publicRouters?: Router[];
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   accepting?: () => boolean;
-}
-
-function under(prefix: string, middleware: Middleware): Middleware {
-  return (ctx, next) => (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`) ? middleware(ctx, next) : next());
 }
 
 async function scimContentType(ctx: Context, next: Next) {
@@ -74,7 +70,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(errorHandler(logger));
 
-  const root = new Router();
+  const root = createRouter();
   root.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -94,35 +90,28 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = await metrics.registry.metrics();
   });
 
-  const scim = new Router({ prefix: '/scim/v2' });
-  // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
-  const discovery = new Router({ prefix: '/scim/v2' });
-  discovery.use(discoveryRoutes(config, deps.registry, deps.features).routes());
-  for (const router of deps.scimRouters ?? []) scim.use(router.routes());
-
-  const admin = new Router({ prefix: '/admin/v1' });
-  for (const router of deps.adminRouters ?? []) admin.use(router.routes());
-
-  app.use(root.routes());
-  for (const router of deps.publicRouters ?? []) app.use(router.routes());
-  // Guards by prefix (not per route) so unknown paths under a prefix also need a token.
+  // Each API router mounts its own token check before its routes: a router's middleware runs only
+  // for requests that match one of its routes, exactly as spelled (createRouter is case-sensitive),
+  // so no route is reachable without the check and anything unmatched is a 404.
   const limiter = rateLimit({
     enabled: () => config.rateLimit.enabled,
     requestsPerMinute: () => config.rateLimit.requestsPerMinute,
   });
-  app.use(under('/scim/v2', requireToken(authenticator, 'scim')));
-  app.use(under('/scim/v2', limiter));
-  app.use(under('/scim/v2', scimContentType));
-  app.use(discovery.routes());
-  app.use(
-    under(
-      '/scim/v2',
-      jsonBody((ctx) => (/\/Bulk$/i.test(ctx.path) ? config.scim.bulk.maxPayloadSize : config.server.bodyLimitBytes)),
-    ),
-  );
+  const scim = createRouter({ prefix: '/scim/v2' });
+  scim.use(requireToken(authenticator, 'scim'), limiter, scimContentType);
+  // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
+  scim.use(discoveryRoutes(config, deps.registry, deps.features).routes());
+  scim.use('/Bulk', jsonBody(() => config.scim.bulk.maxPayloadSize));
+  scim.use(jsonBody(() => config.server.bodyLimitBytes));
+  for (const router of deps.scimRouters ?? []) scim.use(router.routes());
+
+  const admin = createRouter({ prefix: '/admin/v1' });
+  admin.use(requireToken(authenticator, 'admin'), limiter);
+  for (const router of deps.adminRouters ?? []) admin.use(router.routes());
+
+  app.use(root.routes());
+  for (const router of deps.publicRouters ?? []) app.use(router.routes());
   app.use(scim.routes());
-  app.use(under('/admin/v1', requireToken(authenticator, 'admin')));
-  app.use(under('/admin/v1', limiter));
   app.use(admin.routes());
   return app;
 }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import Router from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import type { Principal } from '../http/auth.js';
 import { AdminError } from '../http/errors.js';
@@ -20,7 +20,7 @@ function flag(ctx: Context, name: string): boolean {
  * and answers once every line is done, with the report.
  */
 export function importExportRoutes(importer: Importer, exporter: Exporter): Router {
-  const router = new Router();
+  const router = createRouter();
 
   router.post('/imports', async (ctx) => {
     const type = (ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase();

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { readRawBody } from '../http/body.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, readRawBody } from '../http/body.js';
 import { AdminError } from '../http/errors.js';
 
 /** Admin API JSON bodies: optional (empty means {}), an object, at most 1 MiB. */
@@ -15,6 +15,9 @@ export async function readJsonObject(ctx: Context, limit = 1024 * 1024): Promise
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new AdminError(400, 'invalid_body', 'The body must be a JSON object');
+  }
+  if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw new AdminError(400, 'invalid_body', `The body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
   return parsed as Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import type { Actor } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
@@ -23,7 +23,7 @@ function optionalBoolean(value: unknown, name: string): boolean | undefined {
 
 /** The admin user actions of DESIGN.md; each also works for many users through /users/actions. */
 export function adminUserRoutes(users: UserService, lifecycle: Lifecycle): Router {
-  const router = new Router();
+  const router = createRouter();
   const view = (user: StoredUser) => users.render(user, {});
 
   type Action = (id: string, body: Record<string, unknown>, actor: Actor) => Promise<unknown>;

@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import { actorOf, queryOf } from '../http/scimResponse.js';
 import type { GroupService } from '../groups/service.js';
 import { ScimError } from '../scim/errors.js';
@@ -13,7 +13,7 @@ export function bulkAndRootRoutes(
   groups: GroupService,
   limits: { defaultCount: number; maxResults: number },
 ): Router {
-  const router = new Router();
+  const router = createRouter();
   router.post('/Bulk', async (ctx) => {
     ctx.body = await bulk.execute(ctx.request.body, actorOf(ctx));
   });

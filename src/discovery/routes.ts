@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.js';
 import type { SchemaRegistry } from '../scim/schemaRegistry.js';
@@ -8,7 +8,7 @@ import { listResponse } from '../scim/list.js';
 
 /** /ServiceProviderConfig, /ResourceTypes and /Schemas: read-only, 405 for any other method. */
 export function discoveryRoutes(config: Config, registry: SchemaRegistry, features: Features): Router {
-  const router = new Router();
+  const router = createRouter();
   const base = `${config.server.publicUrl}/scim/v2`;
   const schemas = schemaDocuments(registry, base);
   const types = resourceTypeDocuments(base);

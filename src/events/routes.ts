@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import { AdminError } from '../http/errors.js';
 import type { EventLog } from './repository.js';
 import type { RosterEvent } from './types.js';
@@ -24,7 +24,7 @@ function single(name: string, value: string | string[] | undefined): string | un
 
 /** GET /admin/v1/events?type=&userId=&since=&until=&limit=&cursor= — newest first, cursor paged. */
 export function eventRoutes(log: EventLog): Router {
-  const router = new Router();
+  const router = createRouter();
   router.get('/events', async (ctx) => {
     const q = ctx.query;
     const page = await log.query({

@@ -68,6 +68,7 @@ export function createGroupRepository(db: Db) {
       if (!(await revisions.claim(`group:${after._id}`, after.meta.version))) return false;
       try {
         const result = await groups.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
+        if (result.matchedCount !== 1) await revisions.release(`group:${after._id}`, after.meta.version);
         return result.matchedCount === 1;
       } catch (err) {
         await revisions.release(`group:${after._id}`, after.meta.version);

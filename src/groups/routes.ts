@@ -1,4 +1,5 @@
-import Router, { type RouterContext } from '@koa/router';
+import type { RouterContext } from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
 import { etagFor } from '../scim/etag.js';
 import { parseProjection } from '../scim/projection.js';
@@ -6,7 +7,7 @@ import type { GroupService, GroupWriteContext } from './service.js';
 
 /** /Groups: thin HTTP glue over the group service. */
 export function groupRoutes(service: GroupService): Router {
-  const router = new Router();
+  const router = createRouter();
   const context = (ctx: RouterContext): GroupWriteContext => ({ actor: actorOf(ctx), ifMatch: ifMatch(ctx) });
   const projection = (ctx: RouterContext) => parseProjection(ctx.query.attributes, ctx.query.excludedAttributes);
 

@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.js';
 import { readRawBody } from '../http/body.js';
@@ -31,7 +31,7 @@ async function readFields(ctx: Context): Promise<Record<string, string>> {
 
 /** End-user pages (/activate, /reset-password) and POST /auth/verify; no bearer token. */
 export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
-  const router = new Router();
+  const router = createRouter();
   const orgName = config.mail.orgName;
   const publicOrigin = new URL(config.server.publicUrl).origin;
 

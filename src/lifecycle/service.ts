@@ -322,6 +322,10 @@ export function createLifecycle(deps: LifecycleDeps) {
           await syncSchedule(user, 'SUSPENDED', user.lifecycle.scheduledSuspension, ctx);
       },
       async afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext) {
+        // A link went to an address the user may no longer own; revoked before any new email is sent.
+        if (company(before) !== company(after) || before.lifecycle.alternateEmail !== after.lifecycle.alternateEmail) {
+          await linkTokens.forgetUser(after._id);
+        }
         await stateEvents(before.lifecycle.state, after, ctx);
         if (!sameTime(before.lifecycle.scheduledActivation, after.lifecycle.scheduledActivation)) {
           await syncSchedule(after, 'ACTIVE', after.lifecycle.scheduledActivation, ctx);
@@ -494,11 +498,13 @@ export function createLifecycle(deps: LifecycleDeps) {
         await attempt(user, false, user ? 'no password' : 'unknown user');
         return undefined;
       }
+      // The hash is checked even for a locked account, so the answer takes as long as a wrong password's.
+      const passwordMatches = await verifyPassword(password, user.secret.passwordHash);
       if (user.lifecycle.locked) {
         await attempt(user, false, 'locked');
         return undefined;
       }
-      if (!(await verifyPassword(password, user.secret.passwordHash))) {
+      if (!passwordMatches) {
         const failures = await users.countFailedLogin(user._id);
         await attempt(user, false, 'wrong password');
         if (failures >= config.passwords.maxFailedAttempts) {

@@ -205,8 +205,13 @@ function checkImmutable(resource: ScimResource, existing: ScimResource, schemas:
 
 /** The company email (DESIGN.md): primary, else type work, else the first. */
 /** The minimal address check used wherever Roster accepts an email address (something@something, no spaces). */
+/**
+ * One plain address (local@domain). Separators, quotes, brackets and spaces are refused: mailers read
+ * `victim,attacker@evil.example` or `"x" <attacker@evil.example>` as other recipients than the
+ * string that uniqueness checked.
+ */
 export function isEmailAddress(value: string): boolean {
-  return /^[^\s@]+@[^\s@]+$/.test(value);
+  return value.length <= 254 && /^[^\s\p{Cc}@,;<>"()[\]\\:]+@[^\s\p{Cc}@,;<>"()[\]\\:]+$/u.test(value);
 }
 
 export function companyEmail(resource: ScimResource): string | undefined {

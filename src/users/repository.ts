@@ -195,6 +195,7 @@ export function createUserRepository(db: Db) {
       }
       if (result.matchedCount !== 1) {
         await release(after._id, added);
+        await revisions.release(`user:${after._id}`, after.meta.version);
         throw new VersionConflictError(`user ${before._id} changed concurrently`);
       }
       await release(after._id, removed);

@@ -1,4 +1,5 @@
-import Router, { type RouterContext } from '@koa/router';
+import type { RouterContext } from '@koa/router';
+import { createRouter, type Router } from '../http/router.js';
 import type { Principal } from '../http/auth.js';
 import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
 import { parseProjection } from '../scim/projection.js';
@@ -6,7 +7,7 @@ import type { UserService, WriteContext } from './service.js';
 
 /** /Users: thin HTTP glue over the user service. */
 export function userRoutes(service: UserService): Router {
-  const router = new Router();
+  const router = createRouter();
   const context = (ctx: RouterContext): WriteContext => ({
     actor: actorOf(ctx),
     source: (ctx.state.principal as Principal).source,

@@ -13,7 +13,7 @@ import { applyPatch, parsePatchRequest } from '../scim/patch.js';
 import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
-import { companyEmail, isEmailAddress, validateResource, type ScimResource } from '../scim/validate.js';
+import { isEmailAddress, validateResource, type ScimResource } from '../scim/validate.js';
 import {
   normalizedFields,
   storedContent,
@@ -157,9 +157,10 @@ export function createUserService(deps: UserServiceDeps) {
   }
 
   function checkEmails(resource: ScimResource, alternate?: string) {
-    const company = companyEmail(resource);
-    if (company !== undefined && !isEmailAddress(company))
-      throw badRequest('invalidValue', `"${company}" is not an email address`);
+    for (const email of (resource.emails as { value?: unknown }[] | undefined) ?? []) {
+      if (typeof email?.value === 'string' && !isEmailAddress(email.value))
+        throw badRequest('invalidValue', `"${email.value}" is not an email address (one plain address)`);
+    }
     if (alternate !== undefined && !isEmailAddress(alternate)) {
       throw badRequest('invalidValue', `alternateEmail "${alternate}" is not an email address`);
     }

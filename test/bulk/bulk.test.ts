@@ -127,6 +127,27 @@ describe('/Bulk', () => {
     expect(big.status).toBe(413);
   });
 
+  it('answers 400 invalidSyntax, not 500, to data nested 100,000 levels deep', async () => {
+    const roomy = await startTestRoster();
+    try {
+      const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+      const body = `{"schemas":["${BULK}"],"Operations":[{"method":"POST","bulkId":"d","path":"/Users","data":${deep}}]}`;
+      const res = await roomy.scim().post('/Bulk').set('Content-Type', 'application/scim+json').send(body);
+      expect(res.status).toBe(400);
+      expect(res.body.scimType).toBe('invalidSyntax');
+      expect(res.body.detail).toMatch(/nests deeper than/);
+      // A realistic request still goes through.
+      const ok = await roomy.scim().post('/Bulk', {
+        schemas: [BULK],
+        Operations: [{ method: 'POST', bulkId: 'u', path: '/Users', data: { userName: 'shallow@example.com' } }],
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.body.Operations[0].status).toBe('201');
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it('rejects a body that is not a BulkRequest with 400 invalidSyntax', async () => {
     const res = await t.scim().post('/Bulk', { Operations: [] });
     expect(res.status).toBe(400);

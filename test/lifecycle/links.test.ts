@@ -5,6 +5,7 @@ import {
   activateWithLink,
   createUser,
   getUser,
+  LIFECYCLE,
   lifecycleOf,
   linkToken,
   movableClock,
@@ -228,6 +229,40 @@ describe('POST /activate', () => {
       .send({ token, password: PASSWORD, confirm: PASSWORD });
     expect(res.status).toBe(410);
     expect((await activateWithLink(t, token)).status).toBe(200);
+  });
+
+  it('a change of company or alternate email voids outstanding links; other changes keep them', async () => {
+    const kept = await activationLink();
+    const title = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'title', value: 'Engineer' }],
+    };
+    expect((await t.scim().patch(`/Users/${kept.user.id}`, title)).status).toBe(200);
+    expect((await t.request.get(`/activate?token=${kept.token}`)).status).toBe(200);
+
+    const company = await activationLink();
+    const newCompany = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [
+        { op: 'replace', path: 'emails', value: [{ value: `${unique('moved')}@corp.example`, type: 'work' }] },
+      ],
+    };
+    expect((await t.scim().patch(`/Users/${company.user.id}`, newCompany)).status).toBe(200);
+    expect((await t.request.get(`/activate?token=${company.token}`)).status).toBe(410);
+    expect((await activateWithLink(t, company.token)).status).toBe(410);
+
+    const { user, token } = await resetLink();
+    const newAlternate = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: `${LIFECYCLE}:alternateEmail`, value: `${unique('alt')}@home.example` }],
+    };
+    expect((await t.scim().patch(`/Users/${user.id}`, newAlternate)).status).toBe(200);
+    const reset = await t.request
+      .post('/reset-password')
+      .type('form')
+      .send({ token, password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(reset.status).toBe(410);
+    expect((await verify(t, user.userName, NEW_PASSWORD)).status).toBe(401);
   });
 
   it('a link of a deleted user stops working', async () => {

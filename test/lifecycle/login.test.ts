@@ -135,6 +135,48 @@ describe('lockout', () => {
     expect((await verify(t, user.userName, PASSWORD)).status).toBe(200);
   });
 
+  it('a burst of parallel wrong passwords leaves the user writable: unlock, suspend, PATCH and delete work', async () => {
+    const user = await activeUserWithPassword();
+    const burst = await Promise.all(Array.from({ length: 40 }, () => verify(t, user.userName, WRONG)));
+    expect(burst.filter((r) => r.status >= 500)).toEqual([]);
+
+    const unlock = await t.admin().post(`/users/${user.id}/unlock`, {});
+    expect(unlock.status, JSON.stringify(unlock.body)).toBe(200);
+    expect((await verify(t, user.userName, PASSWORD)).status).toBe(200);
+    const suspend = await t.admin().post(`/users/${user.id}/suspend`, {});
+    expect(suspend.status, JSON.stringify(suspend.body)).toBe(200);
+    const patch = await t.scim().patch(`/Users/${user.id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'title', value: 'Former' }],
+    });
+    expect(patch.status, JSON.stringify(patch.body)).toBe(200);
+    expect((await t.scim().delete(`/Users/${user.id}`)).status).toBe(204);
+  });
+
+  it('a locked account takes as long to refuse as a wrong password (the hash is checked either way)', async () => {
+    const user = await activeUserWithPassword();
+    const other = await activeUserWithPassword();
+    for (let i = 0; i < MAX_FAILURES; i++) await verify(t, user.userName, WRONG);
+    expect(lifecycleOf(await getUser(t, user.id)).locked).toBe(true);
+    /** Median time of a refused attempt; `after` (untimed) runs between attempts. */
+    const median = async (username: string, password: string, after: () => Promise<unknown>) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const res = await verify(t, username, password);
+        times.push(performance.now() - started);
+        await expectGeneric401(res);
+        await after();
+      }
+      return times.sort((a, b) => a - b)[2];
+    };
+    // A login of `other` between wrong guesses resets its count, so it never locks.
+    const wrong = await median(other.userName, WRONG, () => verify(t, other.userName, PASSWORD));
+    const locked = await median(user.userName, PASSWORD, async () => undefined);
+    // The locked path used to skip scrypt and answer in a fraction of a wrong password's time.
+    expect(locked).toBeGreaterThan(wrong * 0.6);
+  });
+
   it('after an unlock the user has the full number of attempts again', async () => {
     const user = await activeUserWithPassword();
     for (let i = 0; i < MAX_FAILURES; i++) await verify(t, user.userName, WRONG);

@@ -128,6 +128,32 @@ describe('uniqueness', () => {
     expect(await t.db.collection('users').countDocuments({ 'norm.userName': 'race@example.com' })).toBe(1);
   });
 
+  it('accepts only a single plain address in emails and alternateEmail (no lists, names or brackets)', async () => {
+    for (const value of [
+      'victim,attacker@evil.example',
+      'a@corp.com;b@evil.example',
+      'Name <x@evil.example>',
+      'a b@corp.com',
+      '"x"@corp.com',
+    ]) {
+      const company = await t.scim().post('/Users', userBody({ emails: [{ value, type: 'work' }] }));
+      expect(company.status, value).toBe(400);
+      expect(company.body.scimType).toBe('invalidValue');
+      const other = await t.scim().post(
+        '/Users',
+        userBody({
+          emails: [
+            { value: 'ok@corp.com', primary: true },
+            { value, type: 'home' },
+          ],
+        }),
+      );
+      expect(other.status, value).toBe(400);
+      const alternate = await t.scim().post('/Users', userBody({ [LIFECYCLE]: { alternateEmail: value } }));
+      expect(alternate.status, value).toBe(400);
+    }
+  });
+
   it('shares one space between company and alternate emails, case-insensitively', async () => {
     const a = await t.scim().post('/Users', userBody({ emails: [{ value: 'Shared@Corp.com', type: 'work' }] }));
     expect(a.status).toBe(201);

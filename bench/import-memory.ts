@@ -4,7 +4,7 @@
  * Writes a generated CSV to a temporary file, starts Roster as a child process on loopback (this
  * file with --serve: createRoster and an http server like src/main.ts, but with the server's
  * requestTimeout off, which an import longer than Node's default 300 s needs) against MONGODB_URI
- * or an embedded database (FerretDB here), streams the file to
+ * or an embedded database (FerretDB v2 on PostgreSQL here), streams the file to
  * POST /admin/v1/imports over http, and samples the server's resident memory (VmRSS in
  * /proc/<pid>/status) every 200 ms. Prints lines, seconds, lines/s, baseline and peak RSS.
  */

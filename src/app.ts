@@ -101,7 +101,10 @@ export function createApp(deps: AppDeps): Koa {
   scim.use(requireToken(authenticator, 'scim'), limiter, scimContentType);
   // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
   scim.use(discoveryRoutes(config, deps.registry, deps.features).routes());
-  scim.use('/Bulk', jsonBody(() => config.scim.bulk.maxPayloadSize));
+  scim.use(
+    '/Bulk',
+    jsonBody(() => config.scim.bulk.maxPayloadSize),
+  );
   scim.use(jsonBody(() => config.server.bodyLimitBytes));
   for (const router of deps.scimRouters ?? []) scim.use(router.routes());
 

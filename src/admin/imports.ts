@@ -61,10 +61,7 @@ export const MAX_DEFERRED = 10_000;
 const MAX_CONSECUTIVE_UNEXPECTED = 25;
 const MAX_GROUP_CACHE = 10_000;
 const UPDATE_ATTEMPTS = 3;
-/**
- * The answer of a write is not used: without `groups` the service does not look the user's groups
- * up, a query that is not indexed on FerretDB (it scans every membership).
- */
+/** The answer of a write is not used: without `groups` the service skips the user's group lookup. */
 const NO_GROUPS: Projection = { excludedAttributes: ['groups'] };
 
 export interface ImportError {
@@ -159,8 +156,7 @@ export function createImporter(deps: ImporterDeps) {
     const deferred: Row[] = [];
     const groupCache = new Map<string, { id: string; displayName: string } | null>();
     const groupsTouched = new Map<string, number>();
-    // userName -> id of every user, read once: on FerretDB only _id lookups are indexed, so a
-    // per-line query by userName would scan the collection and make the import quadratic.
+    // userName -> id of every user, read once, so a line needs no lookup of its own.
     const ids = new Map<string, string>();
     let consecutiveUnexpected = 0;
     let stop: string | undefined;

@@ -1,35 +1,91 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { PROJECT_ROOT } from '../config/index.js';
 
 /**
- * A development/test database, chosen in DESIGN.md's order: a `mongod` on PATH, a `ferretdb`
- * binary (PATH or the git-ignored .tools/bin), mongodb-memory-server if it is installed and can
- * download, and last FerretDB built with Go by scripts/build-ferretdb.sh.
+ * A development/test database, chosen in DESIGN.md's order: a `mongod` on PATH, then
+ * mongodb-memory-server-core if it is installed and has (or quickly gets) a MongoDB binary, then
+ * the engine scripts/setup-engine.sh builds into the git-ignored .tools: FerretDB v2 (the MongoDB
+ * wire protocol) on a private PostgreSQL 15 cluster with Microsoft's DocumentDB extension.
  */
 export interface EmbeddedDatabase {
-  kind: 'mongod' | 'ferretdb' | 'mongodb-memory-server';
+  kind: 'mongod' | 'mongodb-memory-server' | 'ferretdb';
   uri: string;
-  /** The database server's process, when Roster started one itself (the benchmark reads its CPU time). */
+  /** The process answering the MongoDB protocol (mongod or FerretDB), when Roster started one (the benchmark reads its CPU time). */
   pid?: number;
+  /** PostgreSQL's postmaster under FerretDB. */
+  pgPid?: number;
+  /** Refreshes the planner's statistics now (PostgreSQL's ANALYZE; after a bulk load, before measuring). */
+  analyze?(): Promise<void>;
   stop(): Promise<void>;
 }
 
 type Log = (message: string) => void;
 
-export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools/bin');
+export const TOOLS_DIR = path.join(PROJECT_ROOT, '.tools');
+export const TOOLS_BIN = path.join(TOOLS_DIR, 'bin');
+const SETUP_SCRIPT = 'scripts/setup-engine.sh';
+/** Debian's layout inside the private copy of PostgreSQL's install tree (scripts/setup-engine.sh). */
+const PG_BIN = path.join(TOOLS_DIR, 'pg/usr/lib/postgresql/15/bin');
+const FERRETDB = path.join(TOOLS_BIN, 'ferretdb');
+/** Written by scripts/setup-engine.sh once everything is built. */
+const ENGINE_STAMP = path.join(TOOLS_DIR, 'engine.stamp');
+/** PostgreSQL refuses to run as root: as root, the cluster belongs to this system user (Debian's packages create it). */
+const PG_SYSTEM_USER = 'postgres';
+/** The cluster's superuser, whoever runs it; local connections are trusted (socket in the cluster folder, or loopback). */
+const PG_ROLE = 'postgres';
+const PG_DATABASE = 'postgres';
+const PG_SOCKET_PORT = 5432;
+/** Lines appended to a new cluster's postgresql.conf; a cluster lacking the marker gets them (again). */
+const PG_SETTINGS_MARKER = '# Roster engine settings v2 (src/db/embedded.ts)';
+const PG_SETTINGS = [
+  PG_SETTINGS_MARKER,
+  "shared_preload_libraries = 'pg_cron,pg_documentdb_core,pg_documentdb'",
+  `cron.database_name = '${PG_DATABASE}'`,
+  // DocumentDB schedules jobs every few seconds: keep them out of the log.
+  'cron.log_run = off',
+  'cron.log_statement = off',
+  // Lets $elemMatch use an index on the array's field (e.g. emails.value); off by default.
+  'documentdb.useNewElemMatchIndexPushdown = on',
+  // A development database: a crash may lose the last few commits, never consistency.
+  'synchronous_commit = off',
+  // Statistics follow a seed or an import within seconds (an index is only chosen once they exist).
+  'autovacuum_naptime = 5s',
+  '',
+].join('\n');
+/** How long mongodb-memory-server-core may take to find or download its MongoDB binary. */
+const MEMORY_SERVER_BINARY_WAIT_MS = 3000;
 
 function onPath(binary: string): string | undefined {
   const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
   return found.status === 0 ? found.stdout.trim() : undefined;
 }
 
-export function findFerretdb(): string | undefined {
-  const local = path.join(TOOLS_BIN, 'ferretdb');
-  return existsSync(local) ? local : onPath('ferretdb');
+const pgTool = (name: string) => path.join(PG_BIN, name);
+
+/** Whether scripts/setup-engine.sh has built the PostgreSQL + DocumentDB + FerretDB engine. */
+export function engineAvailable(): boolean {
+  return [ENGINE_STAMP, FERRETDB, pgTool('postgres'), pgTool('initdb'), pgTool('pg_ctl'), pgTool('psql')].every(
+    (file) => existsSync(file),
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -44,10 +100,81 @@ export async function freePort(): Promise<number> {
   });
 }
 
+interface RunAs {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** The unprivileged user PostgreSQL runs as when Roster runs as root; undefined otherwise (it runs as us). */
+function postgresUser(): RunAs | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const entry = spawnSync('getent', ['passwd', PG_SYSTEM_USER], { encoding: 'utf8' });
+  const [, , uid, gid] = entry.status === 0 ? entry.stdout.trim().split(':') : [];
+  if (uid === undefined || gid === undefined) {
+    throw new Error(
+      `PostgreSQL refuses to run as root and there is no '${PG_SYSTEM_USER}' system user to run it as ` +
+        `(Debian's postgresql-15 package creates it): run \`bash ${SETUP_SCRIPT}\`, or run Roster as a normal user`,
+    );
+  }
+  return { name: PG_SYSTEM_USER, uid: Number(uid), gid: Number(gid) };
+}
+
+/** `setpriv --pdeathsig` (util-linux) ends a child with its parent, so a killed test run leaves no database behind. */
+let pdeathsig: boolean | undefined;
+function withParentDeathSignal(binary: string, args: string[], signal: string): [string, string[]] {
+  pdeathsig ??= spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout?.includes('--pdeathsig') ?? false;
+  return pdeathsig ? ['setpriv', [`--pdeathsig=${signal}`, '--', binary, ...args]] : [binary, args];
+}
+
+function spawnAs(binary: string, args: string[], user: RunAs | undefined, options: SpawnOptions = {}): ChildProcess {
+  return spawn(binary, args, { ...options, ...(user ? { uid: user.uid, gid: user.gid } : {}) });
+}
+
+/** Runs a tool to completion (asynchronously: a restart happens while Roster serves requests). */
+function runTool(binary: string, args: string[], user: RunAs | undefined, timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawnAs(binary, args, user, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let output = '';
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      code === 0
+        ? resolve(output)
+        : reject(new Error(`${path.basename(binary)} ${args.join(' ')} failed (${code ?? signal}): ${output.trim()}`)),
+    );
+  });
+}
+
+function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  if (!(await exited(child, graceMs))) {
+    child.kill('SIGKILL');
+    await exited(child, 5000);
+  }
+}
+
 async function waitForPing(uri: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`database process exited (${child.exitCode}): ${output()}`);
+    // No pid: it could not be started at all (its 'error' event is in the output).
+    if (child.exitCode !== null || child.pid === undefined) {
+      throw new Error(`database process exited (${child.exitCode}): ${output()}`);
+    }
     const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
     try {
       await client.db('admin').command({ ping: 1 });
@@ -61,6 +188,7 @@ async function waitForPing(uri: string, child: ChildProcess, output: () => strin
   throw new Error(`database did not answer within 60 s: ${output()}`);
 }
 
+/** Starts a MongoDB-protocol server and waits until it answers a ping. */
 async function startProcess(
   kind: EmbeddedDatabase['kind'],
   binary: string,
@@ -69,13 +197,15 @@ async function startProcess(
 ): Promise<EmbeddedDatabase> {
   const port = fixedPort ?? (await freePort());
   const debugPort = await freePort();
-  const child = spawn(binary, args(port, debugPort), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, commandArgs] = withParentDeathSignal(binary, args(port, debugPort), 'TERM');
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  child.on('error', (err) => keep(Buffer.from(`${binary}: ${err.message}\n`)));
   const uri = `mongodb://127.0.0.1:${port}/`;
   try {
     await waitForPing(uri, child, () => output);
@@ -83,41 +213,249 @@ async function startProcess(
     child.kill('SIGKILL');
     throw err;
   }
+  return { kind, uri, pid: child.pid, stop: () => stopChild(child, 'SIGTERM', 5000) };
+}
+
+/**
+ * As root, PostgreSQL runs as `user`, which must be able to enter every folder above the cluster
+ * and read the engine in .tools. Folders under the temp folder (mkdtemp makes them 0700) get
+ * search permission for others; anything else is reported, never changed.
+ */
+function makeReachable(user: RunAs, clusterDir: string): void {
+  const searchable = (dir: string) => {
+    const st = statSync(dir);
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    return (st.mode & bit) !== 0;
+  };
+  const tmp = realpathSync(os.tmpdir());
+  const ancestors = (dir: string) => {
+    const list: string[] = [];
+    for (let d = dir; ; d = path.dirname(d)) {
+      list.unshift(d);
+      if (d === path.dirname(d)) return list;
+    }
+  };
+  for (const dir of ancestors(path.dirname(clusterDir))) {
+    if (searchable(dir)) continue;
+    if (!dir.startsWith(tmp + path.sep)) {
+      throw new Error(
+        `PostgreSQL runs as the system user '${user.name}' (it refuses root), which cannot enter ${dir}: ` +
+          `let it (chmod o+x ${dir}), choose another data folder, or run Roster as a normal user`,
+      );
+    }
+    chmodSync(dir, statSync(dir).mode | 0o001);
+  }
+  for (const dir of ancestors(PG_BIN)) {
+    if (!searchable(dir)) {
+      throw new Error(
+        `PostgreSQL runs as the system user '${user.name}' (it refuses root), which cannot enter ${dir} to reach ` +
+          `the engine in ${TOOLS_DIR}: keep the project where other users can read it, or run Roster as a normal user`,
+      );
+    }
+  }
+}
+
+/** Creates the cluster on first use (initdb, Roster's settings); later starts reuse it. */
+async function ensureCluster(clusterDir: string, user: RunAs | undefined, log: Log): Promise<void> {
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    rmSync(clusterDir, { recursive: true, force: true }); // a half-made cluster from an interrupted initdb
+    mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
+    if (user) chownSync(clusterDir, user.uid, user.gid);
+    log(`creating a PostgreSQL cluster in ${clusterDir}${user ? ` (owned by ${user.name})` : ''}`);
+    await runTool(
+      pgTool('initdb'),
+      ['-D', clusterDir, '-U', PG_ROLE, '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync'],
+      user,
+    );
+  }
+  const conf = path.join(clusterDir, 'postgresql.conf');
+  if (!readFileSync(conf, 'utf8').includes(PG_SETTINGS_MARKER)) appendFileSync(conf, `\n${PG_SETTINGS}`);
+}
+
+/** A postmaster left running by an earlier run that ended without stopping it: stop it. */
+async function stopLeftover(clusterDir: string, user: RunAs | undefined, log: Log): Promise<void> {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  let ours = false;
+  try {
+    ours = Number.isInteger(pid) && pid > 0 && readlinkSync(`/proc/${pid}/exe`) === realpathSync(pgTool('postgres'));
+  } catch {
+    // no such process (or not readable): the file is stale
+  }
+  if (ours) {
+    log(`a PostgreSQL from an earlier run still serves ${clusterDir} (pid ${pid}): stopping it`);
+    await runTool(pgTool('pg_ctl'), ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'], user);
+  } else {
+    unlinkSync(pidFile); // a stale lock file (its pid may belong to another process by now)
+  }
+}
+
+/** Waits until postmaster.pid reports "ready" (its 8th line). */
+async function waitForPostgres(clusterDir: string, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const tail = () =>
+    existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n') : '(no log)';
+  let failure: Error | undefined;
+  child.on('error', (err) => (failure ??= err));
+  while (Date.now() < deadline) {
+    if (failure || child.pid === undefined) {
+      throw new Error(`could not start ${pgTool('postgres')}: ${failure?.message ?? 'no process'}`);
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`PostgreSQL exited (${child.exitCode ?? child.signalCode}); ${logFile}:\n${tail()}`);
+    }
+    try {
+      const status = readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[7]?.trim();
+      if (status === 'ready') return;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`PostgreSQL was not ready within 60 s; ${logFile}:\n${tail()}`);
+}
+
+/**
+ * FerretDB v2 on a PostgreSQL cluster with DocumentDB, both kept in `stateDir` (created on first use,
+ * reused later). `port` pins FerretDB's port: reliability tests stop the engine and start it again
+ * where the clients expect it, with the same state. `pid` is FerretDB (what SIGSTOP pauses).
+ */
+export async function startPostgresEngine(
+  stateDir: string,
+  options: { port?: number; log?: Log } = {},
+): Promise<EmbeddedDatabase> {
+  const log = options.log ?? (() => undefined);
+  if (!engineAvailable()) throw new Error(`the database engine is not built: run \`bash ${SETUP_SCRIPT}\``);
+  const user = postgresUser();
+  const clusterDir = path.join(stateDir, 'postgresql');
+  mkdirSync(stateDir, { recursive: true });
+  if (user) makeReachable(user, clusterDir);
+  await ensureCluster(clusterDir, user, log);
+  await stopLeftover(clusterDir, user, log);
+
+  // A unix socket in the cluster folder (only its owner, and root, can enter it); loopback TCP when
+  // the path is too long for a socket address (or has characters PostgreSQL's settings would split).
+  const socket = path.join(clusterDir, `.s.PGSQL.${PG_SOCKET_PORT}`).length < 100 && !/[\s,'"\\]/.test(clusterDir);
+  const pgPort = socket ? PG_SOCKET_PORT : await freePort();
+  // DocumentDB (cursors, background jobs) and pg_cron (its jobs) connect back to the server over libpq.
+  const loopbackHost = socket ? clusterDir : '127.0.0.1';
+  const logFile = path.join(stateDir, 'postgresql.log');
+  const logFd = openSync(logFile, 'a');
+  const [command, args] = withParentDeathSignal(
+    pgTool('postgres'),
+    [
+      ...['-D', clusterDir, '-c', `port=${pgPort}`],
+      ...['-c', `listen_addresses=${socket ? '' : '127.0.0.1'}`],
+      ...['-c', `unix_socket_directories=${socket ? clusterDir : ''}`],
+      ...['-c', `cron.host=${loopbackHost}`],
+      ...['-c', `documentdb.localhost_connection_string=host='${loopbackHost.replace(/['\\]/g, '\\$&')}'`],
+    ],
+    'INT', // fast shutdown
+  );
+  let postgres: ChildProcess;
+  try {
+    postgres = spawnAs(command, args, user, { stdio: ['ignore', logFd, logFd] });
+  } finally {
+    closeSync(logFd);
+  }
+  const stopPostgres = async () => {
+    if (postgres.exitCode !== null || postgres.signalCode !== null) return;
+    await runTool(pgTool('pg_ctl'), ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '30'], user).catch(
+      (err: Error) => log(`pg_ctl stop: ${err.message}`),
+    );
+    if (!(await exited(postgres, 5000))) await stopChild(postgres, 'SIGQUIT', 5000);
+  };
+  const host = socket ? ['-h', clusterDir] : ['-h', '127.0.0.1'];
+  const sql = (statement: string) =>
+    runTool(
+      pgTool('psql'),
+      [
+        ...['-X', '-q', '-v', 'ON_ERROR_STOP=1', ...host, '-p', String(pgPort), '-U', PG_ROLE, '-d', PG_DATABASE],
+        ...['-c', statement],
+      ],
+      undefined,
+    );
+  let ferretdb: EmbeddedDatabase;
+  try {
+    await waitForPostgres(clusterDir, postgres, logFile);
+    await sql('CREATE EXTENSION IF NOT EXISTS documentdb CASCADE');
+    const postgresqlUrl = socket
+      ? `postgres://${PG_ROLE}@/${PG_DATABASE}?host=${encodeURIComponent(clusterDir)}&port=${pgPort}`
+      : `postgres://${PG_ROLE}@127.0.0.1:${pgPort}/${PG_DATABASE}`;
+    const ferretState = path.join(stateDir, 'ferretdb');
+    mkdirSync(ferretState, { recursive: true });
+    ferretdb = await startProcess(
+      'ferretdb',
+      FERRETDB,
+      (port, debugPort) => [
+        `--postgresql-url=${postgresqlUrl}`,
+        `--listen-addr=127.0.0.1:${port}`,
+        `--debug-addr=127.0.0.1:${debugPort}`,
+        `--state-dir=${ferretState}`,
+        '--no-auth',
+        '--telemetry=disable',
+        '--log-level=error',
+      ],
+      options.port,
+    );
+  } catch (err) {
+    await stopPostgres();
+    throw err;
+  }
   return {
-    kind,
-    uri,
-    pid: child.pid,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+    ...ferretdb,
+    pgPid: postgres.pid,
+    analyze: async () => void (await sql('ANALYZE')),
+    async stop() {
+      await ferretdb.stop();
+      await stopPostgres();
+    },
   };
 }
 
-/** `port` pins the listen port (reliability tests restart a stopped database where clients expect it). */
-export function startFerretdb(binary: string, stateDir: string, port?: number): Promise<EmbeddedDatabase> {
-  mkdirSync(path.join(stateDir, 'sqlite'), { recursive: true });
-  mkdirSync(path.join(stateDir, 'state'), { recursive: true });
-  return startProcess(
-    'ferretdb',
-    binary,
-    (port, debugPort) => [
-      '--handler=sqlite',
-      `--sqlite-url=file:${path.join(stateDir, 'sqlite')}/`,
-      `--listen-addr=127.0.0.1:${port}`,
-      `--debug-addr=127.0.0.1:${debugPort}`,
-      `--state-dir=${path.join(stateDir, 'state')}`,
-      '--telemetry=disable',
-      '--log-level=error',
-    ],
-    port,
-  );
+/** mongodb-memory-server-core, if installed and its MongoDB binary is cached or downloads quickly. */
+async function startMemoryServer(dataDir: string, log: Log): Promise<EmbeddedDatabase | undefined> {
+  type MemoryServerModule = typeof import('mongodb-memory-server-core');
+  let mms: MemoryServerModule;
+  try {
+    const moduleName = 'mongodb-memory-server-core';
+    mms = (await import(moduleName)) as MemoryServerModule;
+  } catch {
+    log('mongodb-memory-server-core is not installed');
+    return undefined;
+  }
+  // Finds the cached binary or downloads one. An offline machine fails (or hangs) here, so it gets
+  // a few seconds; a download still running then finishes in the background for the next start.
+  const binary = mms.MongoBinary.getPath();
+  binary.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const found = await Promise.race([
+    binary.then(
+      () => 'ok',
+      (err: Error) => String(err.message).split('\n')[0],
+    ),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () => resolve(`no MongoDB binary within ${MEMORY_SERVER_BINARY_WAIT_MS / 1000} s`),
+        MEMORY_SERVER_BINARY_WAIT_MS,
+      );
+    }),
+  ]);
+  clearTimeout(timer);
+  if (found !== 'ok') {
+    log(`mongodb-memory-server-core skipped: ${found}`);
+    return undefined;
+  }
+  const dbPath = path.join(dataDir, 'memory-server');
+  mkdirSync(dbPath, { recursive: true });
+  const server = await mms.MongoMemoryServer.create({ instance: { dbPath } });
+  return {
+    kind: 'mongodb-memory-server',
+    uri: server.getUri(),
+    pid: server.instanceInfo?.instance.mongodProcess?.pid,
+    stop: async () => void (await server.stop()),
+  };
 }
 
 export async function startEmbeddedDatabase(dataDir: string, log: Log): Promise<EmbeddedDatabase> {
@@ -134,26 +472,22 @@ export async function startEmbeddedDatabase(dataDir: string, log: Log): Promise<
       dbPath,
     ]);
   }
-  let ferretdb = findFerretdb();
-  if (ferretdb) return startFerretdb(ferretdb, path.join(dataDir, 'ferretdb'));
+  log('no mongod on PATH');
 
-  try {
-    const moduleName = 'mongodb-memory-server';
-    const { MongoMemoryServer } = (await import(moduleName)) as {
-      MongoMemoryServer: { create(o: unknown): Promise<{ getUri(): string; stop(): Promise<boolean> }> };
-    };
-    const server = await MongoMemoryServer.create({ instance: { dbPath: path.join(dataDir, 'memory-server') } });
-    return { kind: 'mongodb-memory-server', uri: server.getUri(), stop: async () => void (await server.stop()) };
-  } catch {
-    log('mongodb-memory-server is not available here; building FerretDB with Go (first run only)');
-  }
+  const memoryServer = await startMemoryServer(dataDir, log);
+  if (memoryServer) return memoryServer;
 
-  const build = spawnSync('bash', [path.join(PROJECT_ROOT, 'scripts/build-ferretdb.sh')], { stdio: 'inherit' });
-  ferretdb = findFerretdb();
-  if (build.status !== 0 || !ferretdb) {
-    throw new Error(
-      'no database: set MONGODB_URI, put mongod or ferretdb on PATH, or make scripts/build-ferretdb.sh work (needs Go)',
-    );
+  if (!engineAvailable()) {
+    log(`the PostgreSQL + DocumentDB + FerretDB engine is not built yet: running ${SETUP_SCRIPT} (first start only)`);
+    spawnSync('bash', [path.join(PROJECT_ROOT, SETUP_SCRIPT)], { stdio: 'inherit' });
+    if (!engineAvailable()) {
+      throw new Error(
+        `no database: run \`bash ${SETUP_SCRIPT}\` (Debian 12; installs PostgreSQL 15, builds DocumentDB and FerretDB ` +
+          'into .tools); on other systems set MONGODB_URI, e.g. to `docker compose --profile postgres up -d ferretdb` ' +
+          '(docker-compose.yml)',
+      );
+    }
   }
-  return startFerretdb(ferretdb, path.join(dataDir, 'ferretdb'));
+  log('starting FerretDB v2 on PostgreSQL 15 + DocumentDB (built in .tools)');
+  return startPostgresEngine(path.join(dataDir, 'engine'), { log });
 }

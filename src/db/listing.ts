@@ -1,13 +1,12 @@
 import type { Collection, Document, Filter, Sort } from 'mongodb';
-import { ScimError } from '../scim/errors.js';
 import { badRequest } from '../scim/errors.js';
 import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
 import { decodeCursor, encodeCursor, type ListRequest } from '../scim/list.js';
 import type { ScimResource } from '../scim/validate.js';
 
-/** Candidates fetched for a filter that must be finished in memory (FerretDB cannot $elemMatch documents). */
-const MAX_INEXACT_CANDIDATES = 10_000;
+/** Candidates converted and matched at a time when a filter must be finished in memory. */
+const INEXACT_BATCH = 500;
 
 export interface ListPlan<T extends Document> {
   collection: Collection<T>;
@@ -111,37 +110,48 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   return { resources: await plan.toScim(docs as T[]), totalResults, startIndex: request.startIndex };
 }
 
+/**
+ * A filter the query can only over-approximate (a case-insensitive order comparison inside a value
+ * path): the candidates are streamed in order and `matches` decides. Only the page is kept in memory;
+ * the total needs every candidate, so such a filter costs a pass over what its query selects.
+ */
 async function inexactPage<T extends Document>(plan: ListPlan<T>, sort: Sort, field: string): Promise<ListPage> {
   const { collection, request } = plan;
-  const candidates = await collection
-    .find(plan.query)
-    .sort(sort)
-    .limit(MAX_INEXACT_CANDIDATES + 1)
-    .toArray();
-  if (candidates.length > MAX_INEXACT_CANDIDATES) {
-    throw new ScimError(400, 'The filter matches too many resources to evaluate; narrow it', 'tooMany');
+  const position = request.cursor ? decodeCursor(request.cursor) : undefined;
+  const skip = request.cursor === undefined ? request.startIndex - 1 : 0;
+  let reachedCursor = position === undefined;
+  let totalResults = 0;
+  let passed = 0;
+  let more = false;
+  const page: { doc: Document; resource: ScimResource }[] = [];
+  let batch: T[] = [];
+  const take = async () => {
+    const resources = await plan.toScim(batch);
+    resources.forEach((resource, i) => {
+      if (!plan.filter!.matches(resource)) return;
+      totalResults++;
+      if (!reachedCursor) {
+        reachedCursor = String(batch[i]._id) === position!.id;
+        return;
+      }
+      if (passed++ < skip) return;
+      if (page.length < request.count) page.push({ doc: batch[i], resource });
+      else more = true;
+    });
+    batch = [];
+  };
+  for await (const doc of collection.find(plan.query).sort(sort).batchSize(INEXACT_BATCH)) {
+    batch.push(doc as T);
+    if (batch.length === INEXACT_BATCH) await take();
   }
-  const resources = await plan.toScim(candidates as T[]);
-  const matching: { doc: Document; resource: ScimResource }[] = [];
-  resources.forEach((resource, i) => {
-    if (plan.filter!.matches(resource)) matching.push({ doc: candidates[i], resource });
-  });
-  const totalResults = matching.length;
+  await take();
+  const last = page[page.length - 1];
   if (request.cursor !== undefined) {
-    let from = 0;
-    if (request.cursor !== '') {
-      const { id } = decodeCursor(request.cursor);
-      from = matching.findIndex((m) => String(m.doc._id) === id) + 1;
-    }
-    const page = matching.slice(from, from + request.count);
-    const last = page[page.length - 1];
-    const more = from + request.count < matching.length;
     return {
       resources: page.map((m) => m.resource),
       totalResults,
       nextCursor: more && last ? encodeCursor({ key: valueAt(last.doc, field), id: String(last.doc._id) }) : undefined,
     };
   }
-  const page = matching.slice(request.startIndex - 1, request.startIndex - 1 + request.count);
   return { resources: page.map((m) => m.resource), totalResults, startIndex: request.startIndex };
 }

@@ -1,3 +1,19 @@
+/**
+ * The one MongoDB connection and what every repository relies on. Roster runs on MongoDB >= 6 and on
+ * FerretDB v2 (PostgreSQL with DocumentDB) with the same queries: single-document atomic updates,
+ * conditional writes on a version field, unique indexes, `$elemMatch`. What FerretDB v2 lacks that
+ * MongoDB has, and how Roster lives with it:
+ * - no multi-document transactions: email claims are written before the user and released after
+ *   it, stale claims are taken over (users/repository.ts);
+ * - `$elemMatch` uses an index only with DocumentDB's `documentdb.useNewElemMatchIndexPushdown = on`
+ *   (set by the embedded engine; README says so for other PostgreSQL servers); Roster's value-path
+ *   queries put an indexed shadow-field condition beside it anyway;
+ * - planner statistics come from PostgreSQL's autovacuum: right after a bulk load a lookup can be
+ *   slow until `ANALYZE` ran (the embedded engine runs autovacuum often; the benchmark analyzes);
+ * - a sort is not read in index order (DocumentDB 0.106 sorts the matching range), so a deep page
+ *   or a whole-collection count costs in proportion to what it covers;
+ * - `explain` of `distinct` is not supported (test/db/engine.test.ts explains the equivalent find).
+ */
 import {
   MongoBulkWriteError,
   MongoClient,
@@ -97,12 +113,9 @@ export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
   }
 }
 
-/**
- * A unique-index violation. MongoDB answers 11000; FerretDB 1.24 does too for inserts, but reports a
- * violation on replace/update as InternalError "UNIQUE constraint failed".
- */
+/** A unique-index violation (11000 on MongoDB and FerretDB v2, for inserts and updates alike). */
 export function isDuplicateKeyError(err: unknown): boolean {
-  return err instanceof MongoServerError && (err.code === 11000 || /UNIQUE constraint failed/i.test(err.message));
+  return err instanceof MongoServerError && err.code === 11000;
 }
 
 /** insertMany(ordered: false): the indexes of the documents refused as duplicates; other errors throw. */

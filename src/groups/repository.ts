@@ -1,7 +1,6 @@
 import { insertUnordered, isDuplicateKeyError } from '../db/mongo.js';
 import { type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
-import { createRevisions } from '../db/revisions.js';
 
 export interface StoredGroup {
   _id: string;
@@ -36,7 +35,6 @@ export type GroupRepository = ReturnType<typeof createGroupRepository>;
 export function createGroupRepository(db: Db) {
   const groups: Collection<StoredGroup> = db.collection<StoredGroup>('groups');
   const memberships: Collection<Membership> = db.collection<Membership>('memberships');
-  const revisions = createRevisions(db);
 
   return {
     collection: groups,
@@ -63,15 +61,12 @@ export function createGroupRepository(db: Db) {
       return names.length ? groups.find({ 'norm.displayName': { $in: names } }).toArray() : Promise.resolve([]);
     },
 
-    /** Writes the group's own fields if its version is unchanged; false when someone else wrote first. */
+    /** Writes the group's own fields if its version is unchanged (one conditional write); false when someone else wrote first. */
     async replace(before: StoredGroup, after: StoredGroup): Promise<boolean> {
-      if (!(await revisions.claim(`group:${after._id}`, after.meta.version))) return false;
       try {
         const result = await groups.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
-        if (result.matchedCount !== 1) await revisions.release(`group:${after._id}`, after.meta.version);
         return result.matchedCount === 1;
       } catch (err) {
-        await revisions.release(`group:${after._id}`, after.meta.version);
         if (isDuplicateKeyError(err)) throw new DuplicateGroupError(after.displayName);
         throw err;
       }
@@ -90,13 +85,12 @@ export function createGroupRepository(db: Db) {
       const result = await groups.deleteOne({ _id: id });
       await memberships.deleteMany({ groupId: id });
       await memberships.deleteMany({ memberId: id });
-      await revisions.forget(`group:${id}`);
       return result.deletedCount === 1;
     },
 
     /** Idempotent: adding an existing member changes nothing. Returns how many were new. */
     async addMembers(groupId: string, members: { id: string; type: 'User' | 'Group' }[]): Promise<number> {
-      // Plain inserts, duplicates ignored: on FerretDB an insert is far cheaper than an upsert.
+      // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.
       const docs = members.map((m) => ({ _id: membershipId(groupId, m.id), groupId, memberId: m.id, type: m.type }));
       return docs.length - (await insertUnordered(memberships, docs)).length;
     },

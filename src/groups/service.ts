@@ -103,17 +103,10 @@ export function createGroupService(deps: GroupServiceDeps) {
   ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
     const ids = [...new Set(input.map((m) => m.value))];
     if (selfId && ids.includes(selfId)) throw badRequest('invalidValue', 'A group cannot be a member of itself');
-    // A few ids (the usual PATCH) are looked up one by one: a findOne by _id is the one query
-    // FerretDB answers without a scan; many ids go in one $in query.
-    const few = ids.length <= 10;
-    const userDocs = few
-      ? (await Promise.all(ids.map((id) => users.findById(id)))).filter((u) => u !== null)
-      : await users.findByIds(ids, { _id: 1 });
+    const userDocs = await users.findByIds(ids, { _id: 1 });
     const foundUsers = new Set(userDocs.map((u) => u._id));
     const rest = ids.filter((id) => !foundUsers.has(id));
-    const groupDocs = few
-      ? (await Promise.all(rest.map((id) => groups.findById(id)))).filter((g) => g !== null)
-      : await groups.findByIds(rest);
+    const groupDocs = await groups.findByIds(rest);
     const foundGroups = new Set(groupDocs.map((g) => g._id));
     const missing = rest.filter((id) => !foundGroups.has(id));
     if (missing.length) throw badRequest('invalidValue', `Members not found: ${missing.slice(0, 10).join(', ')}`);

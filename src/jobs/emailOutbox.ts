@@ -10,7 +10,7 @@ import { isEmailAddress } from '../scim/validate.js';
 /**
  * The email outbox (collection `emails`). An email is rendered and stored first, then a
  * `send-email` job delivers it. Each attempt first takes the email's claim (an insert into
- * `emailClaims`, atomic even on FerretDB) with a lease, so a job that runs twice, or on two
+ * `emailClaims` under the email's id: only one caller can succeed) with a lease, so a job that runs twice, or on two
  * Roster instances, never sends again after a successful send. Bodies hold single-use links: they are cleared (set to null) as soon as the
  * email is sent or has failed for good.
  */
@@ -174,10 +174,9 @@ export function createOutbox(options: OutboxOptions) {
   const cleared = { subject: null, text: null, html: null, leaseId: null, leaseUntil: null };
 
   /**
-   * Takes the email's claim: inserting a document with the email's id into `emailClaims`. An
-   * insert with a taken _id fails atomically on MongoDB and on FerretDB alike, whereas a
-   * conditional findOneAndUpdate/updateOne is NOT atomic on FerretDB 1.x (two callers can both
-   * "win"). A claim whose lease expired (its owner died) is deleted and taken once more.
+   * Takes the email's claim: inserting a document with the email's id into `emailClaims`, which
+   * fails for every caller but one. A claim whose lease expired (its owner died) is deleted and
+   * taken once more.
    */
   async function takeClaim(emailId: string, leaseId: string, leaseUntil: Date): Promise<boolean> {
     for (let round = 0; round < 2; round++) {

@@ -498,24 +498,19 @@ export function createLifecycle(deps: LifecycleDeps) {
         await attempt(user, false, user ? 'no password' : 'unknown user');
         return undefined;
       }
-      // The hash is checked even for a locked account, so the answer takes as long as a wrong password's.
+      // The attempt is counted before the password is checked, so parallel guesses cannot outrun the
+      // limit; the hash is checked either way, so a locked account answers as slowly as a wrong password.
+      const max = config.passwords.maxFailedAttempts;
+      const attemptNumber = await users.takeLoginAttempt(user._id, max);
       const passwordMatches = await verifyPassword(password, user.secret.passwordHash);
-      if (user.lifecycle.locked) {
-        await attempt(user, false, 'locked');
-        return undefined;
-      }
-      if (!passwordMatches) {
-        const failures = await users.countFailedLogin(user._id);
-        await attempt(user, false, 'wrong password');
-        if (failures >= config.passwords.maxFailedAttempts) {
-          await users.modify(user._id, { actor: SYSTEM, source: user.lifecycle.source }, (u) => {
-            u.lifecycle.locked = true;
-          });
+      if (attemptNumber === undefined || !passwordMatches) {
+        await attempt(user, false, attemptNumber === undefined ? 'locked' : 'wrong password');
+        if ((attemptNumber === undefined || attemptNumber >= max) && (await users.lock(user._id))) {
           await deps.recordEvent({
             type: 'user_lockout',
             resource: resource(user),
             initiatedBy: SYSTEM,
-            details: { failedAttempts: failures },
+            details: { failedAttempts: attemptNumber ?? max },
           });
         }
         return undefined;

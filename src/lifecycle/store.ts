@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
-import { createOnce } from '../db/revisions.js';
 import type { Actor } from '../events/types.js';
 import { createLinkToken, hashLinkToken } from './tokens.js';
 
@@ -38,7 +37,6 @@ export const LIFECYCLE_INDEXES: IndexSpec[] = [
 
 export function createLinkTokens(db: Db) {
   const tokens = db.collection<LinkTokenDoc>('link_tokens');
-  const claimOnce = createOnce(db);
   return {
     /** A new link for the user; earlier unused links of the same kind stop working. */
     async issue(userId: string, kind: LinkKind, ttlMs: number, now: Date): Promise<string> {
@@ -52,14 +50,10 @@ export function createLinkTokens(db: Db) {
       const doc = await tokens.findOne({ _id: hashLinkToken(token), kind });
       return doc && doc.expiresAt > now ? doc.userId : undefined;
     },
-    /** Uses the token up; only one caller can succeed, even on FerretDB. */
+    /** Uses the token up: one atomic delete, so only one caller can succeed. */
     async consume(token: string, kind: LinkKind, now: Date): Promise<string | undefined> {
-      const hash = hashLinkToken(token);
-      const doc = await tokens.findOne({ _id: hash, kind });
-      if (!doc || doc.expiresAt <= now) return undefined;
-      if (!(await claimOnce(`link:${hash}`))) return undefined;
-      await tokens.deleteOne({ _id: hash });
-      return doc.userId;
+      const doc = await tokens.findOneAndDelete({ _id: hashLinkToken(token), kind, expiresAt: { $gt: now } });
+      return doc?.userId;
     },
     async forgetUser(userId: string): Promise<void> {
       await tokens.deleteMany({ userId });
@@ -69,7 +63,6 @@ export function createLinkTokens(db: Db) {
 
 export function createSchedules(db: Db) {
   const schedules = db.collection<Schedule>('schedules');
-  const claimOnce = createOnce(db);
   return {
     async create(input: Omit<Schedule, '_id' | 'createdAt'>, now: Date): Promise<Schedule> {
       const schedule: Schedule = { _id: randomUUID(), ...input, createdAt: now };
@@ -84,12 +77,9 @@ export function createSchedules(db: Db) {
         .limit(1000)
         .toArray(),
     pendingFor: (userId: string, state: Schedule['state']) => schedules.find({ userId, state }).toArray(),
-    /** True for the one caller that takes it (firing and cancelling race safely, even on FerretDB). */
+    /** The schedule, for the one caller that takes it (one atomic delete: firing and cancelling race safely). */
     async take(id: string): Promise<Schedule | undefined> {
-      const schedule = await schedules.findOne({ _id: id });
-      if (!schedule || !(await claimOnce(`schedule:${id}`))) return undefined;
-      await schedules.deleteOne({ _id: id });
-      return schedule;
+      return (await schedules.findOneAndDelete({ _id: id })) ?? undefined;
     },
     forUser: (userId: string) => schedules.find({ userId }).toArray(),
   };

@@ -3,8 +3,9 @@
  *
  * A small recursive-descent parser of our own (scim2-parse-filter mangles JSON string escapes, merges Entra's
  * `emails[type eq "work"].value eq "x"` into two independent conditions and has no depth limit), then a
- * translator that respects FerretDB 1.x: no `$elemMatch` on documents, so a value path with several conditions
- * becomes a conjunction of dotted-path conditions (a superset, `exact: false`) and `matches()` decides.
+ * translator: a value path with several conditions becomes `$elemMatch` (beside dotted-path conditions on the
+ * indexed shadow fields). Only what a query cannot say (a case-insensitive order comparison inside a value
+ * path) compiles to a superset (`exact: false`) that `matches()` finishes in memory.
  */
 import { ScimError } from './errors.js';
 import { ATTRNAME, quote, tryParseAttributePath, type AttributePath } from './attributePath.js';
@@ -467,10 +468,56 @@ class Translator {
     const inner = this.compile(filter, scope);
     const urn = parent.schema ?? path.urn;
     const test = (resource: unknown) => elementsOf(rootOf(resource, urn), path.attribute).some((el) => inner.test(el));
-    if (parent.multiValued) return { q: inner.q, exact: inner.exact, test };
+    if (parent.multiValued) {
+      // When inner.q is only a superset (several conditions, not, ne), $elemMatch ties them to one
+      // element; inner.q stays beside it, since it reaches the indexed shadow fields that $elemMatch cannot.
+      const element = inner.exact ? undefined : this.elementQuery(filter, path, parent.field);
+      if (element) return { q: andQuery([inner.q, { [parent.field]: { $elemMatch: element } }]), exact: true, test };
+      return { q: inner.q, exact: inner.exact, test };
+    }
     // single-valued complex: the element must exist, then the conditions apply to it like ordinary sub-attributes
     const exists = parent.compute || parent.join ? {} : { [parent.field]: { $exists: true, $ne: null } };
     return { q: andQuery([exists, inner.q]), exact: inner.exact, test };
+  }
+
+  /**
+   * The conditions of a value filter on the fields of one element, for `$elemMatch`; undefined when
+   * one cannot be written there (a case-insensitive order comparison: decided in memory instead).
+   */
+  private elementQuery(node: FilterNode, parent: AttributePath, parentField: string): MongoQuery | undefined {
+    const all = (items: FilterNode[]) => {
+      const queries = items.map((item) => this.elementQuery(item, parent, parentField));
+      return queries.every((q) => q !== undefined) ? queries : undefined;
+    };
+    switch (node.kind) {
+      case 'and':
+      case 'or': {
+        const queries = all(node.items);
+        return queries && { [node.kind === 'and' ? '$and' : '$or']: queries };
+      }
+      case 'not': {
+        const query = this.elementQuery(node.item, parent, parentField);
+        return query && { $nor: [query] };
+      }
+      case 'valuePath':
+        return undefined;
+      case 'compare': {
+        const full = {
+          ...(parent.urn ? { urn: parent.urn } : {}),
+          attribute: parent.attribute,
+          subAttribute: node.path.attribute,
+        };
+        const attr = this.resolve(full);
+        if (!attr || attr.join || attr.compute || attr.type === 'complex') return undefined;
+        if (!attr.field.startsWith(`${parentField}.`)) return undefined;
+        return elementCompare(
+          { ...attr, field: attr.field.slice(parentField.length + 1) },
+          node.op,
+          node.value,
+          attributeName(full),
+        );
+      }
+    }
   }
 
   private compileCompare(path: AttributePath, op: CompareOp, value: FilterValue | undefined, scope: Scope): Part {
@@ -536,6 +583,32 @@ function presentQuery(attr: ResolvedAttribute): { q: MongoQuery; exact: boolean 
   // a dotted path into an array: `$nin` would exclude a document when *any* element lacks the value
   if (attr.multiValued) return { q: { [f]: { $exists: true } }, exact: false };
   return { q: { [f]: { $exists: true, $nin: [null, '', []] } }, exact: true };
+}
+
+/** One comparison on a field of an array element (inside `$elemMatch`, where shadow fields do not reach). */
+function elementCompare(
+  attr: ResolvedAttribute,
+  op: CompareOp,
+  value: FilterValue | undefined,
+  name: string,
+): MongoQuery | undefined {
+  const f = attr.field;
+  if (op === 'pr' || value === null || value === undefined) {
+    const present = { [f]: { $exists: true, $nin: [null, ''] } };
+    return op === 'eq' ? { $nor: [present] } : present;
+  }
+  const operand = coerce(attr, op, value, name);
+  if (typeof operand !== 'string' || attr.caseExact) {
+    if (SUBSTRING_OPS.has(op)) return compareQuery(attr, op, operand).q;
+    if (op === 'eq') return { [f]: operand };
+    if (op === 'ne') return { [f]: { $ne: operand } };
+    return { [f]: { [MONGO_ORDER[op]]: operand } };
+  }
+  if (ORDER_OPS.has(op)) return undefined;
+  const escaped = escapeRegex(operand);
+  const pattern = op === 'sw' ? `^${escaped}` : op === 'ew' ? `${escaped}$` : op === 'co' ? escaped : `^${escaped}$`;
+  const match = { [f]: { $regex: pattern, $options: 'i' } };
+  return op === 'ne' ? { $nor: [match] } : match;
 }
 
 function compareQuery(attr: ResolvedAttribute, op: CompareOp, operand: unknown): { q: MongoQuery; exact: boolean } {

@@ -1,6 +1,5 @@
 import { type Collection, type Db, type Filter, type Sort } from 'mongodb';
 import { insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
-import { createRevisions } from '../db/revisions.js';
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
 
@@ -55,7 +54,6 @@ export type UserRepository = ReturnType<typeof createUserRepository>;
 export function createUserRepository(db: Db) {
   const users: Collection<StoredUser> = db.collection<StoredUser>('users');
   const claims: Collection<EmailClaim> = db.collection<EmailClaim>('email_claims');
-  const revisions = createRevisions(db);
 
   async function claim(userId: string, email: string): Promise<void> {
     try {
@@ -171,31 +169,26 @@ export function createUserRepository(db: Db) {
       return users.findOne({ 'norm.userName': userName });
     },
 
-    /** Replaces the whole document if its version is still `before.meta.version` (else VersionConflictError). */
+    /**
+     * Replaces the whole document if its version is still `before.meta.version` (else
+     * VersionConflictError): one conditional write, atomic on MongoDB and on FerretDB v2.
+     */
     async replace(before: StoredUser, after: StoredUser): Promise<void> {
       const oldEmails = uniqueEmails(before);
       const newEmails = uniqueEmails(after);
       const added = newEmails.filter((e) => !oldEmails.includes(e));
       const removed = oldEmails.filter((e) => !newEmails.includes(e));
-      if (!(await revisions.claim(`user:${after._id}`, after.meta.version))) {
-        throw new VersionConflictError(`user ${before._id} changed concurrently`);
-      }
-      await claimAll(after._id, added).catch(async (err: unknown) => {
-        await revisions.release(`user:${after._id}`, after.meta.version);
-        throw err;
-      });
+      await claimAll(after._id, added);
       let result;
       try {
         result = await users.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
       } catch (err) {
         await release(after._id, added);
-        await revisions.release(`user:${after._id}`, after.meta.version);
         if (isDuplicateKeyError(err)) throw new DuplicateError('userName', after.userName);
         throw err;
       }
       if (result.matchedCount !== 1) {
         await release(after._id, added);
-        await revisions.release(`user:${after._id}`, after.meta.version);
         throw new VersionConflictError(`user ${before._id} changed concurrently`);
       }
       await release(after._id, removed);
@@ -204,7 +197,6 @@ export function createUserRepository(db: Db) {
     async delete(user: StoredUser): Promise<boolean> {
       const result = await users.deleteOne({ _id: user._id });
       await claims.deleteMany({ userId: user._id });
-      await revisions.forget(`user:${user._id}`);
       return result.deletedCount === 1;
     },
 
@@ -227,12 +219,27 @@ export function createUserRepository(db: Db) {
         .toArray();
     },
 
-    /** Counts a failed login and returns the new count. */
-    async countFailedLogin(id: string): Promise<number> {
-      // updateOne then read: FerretDB does not implement findAndModify with a projection.
-      await users.updateOne({ _id: id }, { $inc: { 'secret.failedLogins': 1 } } as never);
-      const user = await users.findOne({ _id: id }, { projection: { secret: 1 } });
-      return user?.secret?.failedLogins ?? 0;
+    /**
+     * Takes one sign-in attempt before the password is checked: counts it if the user is not locked
+     * and has attempts left, in one atomic write. Returns the attempt's number, or undefined when none
+     * is left (so a burst of parallel guesses gets exactly the allowed number evaluated).
+     */
+    async takeLoginAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+      const user = await users.findOneAndUpdate(
+        { _id: id, 'lifecycle.locked': { $ne: true }, 'secret.failedLogins': { $not: { $gte: maxAttempts } } },
+        { $inc: { 'secret.failedLogins': 1 } } as never,
+        { returnDocument: 'after', projection: { 'secret.failedLogins': 1 } },
+      );
+      return user ? (user.secret?.failedLogins ?? 1) : undefined;
+    },
+
+    /** Locks the user (idempotent, never a conflict); true for the one write that locked it. */
+    async lock(id: string, at: Date): Promise<boolean> {
+      const result = await users.updateOne({ _id: id, 'lifecycle.locked': { $ne: true } }, {
+        $set: { 'lifecycle.locked': true, 'meta.lastModified': at },
+        $inc: { 'meta.version': 1 },
+      } as never);
+      return result.modifiedCount === 1;
     },
 
     async setFields(id: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> {

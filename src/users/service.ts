@@ -430,7 +430,8 @@ export function createUserService(deps: UserServiceDeps) {
     touch: (id: string, set: Record<string, unknown>) => users.setFields(id, set),
     unset: (id: string, fields: string[]) => users.setFields(id, {}, fields),
     findByUserName: (normalizedUserName: string) => users.findByUserName(normalizedUserName),
-    countFailedLogin: (id: string) => users.countFailedLogin(id),
+    takeLoginAttempt: (id: string, maxAttempts: number) => users.takeLoginAttempt(id, maxAttempts),
+    lock: (id: string) => users.lock(id, now()),
     candidatesForReminder: (cutoff: Date) => users.reminderCandidates(cutoff),
   };
 }

@@ -361,8 +361,7 @@ describe('bulk default state ACTIVE', () => {
 });
 
 describe('a 2,000-line file', () => {
-  // 5,000 lines took 59-100 s on FerretDB (50-85 lines/s: each line is 3-4 inserts, and FerretDB's
-  // SQLite writes one at a time), too close to the budget; bench/import-memory.ts measures more.
+  // Big enough to cross the import's batches and concurrency; bench/import-memory.ts measures more.
   const LINES = 2000;
   it('imports every line', { timeout: 60_000 }, async () => {
     const big = await startTestRoster();

@@ -1,22 +1,23 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
-import { findFerretdb, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { engineAvailable, startPostgresEngine, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { createLogger } from '../../src/logger.js';
 import { testConfig } from '../helpers/roster.js';
 
 // A database server of this file's own, so stopping it does not disturb other test files.
+let stateDir: string;
 let database: EmbeddedDatabase;
 let client: MongoClient;
 let roster: Roster;
 beforeAll(async () => {
-  const binary = findFerretdb();
-  if (!binary) throw new Error('ferretdb is needed for this test: run scripts/build-ferretdb.sh');
-  database = await startFerretdb(binary, mkdtempSync(path.join(os.tmpdir(), 'roster-health-')));
+  if (!engineAvailable()) throw new Error('the database engine is needed for this test: run scripts/setup-engine.sh');
+  stateDir = mkdtempSync(path.join(os.tmpdir(), 'roster-health-'));
+  database = await startPostgresEngine(stateDir);
   client = new MongoClient(database.uri, { serverSelectionTimeoutMS: 1000 });
   await client.connect();
   const config = testConfig();
@@ -25,6 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client.close();
   await database.stop();
+  rmSync(stateDir, { recursive: true, force: true }); // a PostgreSQL cluster: tens of MB
 });
 
 describe('health and readiness', () => {

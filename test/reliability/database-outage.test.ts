@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFerretdb } from '../../src/db/embedded.js';
+import { engineAvailable } from '../../src/db/embedded.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
 import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';
 import { call, isScimError, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
@@ -10,7 +10,6 @@ import { call, isScimError, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, t
  * liveness stays up and readiness goes down; it recovers without a restart; no acknowledged write is lost.
  */
 
-const binary = findFerretdb();
 const REQUEST_TIMEOUT_MS = 10_000;
 const WORKERS = 4;
 
@@ -22,12 +21,12 @@ interface Write {
   answer: Answer;
 }
 
-describe.skipIf(!binary)('database outage during a write load', () => {
+describe.skipIf(!engineAvailable())('database outage during a write load', () => {
   let t: OwnDatabaseRoster;
 
   beforeAll(async () => {
     // Short timeouts so requests fail fast while the database is away.
-    t = await rosterOnOwnDatabase(binary!, 'outage', testConfig({ jobs: { processEvery: '500 milliseconds' } }), {
+    t = await rosterOnOwnDatabase('outage', testConfig({ jobs: { processEvery: '500 milliseconds' } }), {
       serverSelectionTimeoutMs: 1500,
       connectTimeoutMs: 1500,
       warn: (message) => console.log(`outage run: ${message}`),

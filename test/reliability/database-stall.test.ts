@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findFerretdb } from '../../src/db/embedded.js';
+import { engineAvailable } from '../../src/db/embedded.js';
 import { reconnectOnStuckHealthCheck } from '../../src/db/mongo.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
 import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';
@@ -8,15 +8,15 @@ import { call, isScimError, SCIM_JSON, uniqueName, userBody, waitUntil, type Ans
 
 /**
  * A database that stops answering without closing its connections (a hung host, a network
- * partition): simulated by pausing the FerretDB process (SIGSTOP). Requests must not hang: readiness
- * answers 503 at once, SCIM requests 503 with Retry-After once the health checks notice (bounded by
- * mongodb.connectTimeoutMs), and everything works again when the database resumes.
+ * partition): simulated by pausing the FerretDB process (SIGSTOP; PostgreSQL behind it keeps
+ * running). Requests must not hang: readiness answers 503 at once, SCIM requests 503 with
+ * Retry-After once the health checks notice (bounded by mongodb.connectTimeoutMs), and everything
+ * works again when the database resumes.
  */
 
-const binary = findFerretdb();
 const CONNECT_TIMEOUT_MS = 3000;
 
-describe.skipIf(!binary)('database that stops answering', () => {
+describe.skipIf(!engineAvailable())('database that stops answering', () => {
   let t: OwnDatabaseRoster;
   let paused = false;
   const pause = (on: boolean) => {
@@ -26,7 +26,7 @@ describe.skipIf(!binary)('database that stops answering', () => {
 
   beforeAll(async () => {
     const config = testConfig({ mongodb: { uri: '', connectTimeoutMs: CONNECT_TIMEOUT_MS } });
-    t = await rosterOnOwnDatabase(binary!, 'stall', config, { connectTimeoutMs: config.mongodb.connectTimeoutMs });
+    t = await rosterOnOwnDatabase('stall', config, { connectTimeoutMs: config.mongodb.connectTimeoutMs });
   });
 
   afterAll(async () => {

@@ -989,7 +989,7 @@ function pinned(): Hostile[] {
   const scim = { ...scimAuth(), 'Content-Type': SCIM_JSON };
   const admin = { ...adminAuth(), 'Content-Type': 'application/json' };
   return [
-    // Renaming to a name another resource holds: 409 uniqueness (FerretDB reports the unique index on update differently).
+    // Renaming to a name another resource holds: 409 uniqueness (the unique index refuses the update).
     {
       kind: 'pinned-rename',
       method: 'PUT',

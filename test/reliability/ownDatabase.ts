@@ -4,14 +4,15 @@ import path from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { createRoster, type Roster } from '../../src/compose.js';
 import type { Config } from '../../src/config/index.js';
-import { freePort, startFerretdb, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { freePort, startPostgresEngine, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { connectDatabase, type ConnectOptions } from '../../src/db/mongo.js';
 import { createLogger } from '../../src/logger.js';
 import { serve } from './support.js';
 
 /**
- * A FerretDB of the test's own, so the test can stop, restart or pause it, and a Roster on Roster's
- * own kind of connection to it (db/mongo.ts: health-check limits and watchdog), served on loopback.
+ * A database engine of the test's own (FerretDB v2 on PostgreSQL), so the test can stop, restart or
+ * pause it, and a Roster on Roster's own kind of connection to it (db/mongo.ts: health-check limits
+ * and watchdog), served on loopback.
  */
 export interface OwnDatabaseRoster {
   /** Undefined while stopped. */
@@ -26,14 +27,13 @@ export interface OwnDatabaseRoster {
 }
 
 export async function rosterOnOwnDatabase(
-  binary: string,
   name: string,
   config: Config,
   connect: ConnectOptions,
 ): Promise<OwnDatabaseRoster> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `roster-${name}-`));
   const port = await freePort();
-  const database = await startFerretdb(binary, stateDir, port);
+  const database = await startPostgresEngine(stateDir, { port });
   const { client } = await connectDatabase(database.uri, undefined, connect);
   const roster = await createRoster({ config, db: client.db(name), logger: createLogger(config.log.level) });
   await roster.start();
@@ -47,7 +47,7 @@ export async function rosterOnOwnDatabase(
       self.database = undefined;
     },
     async startDatabase() {
-      self.database = await startFerretdb(binary, stateDir, port);
+      self.database = await startPostgresEngine(stateDir, { port });
     },
     async close() {
       await self.http.close();

@@ -81,8 +81,12 @@ export function createApp(deps: AppDeps): Koa {
       await pingWithin(db, 2000);
       ctx.body = { status: 'ready', database: 'ok' };
     } catch (err) {
+      // Unauthenticated: the driver's message (hosts, ports) goes to the log, not to the caller.
+      if (accepting) logger.warn({ err: (err as Error).message }, 'readiness: database unreachable');
       ctx.status = 503;
-      ctx.body = { status: 'unavailable', database: accepting ? 'unreachable' : 'ok', reason: (err as Error).message };
+      ctx.body = accepting
+        ? { status: 'unavailable', database: 'unreachable' }
+        : { status: 'unavailable', database: 'ok', reason: 'shutting down' };
     }
   });
   root.get('/metrics', async (ctx) => {

@@ -30,7 +30,7 @@ import { importExportRoutes } from './admin/importRoutes.js';
 import { createImporter } from './admin/imports.js';
 import { PROJECT_ROOT, type Config } from './config/index.js';
 import { createJobs, type Jobs } from './jobs/index.js';
-import { lifecycleRoutes } from './lifecycle/routes.js';
+import { credentialRoutes, lifecycleRoutes } from './lifecycle/routes.js';
 import { createLifecycle, type Lifecycle } from './lifecycle/service.js';
 import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycle/store.js';
 import { loadTemplates, type Templates } from './mail/templates.js';
@@ -193,7 +193,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         createExporter({ config, db, groups: groupRepository }),
       ),
     ],
-    publicRouters: [lifecycleRoutes(config, lifecycle)],
+    publicRouters: [lifecycleRoutes(config, lifecycle), credentialRoutes(config, lifecycle, authenticator)],
   });
   return {
     app,

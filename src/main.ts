@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     );
     process.exit(78);
   }
+  // Without a verify token POST /auth/verify refuses every caller (production may not need it).
+  if (config.auth.verifyTokens.length === 0 && !config.production) missing.push('verify');
   const dev = developmentTokens(dataDir, missing);
   for (const t of dev.created) {
     // Printed once, to the terminal only (never through the logger); kept in the data folder.

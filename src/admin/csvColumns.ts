@@ -153,7 +153,7 @@ export function csvRowToScimUser(row: Record<string, string | undefined>, column
   const value: Partial<Record<CsvField, string>> = {};
   const groupCells: { n: number; name: string }[] = [];
   for (const column of columns) {
-    const cell = (row[column.header] ?? '').trim();
+    const cell = unprotectCell((row[column.header] ?? '').trim());
     if (cell === '') continue;
     if (column.field === 'Group') groupCells.push({ n: column.groupNumber ?? 0, name: cell });
     else value[column.field] = cell;
@@ -301,4 +301,20 @@ export function scimUserToCsvRow(
 function withoutEmpty<T extends Record<string, string | undefined>>(value: T): Partial<T> | undefined {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== '');
   return entries.length ? (Object.fromEntries(entries) as Partial<T>) : undefined;
+}
+
+/** A cell a spreadsheet would run as a formula (OWASP's list: = + - @ tab CR), behind any quotes. */
+const FORMULA_LIKE = /^'*[=+\-@\t\r]/;
+
+/**
+ * Export: a formula-looking cell gets a leading `'` (spreadsheets then show it as text). Cells that
+ * already start with quotes before such a character get one more, so unprotectCell is its exact inverse.
+ */
+export function protectCell(value: string): string {
+  return FORMULA_LIKE.test(value) ? `'${value}` : value;
+}
+
+/** Import: removes the one `'` protectCell added (a `'` before a formula-looking cell). */
+export function unprotectCell(value: string): string {
+  return value.startsWith("'") && FORMULA_LIKE.test(value.slice(1)) ? value.slice(1) : value;
 }

@@ -8,15 +8,16 @@
  *   pass over the memberships (sorted by member) before the first row; a user who joins more
  *   groups while the export runs is written with the first maxGroups of them.
  * - JSON: an array of users in SCIM form (no password data), `groups` being the direct groups.
- * Values are written as they are stored: a spreadsheet may treat a cell starting with `=`, `+`,
- * `-` or `@` as a formula, and escaping it would change the value on re-import.
+ * CSV cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR)
+ * are written with a leading `'` (protectCell), which the import removes again; `raw` writes the
+ * values as stored.
  */
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from 'mongodb';
 import type { Config } from '../config/index.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { toScimUser, type StoredUser } from '../users/mapping.js';
-import { exportHeader, scimUserToCsvRow } from './csvColumns.js';
+import { exportHeader, protectCell, scimUserToCsvRow } from './csvColumns.js';
 
 const BATCH = 500;
 const MAX_NAME_CACHE = 50_000;
@@ -116,7 +117,8 @@ export function createExporter(deps: ExporterDeps) {
     if (batch.length) yield await flush();
   }
 
-  async function* csv(max: number): AsyncGenerator<string> {
+  async function* csv(max: number, raw: boolean): AsyncGenerator<string> {
+    const cell = raw ? (value: string) => value : protectCell;
     const header = exportHeader(max);
     yield stringify([header]);
     for await (const batch of batches()) {
@@ -126,7 +128,7 @@ export function createExporter(deps: ExporterDeps) {
           names.slice(0, max).map((g) => g.name),
           manager,
         );
-        return header.map((h) => row[h] ?? '');
+        return header.map((h) => cell(row[h] ?? ''));
       });
       yield stringify(rows);
     }
@@ -158,11 +160,13 @@ export function createExporter(deps: ExporterDeps) {
      */
     async open(
       format: ExportFormat,
+      options: { raw?: boolean } = {},
     ): Promise<{ contentType: string; filename: string; chunks: AsyncIterable<string> }> {
       const stamp = new Date().toISOString().slice(0, 10);
       if (format === 'csv') {
         const max = await maxGroups();
-        return { contentType: 'text/csv; charset=utf-8', filename: `users-${stamp}.csv`, chunks: csv(max) };
+        const chunks = csv(max, options.raw ?? false);
+        return { contentType: 'text/csv; charset=utf-8', filename: `users-${stamp}.csv`, chunks };
       }
       await users.findOne({}, { projection: { _id: 1 } });
       return { contentType: 'application/json; charset=utf-8', filename: `users-${stamp}.json`, chunks: json() };

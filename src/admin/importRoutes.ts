@@ -65,7 +65,9 @@ export function importExportRoutes(importer: Importer, exporter: Exporter): Rout
     if (format !== 'csv' && format !== 'json') {
       throw new AdminError(400, 'invalid_parameter', 'format must be csv or json');
     }
-    const { contentType, filename, chunks } = await exporter.open(format);
+    const raw = ctx.query.raw ?? 'false';
+    if (raw !== 'true' && raw !== 'false') throw new AdminError(400, 'invalid_parameter', 'raw must be true or false');
+    const { contentType, filename, chunks } = await exporter.open(format, { raw: raw === 'true' });
     ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = contentType;

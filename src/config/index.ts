@@ -33,6 +33,12 @@ const configSchema = z
         z.intersection(tokenSecret, z.object({ source: z.enum(['manual', 'bulk', 'integration']).default('manual') })),
       ),
       adminTokens: z.array(tokenSecret),
+      verifyTokens: z.array(tokenSecret),
+      verifyRateLimit: z.strictObject({
+        perClientPerMinute: z.number().int().min(1),
+        perUsernamePerMinute: z.number().int().min(1),
+        perIpPerMinute: z.number().int().min(1),
+      }),
     }),
     scim: z.strictObject({
       maxResults: z.number().int().min(100, 'must be at least 100 (Okta imports by 100)'),
@@ -51,6 +57,7 @@ const configSchema = z
       maxLength: z.number().int().min(8),
       requireCharacterClasses: z.number().int().min(0).max(4),
       maxFailedAttempts: z.number().int().min(1),
+      lockoutMinutes: z.number().min(0),
     }),
     activation: z.strictObject({
       linkTtlDays: z.number().positive(),
@@ -165,12 +172,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
   merged = stripComments(merged) as Json;
   merged.production = env.NODE_ENV === 'production';
 
-  const auth = merged.auth as { scimTokens: Json[]; adminTokens: Json[] };
+  const auth = merged.auth as { scimTokens: Json[]; adminTokens: Json[]; verifyTokens: Json[] };
   if (env.ROSTER_SCIM_TOKEN) {
     auth.scimTokens = [...auth.scimTokens, { name: 'env', token: env.ROSTER_SCIM_TOKEN, source: 'manual' }];
   }
   if (env.ROSTER_ADMIN_TOKEN) {
     auth.adminTokens = [...auth.adminTokens, { name: 'env', token: env.ROSTER_ADMIN_TOKEN }];
+  }
+  if (env.ROSTER_VERIFY_TOKEN) {
+    auth.verifyTokens = [...auth.verifyTokens, { name: 'env', token: env.ROSTER_VERIFY_TOKEN }];
   }
   return validateConfig(merged);
 }
@@ -209,6 +219,8 @@ export function redactConfig(config: Config): Json {
     auth: {
       scimTokens: config.auth.scimTokens.map((t) => ({ name: t.name, source: t.source, secret: '[redacted]' })),
       adminTokens: config.auth.adminTokens.map((t) => ({ name: t.name, secret: '[redacted]' })),
+      verifyTokens: config.auth.verifyTokens.map((t) => ({ name: t.name, secret: '[redacted]' })),
+      verifyRateLimit: config.auth.verifyRateLimit,
     },
   };
 }

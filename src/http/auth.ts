@@ -4,7 +4,8 @@ import type { Config, TokenSource } from '../config/index.js';
 import { ScimError } from '../scim/errors.js';
 import { AdminError } from './errors.js';
 
-export type PrincipalKind = 'scim' | 'admin';
+/** SCIM clients, admins, and applications that call the credential check (POST /auth/verify). */
+export type PrincipalKind = 'scim' | 'admin' | 'verify';
 
 /** Who is calling: shown in events as `initiatedBy`. */
 export interface Principal {
@@ -38,6 +39,8 @@ export function createAuthenticator(
     entries.push({ kind: 'scim', name: t.name, source: t.source, hash: digest(t) });
   for (const t of config.auth.adminTokens)
     entries.push({ kind: 'admin', name: t.name, source: 'manual', hash: digest(t) });
+  for (const t of config.auth.verifyTokens)
+    entries.push({ kind: 'verify', name: t.name, source: 'manual', hash: digest(t) });
   for (const t of extra) entries.push({ kind: t.kind, name: t.name, source: 'manual', hash: sha256(t.token) });
 
   return {
@@ -57,21 +60,27 @@ export function createAuthenticator(
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="roster"' };
 
-/** Guards a router: 401 without a valid token, 403 with a token of the other kind. */
+const API_NAMES: Record<PrincipalKind, string> = {
+  scim: 'the SCIM API',
+  admin: 'the admin API',
+  verify: 'the credential check',
+};
+
+/** Guards a router or route: 401 without a valid token, 403 with a token of another kind. */
 export function requireToken(authenticator: Authenticator, kind: PrincipalKind) {
   return async function authenticate(ctx: Context, next: Next) {
     const principal = authenticator.identify(ctx.get('authorization') || undefined);
     if (!principal) {
       const message = ctx.get('authorization') ? 'Invalid bearer token' : 'Authorization: Bearer <token> is required';
-      if (kind === 'admin') {
+      if (kind !== 'scim') {
         ctx.set(CHALLENGE);
         throw new AdminError(401, 'unauthorized', message);
       }
       throw new ScimError(401, message, undefined, CHALLENGE);
     }
     if (principal.kind !== kind) {
-      const message = `A ${principal.kind} token cannot call the ${kind === 'scim' ? 'SCIM' : 'admin'} API`;
-      if (kind === 'admin') throw new AdminError(403, 'forbidden', message);
+      const message = `A ${principal.kind} token cannot call ${API_NAMES[kind]}`;
+      if (kind !== 'scim') throw new AdminError(403, 'forbidden', message);
       throw new ScimError(403, message);
     }
     ctx.state.principal = principal;

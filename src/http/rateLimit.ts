@@ -2,38 +2,57 @@ import type { Context, Next } from 'koa';
 import { ScimError } from '../scim/errors.js';
 import type { Principal } from './auth.js';
 
+/**
+ * Token buckets by key: each allows a burst of one minute's allowance, refilled continuously. In
+ * memory, per instance. `take` answers undefined when the request may go, else the seconds to wait.
+ */
+export function createBuckets(now: () => number = Date.now) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return {
+    take(key: string, perMinute: number): number | undefined {
+      const perMs = perMinute / 60_000;
+      const t = now();
+      const bucket = buckets.get(key) ?? { tokens: perMinute, at: t };
+      bucket.tokens = Math.min(perMinute, bucket.tokens + (t - bucket.at) * perMs);
+      bucket.at = t;
+      // A full bucket is the default state: forget it, so the map holds only recent callers.
+      if (bucket.tokens >= perMinute && buckets.size > 10_000) buckets.delete(key);
+      else buckets.set(key, bucket);
+      if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
+      bucket.tokens -= 1;
+      return undefined;
+    },
+  };
+}
+
+/** The 429 every limiter answers; the error handler gives it the admin shape off the SCIM API. */
+export function tooManyRequests(perMinute: number, retryAfter: number, what = 'requests'): ScimError {
+  return new ScimError(
+    429,
+    `Rate limit of ${perMinute} ${what} per minute exceeded; retry after ${retryAfter} s`,
+    undefined,
+    {
+      'Retry-After': String(retryAfter),
+    },
+  );
+}
+
 export interface RateLimitOptions {
   enabled: () => boolean;
   requestsPerMinute: () => number;
   now?: () => number;
 }
 
-/**
- * Per-token token bucket (after authentication): a burst of one minute's allowance, refilled
- * continuously. Over the limit: 429 with Retry-After in whole seconds. In memory, per instance.
- */
+/** Per-token limit (after authentication); over it 429 with Retry-After in whole seconds. */
 export function rateLimit(options: RateLimitOptions) {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  const now = options.now ?? Date.now;
+  const buckets = createBuckets(options.now);
   return async function limitRate(ctx: Context, next: Next) {
     if (!options.enabled()) return next();
     const principal = ctx.state.principal as Principal | undefined;
     if (!principal) return next();
-    const capacity = options.requestsPerMinute();
-    const perMs = capacity / 60_000;
-    const key = `${principal.kind}:${principal.name}`;
-    const t = now();
-    const bucket = buckets.get(key) ?? { tokens: capacity, at: t };
-    bucket.tokens = Math.min(capacity, bucket.tokens + (t - bucket.at) * perMs);
-    bucket.at = t;
-    buckets.set(key, bucket);
-    if (bucket.tokens < 1) {
-      const retryAfter = String(Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)));
-      // The error handler gives it the admin shape (code too_many_requests) under /admin.
-      const message = `Rate limit of ${capacity} requests per minute exceeded; retry after ${retryAfter} s`;
-      throw new ScimError(429, message, undefined, { 'Retry-After': retryAfter });
-    }
-    bucket.tokens -= 1;
+    const perMinute = options.requestsPerMinute();
+    const retryAfter = buckets.take(`${principal.kind}:${principal.name}`, perMinute);
+    if (retryAfter !== undefined) throw tooManyRequests(perMinute, retryAfter);
     return next();
   };
 }

@@ -91,7 +91,7 @@ const CLASSES: { name: string; test: RegExp }[] = [
  */
 export function checkPasswordPolicy(
   password: string,
-  policy: Config['passwords'],
+  policy: Pick<Config['passwords'], 'minLength' | 'maxLength' | 'requireCharacterClasses'>,
   context: PasswordContext = {},
 ): string | undefined {
   if (typeof password !== 'string' || password.length === 0) return 'Enter a password.';

@@ -2,7 +2,11 @@ import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.js';
 import { readRawBody } from '../http/body.js';
+import { isIP } from 'node:net';
+import { requireToken, type Authenticator, type Principal } from '../http/auth.js';
 import { AdminError } from '../http/errors.js';
+import { createBuckets, tooManyRequests } from '../http/rateLimit.js';
+import { normalize } from '../scim/validate.js';
 import { createNonce, renderDonePage, renderInvalidLinkPage, renderSetPasswordPage, securityHeaders } from './pages.js';
 import type { Lifecycle } from './service.js';
 import { looksLikeLinkToken } from './tokens.js';
@@ -29,7 +33,7 @@ async function readFields(ctx: Context): Promise<Record<string, string>> {
   throw new AdminError(415, 'unsupported_media_type', 'Send a form or JSON');
 }
 
-/** End-user pages (/activate, /reset-password) and POST /auth/verify; no bearer token. */
+/** End-user pages (/activate, /reset-password); no bearer token. */
 export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
   const router = createRouter();
   const orgName = config.mail.orgName;
@@ -96,11 +100,34 @@ export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
     });
   }
 
-  router.post('/auth/verify', async (ctx) => {
+  return router;
+}
+
+/**
+ * POST /auth/verify, the credential check applications call: only with a verify token (never a SCIM
+ * or admin token), limited per calling client, per username and per end-user IP (the `ip` field the
+ * application passes, else the caller's address), each over its limit 429 with Retry-After.
+ */
+export function credentialRoutes(config: Config, lifecycle: Lifecycle, authenticator: Authenticator): Router {
+  const router = createRouter();
+  const buckets = createBuckets();
+  const limit = (key: string, perMinute: number, what: string) => {
+    const retryAfter = buckets.take(key, perMinute);
+    if (retryAfter !== undefined) throw tooManyRequests(perMinute, retryAfter, what);
+  };
+  router.post('/auth/verify', requireToken(authenticator, 'verify'), async (ctx) => {
+    const limits = config.auth.verifyRateLimit;
+    const client = (ctx.state.principal as Principal).name;
+    limit(`client:${client}`, limits.perClientPerMinute, 'credential checks by this client');
     const fields = await readFields(ctx);
     if (typeof fields.username !== 'string' || typeof fields.password !== 'string') {
       throw new AdminError(400, 'invalid_request', 'username and password are required');
     }
+    if (fields.ip !== undefined && isIP(fields.ip) === 0) {
+      throw new AdminError(400, 'invalid_request', 'ip must be an IPv4 or IPv6 address');
+    }
+    limit(`user:${normalize(fields.username)}`, limits.perUsernamePerMinute, 'attempts for this username');
+    limit(`ip:${fields.ip ?? ctx.ip}`, limits.perIpPerMinute, 'attempts from this address');
     const user = await lifecycle.verifyCredentials(fields.username, fields.password);
     if (!user) throw new AdminError(401, 'invalid_credentials', 'Invalid username or password');
     ctx.body = { authenticated: true, id: user._id, userName: user.userName };

@@ -425,7 +425,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       const user = await loadUser(id);
       const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
         u.lifecycle.locked = false;
-        u.secret = { ...u.secret, failedLogins: 0 };
+        const { lockedAt: _ended, ...secret } = u.secret ?? {};
+        u.secret = { ...secret, failedLogins: 0 };
       });
       await deps.recordEvent({ type: 'user_unlocked', resource: resource(after), initiatedBy: actor });
       return after;
@@ -501,6 +502,20 @@ export function createLifecycle(deps: LifecycleDeps) {
       // The attempt is counted before the password is checked, so parallel guesses cannot outrun the
       // limit; the hash is checked either way, so a locked account answers as slowly as a wrong password.
       const max = config.passwords.maxFailedAttempts;
+      const lockoutMs = config.passwords.lockoutMinutes * 60_000;
+      const lockEnd = new Date(now().getTime() - lockoutMs);
+      if (lockoutMs > 0 && user.lifecycle.locked && user.secret.lockedAt && user.secret.lockedAt <= lockEnd) {
+        // A timed lock that has run out ends before this attempt is counted (one writer ends it).
+        if (await users.unlockExpired(user._id, lockEnd)) {
+          await deps.recordEvent({
+            type: 'user_unlocked',
+            resource: resource(user),
+            initiatedBy: SYSTEM,
+            details: { after: `${config.passwords.lockoutMinutes} minutes` },
+          });
+        }
+        user.lifecycle.locked = false;
+      }
       const attemptNumber = await users.takeLoginAttempt(user._id, max);
       const passwordMatches = await verifyPassword(password, user.secret.passwordHash);
       if (attemptNumber === undefined || !passwordMatches) {

@@ -28,7 +28,14 @@ export interface StoredUser {
   enterprise?: Record<string, unknown>;
   lifecycle: Lifecycle;
   /** Never returned: the password hash and login bookkeeping. */
-  secret?: { passwordHash?: string; passwordSetAt?: Date; failedLogins?: number; lastReminderAt?: Date };
+  secret?: {
+    passwordHash?: string;
+    passwordSetAt?: Date;
+    failedLogins?: number;
+    /** When the failed sign-ins locked the user (a timed lock ends passwords.lockoutMinutes later). */
+    lockedAt?: Date;
+    lastReminderAt?: Date;
+  };
   /** Normalized shadow fields for case-insensitive lookups and uniqueness. */
   norm: { userName: string; emails: string[]; displayName?: string; companyEmail?: string; alternateEmail?: string };
   meta: { created: Date; lastModified: Date; version: number };

@@ -236,9 +236,22 @@ export function createUserRepository(db: Db) {
     /** Locks the user (idempotent, never a conflict); true for the one write that locked it. */
     async lock(id: string, at: Date): Promise<boolean> {
       const result = await users.updateOne({ _id: id, 'lifecycle.locked': { $ne: true } }, {
-        $set: { 'lifecycle.locked': true, 'meta.lastModified': at },
+        $set: { 'lifecycle.locked': true, 'secret.lockedAt': at, 'meta.lastModified': at },
         $inc: { 'meta.version': 1 },
       } as never);
+      return result.modifiedCount === 1;
+    },
+
+    /** Ends a lock set by failed sign-ins at or before `lockedBefore`; true for the one write that did. */
+    async unlockExpired(id: string, lockedBefore: Date, at: Date): Promise<boolean> {
+      const result = await users.updateOne(
+        { _id: id, 'lifecycle.locked': true, 'secret.lockedAt': { $lte: lockedBefore } },
+        {
+          $set: { 'lifecycle.locked': false, 'secret.failedLogins': 0, 'meta.lastModified': at },
+          $unset: { 'secret.lockedAt': '' },
+          $inc: { 'meta.version': 1 },
+        } as never,
+      );
       return result.modifiedCount === 1;
     },
 

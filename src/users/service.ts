@@ -432,6 +432,7 @@ export function createUserService(deps: UserServiceDeps) {
     findByUserName: (normalizedUserName: string) => users.findByUserName(normalizedUserName),
     takeLoginAttempt: (id: string, maxAttempts: number) => users.takeLoginAttempt(id, maxAttempts),
     lock: (id: string) => users.lock(id, now()),
+    unlockExpired: (id: string, lockedBefore: Date) => users.unlockExpired(id, lockedBefore, now()),
     candidatesForReminder: (cutoff: Date) => users.reminderCandidates(cutoff),
   };
 }

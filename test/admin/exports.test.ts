@@ -113,8 +113,9 @@ describe('GET /admin/v1/exports/users?format=csv', () => {
       employeeType: 'Employee',
       location: '1 Main St, Springfield',
       manager: 'boss@example.com',
-      mobile_number: '+1 555 0101',
-      work_number: '+1 555 0102',
+      // A leading + would be a formula in a spreadsheet: the export protects it (the import removes the ').
+      mobile_number: "'+1 555 0101",
+      work_number: "'+1 555 0102",
       state: 'SUSPENDED',
       Group1: 'Engineering',
       Group2: 'Sales',

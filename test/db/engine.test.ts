@@ -74,11 +74,16 @@ async function seed() {
         .slice(0, MEMBERS)
         .map((memberId) => ({ _id: `${groupId}:${memberId}`, groupId, memberId, type: 'User' }) as never),
     );
-  for (let i = 0; i < 200; i++)
-    await db
-      .collection('groups')
-      .insertOne({ ...group, _id: randomUUID() } as never)
-      .catch(() => undefined);
+  // Enough groups that a planner with statistics still prefers the index for one displayName.
+  const storedGroup = await db.collection<{ _id: string }>('groups').findOne({ _id: groupId });
+  await db.collection('groups').insertMany(
+    Array.from({ length: USERS }, (_, i) => ({
+      ...storedGroup,
+      _id: randomUUID(),
+      displayName: `Team ${i}`,
+      norm: { displayName: `team ${i}` },
+    })) as never[],
+  );
 }
 
 beforeAll(async () => {

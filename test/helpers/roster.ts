@@ -11,6 +11,7 @@ export const TOKENS = {
   integration: 'test-scim-token-integration-0001',
   bulk: 'test-scim-token-bulk-0001',
   admin: 'test-admin-token-0001',
+  verify: 'test-verify-token-0001',
 } as const;
 
 export const SCIM_JSON = 'application/scim+json';
@@ -49,6 +50,9 @@ export function testConfig(overrides: Json = {}, env: NodeJS.ProcessEnv = {}): C
           { name: 'bulk-loader', token: TOKENS.bulk, source: 'bulk' },
         ],
         adminTokens: [{ name: 'admin', token: TOKENS.admin }],
+        verifyTokens: [{ name: 'portal', token: TOKENS.verify }],
+        // Tests send bursts on purpose; test/security sets real limits.
+        verifyRateLimit: { perClientPerMinute: 1e6, perUsernamePerMinute: 1e6, perIpPerMinute: 1e6 },
       },
       log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
       ...overrides,

@@ -41,7 +41,10 @@ describe('structured logs', () => {
       .set('Content-Type', 'application/scim+json')
       .send(JSON.stringify({ userName: 'logged@example.com', password }));
     await request.get('/scim/v2/Users').set('Authorization', 'Bearer a-wrong-token-that-must-not-be-logged');
-    await request.post('/auth/verify').send({ username: 'logged@example.com', password });
+    await request
+      .post('/auth/verify')
+      .set('Authorization', `Bearer ${TOKENS.verify}`)
+      .send({ username: 'logged@example.com', password });
     await request.get('/activate?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
     expect(lines.length).toBeGreaterThanOrEqual(4);
     const parsed = lines.map((l) => JSON.parse(l) as { msg: string; requestId?: string });
@@ -51,6 +54,7 @@ describe('structured logs', () => {
     const all = lines.join('\n');
     for (const secret of [
       TOKENS.scim,
+      TOKENS.verify,
       'a-wrong-token-that-must-not-be-logged',
       password,
       'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',

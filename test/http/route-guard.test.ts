@@ -9,7 +9,7 @@ import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 let t: TestRoster;
 let userId: string;
 let groupId: string;
-const PROTECTED = ['/scim/v2', '/admin/v1'];
+const PROTECTED = ['/scim/v2', '/admin/v1', '/auth'];
 
 interface Route {
   method: string;
@@ -72,6 +72,7 @@ describe('authentication belongs to the routers', () => {
     expect(paths).toContain(`GET /scim/v2/Users/${userId}`);
     expect(paths).toContain('GET /admin/v1/exports/users');
     expect(paths).toContain('GET /admin/v1/settings');
+    expect(paths).toContain('POST /auth/verify');
     expect(paths.length).toBeGreaterThan(30);
   });
 

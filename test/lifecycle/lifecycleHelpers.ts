@@ -162,7 +162,7 @@ export async function activateWithLink(t: TestRoster, token: string, password = 
 }
 
 export async function verify(t: TestRoster, username: string, password: string) {
-  return t.request.post('/auth/verify').send({ username, password });
+  return t.request.post('/auth/verify').set('Authorization', `Bearer ${TOKENS.verify}`).send({ username, password });
 }
 
 /** A clock the test moves: real time plus an offset. */

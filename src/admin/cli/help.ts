@@ -47,15 +47,18 @@ Options:
 
 Exits 1 when any line failed.
 `,
-  export: `Usage: roster export [--format csv|json] [--out FILE]
+  export: `Usage: roster export [--format csv|json] [--out FILE] [--raw]
 
 Streams every user from GET /admin/v1/exports/users. The CSV form has the
 columns \`roster import\` reads, so an export re-imports into the same users.
+CSV cells a spreadsheet would run as a formula (= + - @ tab CR) get a leading '
+(the import removes it).
 
 Options:
   --format csv|json   the format (default csv)
   -o, --out FILE      write to FILE (replaced only when the export completes)
                       instead of standard output
+  --raw               CSV values exactly as stored (no ' before formulas)
   -h, --help          show this help
 `,
   users: `Usage: roster users <action> ID... [options]

@@ -9,6 +9,7 @@ export async function exportCommand(ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs('export', ctx.args, {
     format: { type: 'string' },
     out: { type: 'string', short: 'o' },
+    raw: { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`export: unexpected argument "${positionals[0]}"`, 'export');
   const format = (values.format ?? 'csv').toLowerCase();
@@ -16,7 +17,9 @@ export async function exportCommand(ctx: CommandContext): Promise<number> {
   if (values.out === '') throw new UsageError('export: --out needs a file name', 'export');
 
   const client = ctx.client();
-  const res = await client.ok(await client.send('GET', '/admin/v1/exports/users', { query: { format } }));
+  const res = await client.ok(
+    await client.send('GET', '/admin/v1/exports/users', { query: { format, raw: String(values.raw ?? false) } }),
+  );
   if (!values.out) {
     try {
       await pipeline(res, ctx.io.stdout, { end: false });

@@ -171,6 +171,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (options.overrides) merged = overlay(merged, options.overrides);
   merged = stripComments(merged) as Json;
   merged.production = env.NODE_ENV === 'production';
+  const server = merged.server as { publicUrl?: string; host?: string; port?: string | number };
+  if (!server.publicUrl) server.publicUrl = defaultPublicUrl(String(server.host), String(server.port));
 
   const auth = merged.auth as { scimTokens: Json[]; adminTokens: Json[]; verifyTokens: Json[] };
   if (env.ROSTER_SCIM_TOKEN) {
@@ -183,6 +185,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
     auth.verifyTokens = [...auth.verifyTokens, { name: 'env', token: env.ROSTER_VERIFY_TOKEN }];
   }
   return validateConfig(merged);
+}
+
+/** Where Roster is reached when no public URL is configured: the address it listens on. */
+function defaultPublicUrl(host: string, port: string): string {
+  const local = ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'undefined'].includes(host);
+  const name = local ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
 }
 
 export function validateConfig(raw: Json): Config {
@@ -223,4 +232,9 @@ export function redactConfig(config: Config): Json {
       verifyRateLimit: config.auth.verifyRateLimit,
     },
   };
+}
+
+/** The SCIM API's base URL (meta.location, Location, links in discovery): the one place that builds it. */
+export function scimBaseUrl(config: Pick<Config, 'server'>): string {
+  return `${config.server.publicUrl}/scim/v2`;
 }

@@ -1,6 +1,6 @@
 import type { RouterContext } from '@koa/router';
 import { createRouter, type Router } from '../http/router.js';
-import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
+import { actorOf, ifMatch, queryOf, sendCreated, sendResource } from '../http/scimResponse.js';
 import { etagFor } from '../scim/etag.js';
 import { parseProjection } from '../scim/projection.js';
 import type { GroupService, GroupWriteContext } from './service.js';
@@ -18,8 +18,8 @@ export function groupRoutes(service: GroupService): Router {
     ctx.body = await service.list(ctx.request.body as Record<string, unknown>);
   });
   router.post('/Groups', async (ctx) => {
-    const { group, resource } = await service.create(ctx.request.body, context(ctx), projection(ctx));
-    sendResource(ctx, resource, group.meta.version, 201);
+    const { group, resource, location } = await service.create(ctx.request.body, context(ctx), projection(ctx));
+    sendCreated(ctx, resource, group.meta.version, location);
   });
   router.get('/Groups/:id', async (ctx) => {
     const { group, resource } = await service.get(ctx.params.id, projection(ctx));

@@ -59,6 +59,10 @@ export function jsonBody(limit: () => number) {
     } catch (err) {
       throw badRequest('invalidSyntax', `Request body is not valid JSON: ${(err as Error).message}`);
     }
+    // Every SCIM request body is an object (a resource, PatchOp, BulkRequest or SearchRequest).
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw badRequest('invalidSyntax', 'Request body must be a JSON object');
+    }
     if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
       throw badRequest('invalidSyntax', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`);
     }

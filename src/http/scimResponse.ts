@@ -4,17 +4,23 @@ import type { Principal } from './auth.js';
 import type { Actor } from '../events/types.js';
 import type { ScimResource } from '../scim/validate.js';
 
-/** Sends one resource with its ETag (and Location on create); 304 for a matching If-None-Match on reads. */
-export function sendResource(ctx: Context, resource: ScimResource, version: number, status = 200): void {
-  const etag = etagFor(version);
-  ctx.set('ETag', etag);
+/** Sends one resource (as projected) with its ETag; 304 for a matching If-None-Match on reads. */
+export function sendResource(ctx: Context, resource: ScimResource, version: number): void {
+  ctx.set('ETag', etagFor(version));
   const ifNoneMatch = ctx.get('if-none-match');
   if (ctx.method === 'GET' && ifNoneMatch && etagMatches(ifNoneMatch, version)) {
     ctx.status = 304;
     return;
   }
-  if (status === 201) ctx.set('Location', String((resource.meta as { location: string }).location));
-  ctx.status = status;
+  ctx.status = 200;
+  ctx.body = resource;
+}
+
+/** 201 with Location and ETag; the Location does not depend on the projection (which may drop `meta`). */
+export function sendCreated(ctx: Context, resource: ScimResource, version: number, location: string): void {
+  ctx.set('ETag', etagFor(version));
+  ctx.set('Location', location);
+  ctx.status = 201;
   ctx.body = resource;
 }
 

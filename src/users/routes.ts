@@ -1,7 +1,7 @@
 import type { RouterContext } from '@koa/router';
 import { createRouter, type Router } from '../http/router.js';
 import type { Principal } from '../http/auth.js';
-import { actorOf, ifMatch, queryOf, sendResource } from '../http/scimResponse.js';
+import { actorOf, ifMatch, queryOf, sendCreated, sendResource } from '../http/scimResponse.js';
 import { parseProjection } from '../scim/projection.js';
 import type { UserService, WriteContext } from './service.js';
 
@@ -22,8 +22,8 @@ export function userRoutes(service: UserService): Router {
     ctx.body = await service.list(ctx.request.body as Record<string, unknown>);
   });
   router.post('/Users', async (ctx) => {
-    const { user, resource } = await service.create(ctx.request.body, context(ctx), projection(ctx));
-    sendResource(ctx, resource, user.meta.version, 201);
+    const { user, resource, location } = await service.create(ctx.request.body, context(ctx), projection(ctx));
+    sendCreated(ctx, resource, user.meta.version, location);
   });
   router.get('/Users/:id', async (ctx) => {
     const { user, resource } = await service.get(ctx.params.id, projection(ctx));

@@ -44,6 +44,16 @@ describe('configuration', () => {
     expect(config.auth.adminTokens).toEqual([{ name: 'env', token: 'an-admin-token-of-enough-length' }]);
   });
 
+  it('without a public URL, links follow the port and host Roster listens on', () => {
+    expect(loadConfig({ env: {} }).server.publicUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ env: { PORT: '18999' } }).server.publicUrl).toBe('http://localhost:18999');
+    expect(loadConfig({ env: { PORT: '18999', HOST: '0.0.0.0' } }).server.publicUrl).toBe('http://localhost:18999');
+    expect(loadConfig({ env: { PORT: '9000', HOST: '10.1.2.3' } }).server.publicUrl).toBe('http://10.1.2.3:9000');
+    expect(loadConfig({ env: { PORT: '9000', ROSTER_PUBLIC_URL: 'https://id.example.com/' } }).server.publicUrl).toBe(
+      'https://id.example.com',
+    );
+  });
+
   it.each([
     [{ users: { defaultState: { manual: 'PENDING' } } }, 'users.defaultState.manual'],
     [{ server: { port: 70000 } }, 'server.port'],

@@ -111,6 +111,20 @@ describe('error bodies', () => {
     expect(res.body).toMatchObject({ status: '400', scimType: 'invalidSyntax' });
   });
 
+  it('answers a body that is JSON but not an object (null, an array, a number) with 400, on every SCIM write (was a 500 on /.search)', async () => {
+    for (const path of ['/.search', '/Users/.search', '/Users', '/Groups', '/Bulk']) {
+      for (const body of ['null', '[]', '42', '"text"']) {
+        const res = await t.request
+          .post(`/scim/v2${path}`)
+          .set('Authorization', `Bearer ${TOKENS.scim}`)
+          .set('Content-Type', 'application/scim+json')
+          .send(body);
+        expect(res.status, `${path} ${body}`).toBe(400);
+        expect(res.body).toMatchObject({ status: '400', scimType: 'invalidSyntax' });
+      }
+    }
+  });
+
   it('answers an unsupported media type with 415', async () => {
     const res = await t.request
       .post('/scim/v2/Users')

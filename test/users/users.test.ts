@@ -48,6 +48,28 @@ describe('creating a user', () => {
     expect(res.body[LIFECYCLE]).toMatchObject({ state: 'STAGED', passwordStatus: 'ACTIVE', source: 'manual' });
   });
 
+  it('honours attributes on the answer to a write and still sends Location and ETag (was a 500)', async () => {
+    const res = await t.scim().post('/Users?attributes=userName', userBody());
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.headers.location).toBe(`http://roster.test/scim/v2/Users/${res.body.id}`);
+    expect(res.headers.etag).toBe('W/"1"');
+    expect(Object.keys(res.body).sort()).toEqual(['id', 'schemas', 'userName']);
+    const noMeta = await t.scim().post('/Users?excludedAttributes=meta', userBody());
+    expect(noMeta.status).toBe(201);
+    expect(noMeta.headers.location).toBe(`http://roster.test/scim/v2/Users/${noMeta.body.id}`);
+    expect(noMeta.body.meta).toBeUndefined();
+    const patched = await t.scim().patch(`/Users/${res.body.id}?attributes=title`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'title', value: 'Lead' }],
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.headers.etag).toBe('W/"2"');
+    expect(patched.body).toEqual({ schemas: expect.any(Array), id: res.body.id, title: 'Lead' });
+    const group = await t.scim().post('/Groups?attributes=displayName', { displayName: `Projected ${res.body.id}` });
+    expect(group.status).toBe(201);
+    expect(group.headers.location).toBe(`http://roster.test/scim/v2/Groups/${group.body.id}`);
+  });
+
   it('stores the password only as a hash', async () => {
     const res = await t.scim().post('/Users', userBody({ password: 'Another-Secret-77-Words' }));
     const stored = await t.db.collection('users').findOne({ _id: res.body.id });

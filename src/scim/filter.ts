@@ -1,18 +1,45 @@
 /**
  * SCIM filters (RFC 7644 §3.4.2.2) -> a MongoDB query (plain objects) plus an exact in-memory matcher.
  *
- * A small recursive-descent parser of our own (scim2-parse-filter mangles JSON string escapes, merges Entra's
- * `emails[type eq "work"].value eq "x"` into two independent conditions and has no depth limit), then a
- * translator: a value path with several conditions becomes `$elemMatch` (beside dotted-path conditions on the
- * indexed shadow fields). Only what a query cannot say (a case-insensitive order comparison inside a value
- * path) compiles to a superset (`exact: false`) that `matches()` finishes in memory.
+ * filterParser.ts reads the text, this translator writes the query: a value path with several
+ * conditions becomes `$elemMatch` (beside dotted-path conditions on the indexed shadow fields). Only
+ * what a query cannot say (a case-insensitive order comparison inside a value path) compiles to a
+ * superset (`exact: false`) that `matches()` (filterMatch.ts) finishes in memory.
  */
-import { ScimError } from './errors.js';
-import { ATTRNAME, quote, tryParseAttributePath, type AttributePath } from './attributePath.js';
+import { quote, type AttributePath } from './attributePath.js';
+import {
+  elementsOf,
+  escapeRegex,
+  evaluate,
+  isPresent,
+  normalizeText,
+  parseDateTime,
+  rootOf,
+  subValuesOf,
+  valuesOf,
+} from './filterMatch.js';
+import {
+  invalid,
+  NUMBER,
+  ORDER_OPS,
+  parseFilter,
+  SUBSTRING_OPS,
+  type CompareOp,
+  type FilterNode,
+  type FilterValue,
+} from './filterParser.js';
 
 export { parseAttributePath, type AttributePath } from './attributePath.js';
+export { escapeRegex, normalizeText, parseDateTime } from './filterMatch.js';
+export {
+  MAX_FILTER_DEPTH,
+  MAX_FILTER_LENGTH,
+  parseFilter,
+  type CompareOp,
+  type FilterNode,
+  type FilterValue,
+} from './filterParser.js';
 
-export type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le' | 'pr';
 export type MongoQuery = Record<string, unknown>;
 
 export interface ResolvedAttribute {
@@ -56,295 +83,10 @@ export interface JoinNode {
   $join: { name: string; op: CompareOp; value: unknown };
 }
 
-export const MAX_FILTER_LENGTH = 10_000;
-/** Nesting limit for parentheses, `not` and value paths together. */
-export const MAX_FILTER_DEPTH = 50;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Syntax tree
-
-export type FilterValue = string | number | boolean | null;
-export type FilterNode =
-  | { kind: 'and' | 'or'; items: FilterNode[] }
-  | { kind: 'not'; item: FilterNode }
-  /** Inside a value path, `path` is relative to the element: `{ attribute: <sub-attribute name> }`. */
-  | { kind: 'compare'; path: AttributePath; op: CompareOp; value?: FilterValue }
-  | { kind: 'valuePath'; path: AttributePath; filter: FilterNode };
-
-const COMPARE_OPS = new Set<string>(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le', 'pr']);
-const ORDER_OPS = new Set<CompareOp>(['gt', 'ge', 'lt', 'le']);
 const MONGO_ORDER: Record<string, string> = { gt: '$gt', ge: '$gte', lt: '$lt', le: '$lte' };
-const SUBSTRING_OPS = new Set<CompareOp>(['co', 'sw', 'ew']);
-
-function invalid(detail: string): ScimError {
-  return new ScimError(400, `Invalid filter: ${detail}`, 'invalidFilter');
-}
-
-type TokenType = 'word' | 'string' | '(' | ')' | '[' | ']' | 'end';
-interface Token {
-  type: TokenType;
-  text: string;
-  /** decoded value of a string token */
-  value?: string;
-  start: number;
-  end: number;
-}
-
-const WORD_CHAR = /[A-Za-z0-9_$:.\-+%/]/;
-const NUMBER = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
-
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
-      i++;
-    } else if (c === '(' || c === ')' || c === '[' || c === ']') {
-      tokens.push({ type: c, text: c, start: i, end: i + 1 });
-      i++;
-    } else if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (j >= text.length) throw invalid(`unterminated string starting at position ${i}`);
-      const raw = text.slice(i, j + 1);
-      let value: unknown;
-      try {
-        // JSON string escapes; raw control characters are tolerated (escaped before parsing)
-        value = JSON.parse(
-          // eslint-disable-next-line no-control-regex
-          raw.replace(/[\u0000-\u001f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`),
-        );
-      } catch {
-        throw invalid(`invalid escape in the string starting at position ${i}`);
-      }
-      tokens.push({ type: 'string', text: raw, value: value as string, start: i, end: j + 1 });
-      i = j + 1;
-    } else if (WORD_CHAR.test(c)) {
-      let j = i + 1;
-      while (j < text.length && WORD_CHAR.test(text[j])) j++;
-      tokens.push({ type: 'word', text: text.slice(i, j), start: i, end: j });
-      i = j;
-    } else {
-      throw invalid(`unexpected character ${quote(c)} at position ${i}`);
-    }
-  }
-  tokens.push({ type: 'end', text: '', start: text.length, end: text.length });
-  return tokens;
-}
-
-function describe(token: Token): string {
-  return token.type === 'end' ? 'the end of the filter' : `${quote(token.text, 40)} at position ${token.start}`;
-}
-
-class Parser {
-  private pos = 0;
-  private depth = 0;
-  private inValuePath = false;
-
-  constructor(private readonly tokens: Token[]) {}
-
-  parse(): FilterNode {
-    const node = this.parseOr();
-    const t = this.peek();
-    if (t.type !== 'end') {
-      throw invalid(`expected "and", "or" or the end of the filter but found ${describe(t)}`);
-    }
-    return node;
-  }
-
-  private peek(offset = 0): Token {
-    return this.tokens[Math.min(this.pos + offset, this.tokens.length - 1)];
-  }
-
-  private next(): Token {
-    const t = this.peek();
-    if (this.pos < this.tokens.length - 1) this.pos++;
-    return t;
-  }
-
-  private expect(type: TokenType): Token {
-    const t = this.next();
-    if (t.type !== type) throw invalid(`expected "${type}" but found ${describe(t)}`);
-    return t;
-  }
-
-  private isKeyword(token: Token, keyword: string): boolean {
-    return token.type === 'word' && token.text.toLowerCase() === keyword;
-  }
-
-  /** Checked before every recursive descent, so no input can exhaust the stack. */
-  private enter(at: Token): void {
-    if (++this.depth > MAX_FILTER_DEPTH) {
-      throw invalid(`nesting deeper than ${MAX_FILTER_DEPTH} levels at position ${at.start}`);
-    }
-  }
-
-  private leave(): void {
-    this.depth--;
-  }
-
-  private parseOr(): FilterNode {
-    const items = [this.parseAnd()];
-    while (this.isKeyword(this.peek(), 'or')) {
-      this.next();
-      items.push(this.parseAnd());
-    }
-    return items.length === 1 ? items[0] : { kind: 'or', items };
-  }
-
-  private parseAnd(): FilterNode {
-    const items = [this.parseUnary()];
-    while (this.isKeyword(this.peek(), 'and')) {
-      this.next();
-      items.push(this.parseUnary());
-    }
-    return items.length === 1 ? items[0] : { kind: 'and', items };
-  }
-
-  private parseUnary(): FilterNode {
-    const t = this.peek();
-    if (t.type === '(') {
-      this.enter(t);
-      this.next();
-      const node = this.parseOr();
-      this.expect(')');
-      this.leave();
-      return node;
-    }
-    if (this.isKeyword(t, 'not')) {
-      const after = this.peek(1);
-      // `not(...)` per RFC; `not attr op value` tolerated; `not eq "x"` / `not pr` is an attribute named "not"
-      if (after.type === '(' || (after.type === 'word' && !COMPARE_OPS.has(after.text.toLowerCase()))) {
-        this.enter(t);
-        this.next();
-        const item = this.parseUnary();
-        this.leave();
-        return { kind: 'not', item };
-      }
-    }
-    if (t.type === 'word') return this.parseAttributeExpression();
-    throw invalid(`expected an attribute, "not" or "(" but found ${describe(t)}`);
-  }
-
-  private parsePath(token: Token): AttributePath {
-    if (this.inValuePath) {
-      if (!ATTRNAME.test(token.text)) {
-        throw invalid(`${quote(token.text, 60)} at position ${token.start} is not a sub-attribute name`);
-      }
-      return { attribute: token.text };
-    }
-    const path = tryParseAttributePath(token.text);
-    if (typeof path === 'string') throw invalid(`${path} (position ${token.start})`);
-    return path;
-  }
-
-  private parseAttributeExpression(): FilterNode {
-    const pathToken = this.next();
-    const path = this.parsePath(pathToken);
-    const t = this.peek();
-    if (t.type === '[') {
-      if (this.inValuePath) throw invalid(`nested value paths are not supported (position ${t.start})`);
-      if (path.subAttribute) {
-        throw invalid(`a value path needs a multi-valued attribute, not ${quote(pathToken.text, 60)}`);
-      }
-      this.enter(t);
-      this.next();
-      this.inValuePath = true;
-      const inner = this.parseOr();
-      const close = this.expect(']');
-      this.inValuePath = false;
-      this.leave();
-      const sub = this.peek();
-      // Entra: emails[type eq "work"].value eq "x" -> one element with type work and value x
-      if (sub.type === 'word' && sub.start === close.end && sub.text.startsWith('.')) {
-        this.next();
-        const name = sub.text.slice(1);
-        if (!ATTRNAME.test(name))
-          throw invalid(`${quote(sub.text, 60)} at position ${sub.start} is not a sub-attribute`);
-        const compare = this.parseComparison({ attribute: name });
-        return { kind: 'valuePath', path, filter: { kind: 'and', items: [inner, compare] } };
-      }
-      return { kind: 'valuePath', path, filter: inner };
-    }
-    return this.parseComparison(path);
-  }
-
-  private parseComparison(path: AttributePath): FilterNode {
-    const t = this.next();
-    const op = t.type === 'word' ? t.text.toLowerCase() : '';
-    if (!COMPARE_OPS.has(op))
-      throw invalid(`expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) but found ${describe(t)}`);
-    if (op === 'pr') return { kind: 'compare', path, op };
-    return { kind: 'compare', path, op: op as CompareOp, value: this.parseValue() };
-  }
-
-  private parseValue(): FilterValue {
-    const t = this.next();
-    if (t.type === 'string') return t.value!;
-    if (t.type === 'word') {
-      const lower = t.text.toLowerCase();
-      if (lower === 'true') return true;
-      if (lower === 'false') return false;
-      if (lower === 'null') return null;
-      if (NUMBER.test(t.text)) {
-        const n = Number(t.text);
-        if (!Number.isFinite(n)) throw invalid(`number out of range at position ${t.start}`);
-        return n;
-      }
-    }
-    throw invalid(`expected a value (a "string", a number, true, false or null) but found ${describe(t)}`);
-  }
-}
-
-/** Parses a filter into its syntax tree; throws ScimError 400 invalidFilter. */
-export function parseFilter(filter: string): FilterNode {
-  if (typeof filter !== 'string') throw invalid('the filter must be a string');
-  if (filter.length > MAX_FILTER_LENGTH) throw invalid(`the filter is longer than ${MAX_FILTER_LENGTH} characters`);
-  if (filter.trim() === '') throw invalid('the filter is empty');
-  return new Parser(tokenize(filter)).parse();
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Values
-
-/** The normalization of the shadow fields (`norm.*`): lower-cased, then Unicode NFC. Mapping code must use this. */
-export function normalizeText(value: string): string {
-  return value.toLowerCase().normalize('NFC');
-}
-
-/** Escapes every regular-expression metacharacter (and NUL, which BSON regex patterns cannot hold). */
-export function escapeRegex(value: string): string {
-  return value.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&').replace(/\0/g, '\\x00');
-}
-
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
-
-/** Parses an RFC 3339 / ISO 8601 date-time (or date) strictly; no zone means UTC. Undefined when invalid. */
-export function parseDateTime(value: string): Date | undefined {
-  const m = ISO_DATE.exec(value);
-  if (!m) return undefined;
-  const [year, month, day, hour = 0, minute = 0, second = 0] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) =>
-    x === undefined ? undefined : Number(x),
-  ) as number[];
-  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
-    return undefined;
-  }
-  let offset = 0;
-  if (m[9]) {
-    const oh = Number(m[10]);
-    const om = Number(m[11]);
-    if (oh > 23 || om > 59) return undefined;
-    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
-  }
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute - offset, second, millis);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
 
 const STRING_TYPES = new Set(['string', 'reference', 'binary']);
 
@@ -377,7 +119,6 @@ function coerce(attr: ResolvedAttribute, op: CompareOp, value: FilterValue, name
   }
   throw invalid(`cannot compare ${quote(name, 60)} (${attr.type})`);
 }
-
 // ---------------------------------------------------------------------------------------------------------------
 // Translation
 
@@ -645,117 +386,6 @@ function compareQuery(attr: ResolvedAttribute, op: CompareOp, operand: unknown):
     }
   }
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// In-memory evaluation on the SCIM form
-
-const CORE_URN = /^urn:ietf:params:scim:schemas:core:/i;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
-function getKey(object: unknown, key: string): unknown {
-  if (!isObject(object)) return undefined;
-  if (Object.hasOwn(object, key)) return object[key];
-  const lower = key.toLowerCase();
-  for (const k of Object.keys(object)) if (k.toLowerCase() === lower) return object[k];
-  return undefined;
-}
-
-const listOf = (value: unknown): unknown[] =>
-  (Array.isArray(value) ? value : [value]).filter((v) => v !== undefined && v !== null);
-
-/** Extension attributes live under their URN key; core attributes (with or without the core URN) at the top. */
-function rootOf(resource: unknown, urn: string | undefined): unknown {
-  if (!urn) return resource;
-  const extension = getKey(resource, urn);
-  if (isObject(extension)) return extension;
-  return CORE_URN.test(urn) ? resource : undefined;
-}
-
-function elementsOf(root: unknown, attribute: string): unknown[] {
-  return listOf(getKey(root, attribute));
-}
-
-function subValuesOf(element: unknown, subAttribute: string): unknown[] {
-  if (isObject(element)) return listOf(getKey(element, subAttribute));
-  // a multi-valued simple attribute: `value` is the element itself
-  return subAttribute.toLowerCase() === 'value' ? listOf(element) : [];
-}
-
-function valuesOf(root: unknown, attribute: string, subAttribute?: string): unknown[] {
-  const elements = elementsOf(root, attribute);
-  return subAttribute === undefined ? elements : elements.flatMap((el) => subValuesOf(el, subAttribute));
-}
-
-const isPresent = (value: unknown) => value !== null && value !== undefined && value !== '';
-
-/** Compares by Unicode code point (MongoDB's binary UTF-8 order), not by UTF-16 unit. */
-function compareStrings(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    const ca = a.codePointAt(i)!;
-    const cb = b.codePointAt(j)!;
-    if (ca !== cb) return ca < cb ? -1 : 1;
-    i += ca > 0xffff ? 2 : 1;
-    j += cb > 0xffff ? 2 : 1;
-  }
-  return i < a.length ? 1 : j < b.length ? -1 : 0;
-}
-
-function toTime(value: unknown): number | undefined {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
-  if (typeof value === 'string') return parseDateTime(value)?.getTime();
-  return undefined;
-}
-
-/** Orders a resource value against the operand; undefined when they are not comparable. */
-function order(attr: ResolvedAttribute, value: unknown, operand: unknown): number | undefined {
-  if (operand instanceof Date) {
-    const t = toTime(value);
-    return t === undefined ? undefined : Math.sign(t - operand.getTime());
-  }
-  if (typeof operand === 'string') {
-    if (typeof value !== 'string') return undefined;
-    return attr.caseExact
-      ? compareStrings(value, operand)
-      : compareStrings(normalizeText(value), normalizeText(operand));
-  }
-  if (typeof operand === 'number' || typeof operand === 'boolean') {
-    if (typeof value !== typeof operand) return undefined;
-    return value === operand ? 0 : (value as number) < (operand as number) ? -1 : 1;
-  }
-  return undefined;
-}
-
-function evaluate(attr: ResolvedAttribute, op: CompareOp, operand: unknown, values: unknown[]): boolean {
-  switch (op) {
-    case 'eq':
-      return values.some((v) => order(attr, v, operand) === 0);
-    case 'ne':
-      return !values.some((v) => order(attr, v, operand) === 0);
-    case 'co':
-    case 'sw':
-    case 'ew': {
-      const fold = (s: string) => (attr.caseExact ? s : normalizeText(s));
-      const needle = fold(operand as string);
-      return values.some((v) => {
-        if (typeof v !== 'string') return false;
-        const hay = fold(v);
-        return op === 'co' ? hay.includes(needle) : op === 'sw' ? hay.startsWith(needle) : hay.endsWith(needle);
-      });
-    }
-    default:
-      return values.some((v) => {
-        const c = order(attr, v, operand);
-        if (c === undefined) return false;
-        return op === 'gt' ? c > 0 : op === 'ge' ? c >= 0 : op === 'lt' ? c < 0 : c <= 0;
-      });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
 /**

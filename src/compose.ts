@@ -28,7 +28,7 @@ import { adminUserRoutes } from './admin/userRoutes.js';
 import { createExporter } from './admin/exports.js';
 import { importExportRoutes } from './admin/importRoutes.js';
 import { createImporter } from './admin/imports.js';
-import { PROJECT_ROOT, type Config } from './config/index.js';
+import { PROJECT_ROOT, type Config, scimBaseUrl } from './config/index.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { credentialRoutes, lifecycleRoutes } from './lifecycle/routes.js';
 import { createLifecycle, type Lifecycle } from './lifecycle/service.js';
@@ -177,7 +177,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
           users,
           groups,
           maxOperations: () => config.scim.bulk.maxOperations,
-          baseUrl: `${config.server.publicUrl}/scim/v2`,
+          baseUrl: scimBaseUrl(config),
         }),
         users,
         groups,

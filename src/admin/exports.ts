@@ -14,7 +14,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from 'mongodb';
-import type { Config } from '../config/index.js';
+import { scimBaseUrl, type Config } from '../config/index.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { toScimUser, type StoredUser } from '../users/mapping.js';
 import { exportHeader, protectCell, scimUserToCsvRow } from './csvColumns.js';
@@ -39,7 +39,7 @@ export type Exporter = ReturnType<typeof createExporter>;
 
 export function createExporter(deps: ExporterDeps) {
   const { groups } = deps;
-  const baseUrl = `${deps.config.server.publicUrl}/scim/v2`;
+  const baseUrl = scimBaseUrl(deps.config);
   const users = deps.db.collection<StoredUser>('users');
 
   /** The largest number of groups any user is directly in: one pass over memberships by member. */

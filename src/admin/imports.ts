@@ -27,7 +27,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse, type Info } from 'csv-parse';
 import { type Db } from 'mongodb';
-import type { Config } from '../config/index.js';
+import { scimBaseUrl, type Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { membershipId, type GroupRepository } from '../groups/repository.js';
 import { AdminError } from '../http/errors.js';
@@ -126,7 +126,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 export function createImporter(deps: ImporterDeps) {
   const { config, users, groups } = deps;
   const now = deps.now ?? (() => new Date());
-  const baseUrl = `${config.server.publicUrl}/scim/v2`;
+  const baseUrl = scimBaseUrl(config);
   const claims = deps.db.collection<{ _id: string; userId: string }>('email_claims');
   const userCollection = deps.db.collection<StoredUser>('users');
 

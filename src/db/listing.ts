@@ -2,7 +2,9 @@ import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { badRequest } from '../scim/errors.js';
 import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
-import { decodeCursor, encodeCursor, type ListRequest } from '../scim/list.js';
+import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
+import { parseProjection, projectResource, wants } from '../scim/projection.js';
+import type { SchemaDocument } from '../scim/schemaRegistry.js';
 import type { ScimResource } from '../scim/validate.js';
 
 /** Candidates converted and matched at a time when a filter must be finished in memory. */
@@ -154,4 +156,38 @@ async function inexactPage<T extends Document>(plan: ListPlan<T>, sort: Sort, fi
     };
   }
   return { resources: page.map((m) => m.resource), totalResults, startIndex: request.startIndex };
+}
+
+/**
+ * A SCIM list (GET /Users, /Groups, their /.search) from the raw request to the ListResponse: paging,
+ * filter (joins resolved), sorting, projection. `related` names the costly attribute (a user's
+ * groups, a group's members): toScim is told to fill it only when it is returned or the filter
+ * must be finished in memory.
+ */
+export async function listResources<T extends Document>(options: {
+  raw: Record<string, unknown>;
+  limits: { defaultCount: number; maxResults: number };
+  collection: Collection<T>;
+  schemas: SchemaDocument[];
+  resolver: AttributeResolver;
+  joins: Record<string, JoinResolver>;
+  related: string;
+  toScim(docs: T[], withRelated: boolean): Promise<ScimResource[]>;
+}) {
+  const request = parseListRequest(options.raw, options.limits);
+  const projection = parseProjection(request.attributes, request.excludedAttributes);
+  const { filter, query, sortField } = await compileListQuery<T>(request, options.resolver, options.joins);
+  const withRelated = wants(projection, options.related, options.schemas) || (filter !== undefined && !filter.exact);
+  const page = await listPage({
+    collection: options.collection,
+    request,
+    filter,
+    query,
+    sortField,
+    toScim: (docs) => options.toScim(docs, withRelated),
+  });
+  return listResponse(
+    page.resources.map((r) => projectResource(r, options.schemas, projection)),
+    page,
+  );
 }

@@ -1,6 +1,6 @@
 import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
-import type { Config } from '../config/index.js';
+import { scimBaseUrl, type Config } from '../config/index.js';
 import type { SchemaRegistry } from '../scim/schemaRegistry.js';
 import { resourceTypeDocuments, schemaDocuments, serviceProviderConfig, type Features } from '../scim/discovery.js';
 import { ScimError, notFound } from '../scim/errors.js';
@@ -9,7 +9,7 @@ import { listResponse } from '../scim/list.js';
 /** /ServiceProviderConfig, /ResourceTypes and /Schemas: read-only, 405 for any other method. */
 export function discoveryRoutes(config: Config, registry: SchemaRegistry, features: Features): Router {
   const router = createRouter();
-  const base = `${config.server.publicUrl}/scim/v2`;
+  const base = scimBaseUrl(config);
   const schemas = schemaDocuments(registry, base);
   const types = resourceTypeDocuments(base);
 

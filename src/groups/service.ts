@@ -1,19 +1,18 @@
 import { newId } from '../db/ids.js';
-import type { Config } from '../config/index.js';
+import { scimBaseUrl, type Config } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
-import { compileListQuery, listPage } from '../db/listing.js';
+import { listResources } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch, etagFor } from '../scim/etag.js';
 import { compileFilter } from '../scim/filter.js';
-import { listResponse, parseListRequest } from '../scim/list.js';
 import { applyPatch, parsePatchRequest, partitionMembersOperations, type PatchOperation } from '../scim/patch.js';
-import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
+import { projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import { normalize, validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
-import { backoff } from '../users/service.js';
+import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { DuplicateGroupError, type GroupRepository, type Membership, type StoredGroup } from './repository.js';
 
 export interface GroupWriteContext {
@@ -43,7 +42,7 @@ const SIMPLE_MEMBER_FILTER = /^\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
 export function createGroupService(deps: GroupServiceDeps) {
   const { config, groups, users, schemas } = deps;
   const now = deps.now ?? (() => new Date());
-  const baseUrl = `${config.server.publicUrl}/scim/v2`;
+  const baseUrl = scimBaseUrl(config);
   const resolver = createResolver(schemas, {
     extensionKeys: {},
     normalized: { displayname: 'norm.displayName' },
@@ -151,8 +150,7 @@ export function createGroupService(deps: GroupServiceDeps) {
 
   /** Writes displayName/externalId with optimistic concurrency. */
   async function writeOwnFields(id: string, ctx: GroupWriteContext, build: (current: StoredGroup) => ScimResource) {
-    for (let attempt = 1; attempt <= 10; attempt++) {
-      if (attempt > 1) await backoff(attempt);
+    const result = await retryLostRaces(async () => {
       const before = await load(id);
       checkIfMatch(ctx.ifMatch, before.meta.version);
       const resource = build(before);
@@ -163,8 +161,10 @@ export function createGroupService(deps: GroupServiceDeps) {
       };
       if (await groups.replace(before, after).catch(duplicate)) return { before, after };
       if (ctx.ifMatch) throw new ScimError(412, 'The group changed while it was being updated');
-    }
-    throw new ScimError(409, 'The group is being changed by others; retry');
+      return LOST_RACE;
+    });
+    if (result === LOST_RACE) throw new ScimError(409, 'The group is being changed by others; retry');
+    return result;
   }
 
   function fieldChanges(before: StoredGroup, after: StoredGroup) {
@@ -269,7 +269,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         ctx.actor,
         members.length ? [{ field: 'members', from: [], to: members.map((m) => m.id) }] : undefined,
       );
-      return { group, resource: await render(group, projection) };
+      return { group, resource: await render(group, projection), location: `${baseUrl}/Groups/${group._id}` };
     },
 
     async get(id: string, projection: Projection = {}) {
@@ -326,33 +326,27 @@ export function createGroupService(deps: GroupServiceDeps) {
       await record('group_delete', group, ctx.actor);
     },
 
-    async list(raw: Record<string, unknown>) {
-      const request = parseListRequest(raw, config.scim);
-      const projection = parseProjection(request.attributes, request.excludedAttributes);
-      const { filter, query, sortField } = await compileListQuery<StoredGroup>(request, resolver, {
-        'members.value': idJoin(
-          (memberId) => groups.groupIdsWithMembers([memberId]),
-          () => groups.memberships.distinct('groupId'),
-        ),
-      });
-      const withMembers = wants(projection, 'members', schemas) || (filter !== undefined && !filter.exact);
-      const page = await listPage({
+    list(raw: Record<string, unknown>) {
+      return listResources({
+        raw,
+        limits: config.scim,
         collection: groups.collection,
-        request,
-        filter,
-        query,
-        sortField,
-        toScim: (docs) =>
+        schemas,
+        resolver,
+        joins: {
+          'members.value': idJoin(
+            (memberId) => groups.groupIdsWithMembers([memberId]),
+            () => groups.memberships.distinct('groupId'),
+          ),
+        },
+        related: 'members',
+        toScim: (docs, withMembers) =>
           Promise.all(
             docs.map(async (g) =>
               toScim(g, withMembers ? await renderMembers(await groups.members(g._id)) : undefined),
             ),
           ),
       });
-      return listResponse(
-        page.resources.map((r) => projectResource(r, schemas, projection)),
-        page,
-      );
     },
   };
 }

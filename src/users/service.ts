@@ -1,16 +1,16 @@
 import { newId } from '../db/ids.js';
-import type { Config } from '../config/index.js';
+import { scimBaseUrl, type Config } from '../config/index.js';
+import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
-import { compileListQuery, listPage } from '../db/listing.js';
+import { listResources } from '../db/listing.js';
 import type { Actor, EventChange, NewEvent } from '../events/types.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { compileFilter, type AttributeResolver } from '../scim/filter.js';
-import { parseListRequest, listResponse } from '../scim/list.js';
 import { applyPatch, parsePatchRequest } from '../scim/patch.js';
-import { parseProjection, projectResource, wants, type Projection } from '../scim/projection.js';
+import { projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import { isEmailAddress, validateResource, type ScimResource } from '../scim/validate.js';
@@ -60,10 +60,7 @@ export interface UserServiceDeps {
   now?: () => Date;
 }
 
-const MAX_WRITE_ATTEMPTS = 10;
-
 /** Short, jittered pause before retrying a write that lost a race. */
-export const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 
 export type UserService = ReturnType<typeof createUserService>;
 
@@ -88,7 +85,7 @@ export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
 export function createUserService(deps: UserServiceDeps) {
   const { config, users, groups, schemas } = deps;
   const now = deps.now ?? (() => new Date());
-  const baseUrl = `${config.server.publicUrl}/scim/v2`;
+  const baseUrl = scimBaseUrl(config);
   const resolver = userResolver(schemas);
 
   /**
@@ -102,8 +99,11 @@ export function createUserService(deps: UserServiceDeps) {
     const parents = new Map<string, string[]>(); // group -> groups it is a member of
     let frontier = [...new Set(direct.map((m) => m.groupId))];
     const known = new Set(frontier);
+    const names = new Map<string, string>();
     for (let depth = 0; frontier.length && depth < 20; depth++) {
-      const edges = await groups.groupIdsOf(frontier);
+      // Each level's names are read beside its parent edges: no round trip of their own.
+      const [edges, found] = await Promise.all([groups.groupIdsOf(frontier), groups.findByIds(frontier)]);
+      for (const g of found) names.set(g._id, g.displayName);
       frontier = [];
       for (const edge of edges) {
         parents.set(edge.memberId, [...(parents.get(edge.memberId) ?? []), edge.groupId]);
@@ -113,7 +113,7 @@ export function createUserService(deps: UserServiceDeps) {
         }
       }
     }
-    const names = new Map((await groups.findByIds([...known])).map((g) => [g._id, g.displayName]));
+    for (const g of await groups.findByIds(frontier)) names.set(g._id, g.displayName); // past the depth limit
     for (const userId of userIds) {
       const seen = new Map<string, 'direct' | 'indirect'>();
       const queue = direct.filter((m) => m.memberId === userId).map((m) => m.groupId);
@@ -247,7 +247,7 @@ export function createUserService(deps: UserServiceDeps) {
     ctx: WriteContext,
     build: (before: StoredUser) => Promise<StoredUser | null>,
   ): Promise<{ before: StoredUser; after: StoredUser }> {
-    for (let attempt = 1; ; attempt++) {
+    const result = await retryLostRaces(async () => {
       const before = await load(id);
       checkIfMatch(ctx.ifMatch, before.meta.version);
       const after = await build(before);
@@ -256,17 +256,13 @@ export function createUserService(deps: UserServiceDeps) {
         await users.replace(before, after);
         return { before, after };
       } catch (err) {
-        if (err instanceof VersionConflictError) {
-          if (ctx.ifMatch) throw new ScimError(412, 'The resource changed while it was being updated');
-          if (attempt < MAX_WRITE_ATTEMPTS) {
-            await backoff(attempt);
-            continue;
-          }
-          throw new ScimError(409, 'The resource is being changed by others; retry');
-        }
-        uniquenessError(err);
+        if (!(err instanceof VersionConflictError)) return uniquenessError(err);
+        if (ctx.ifMatch) throw new ScimError(412, 'The resource changed while it was being updated');
+        return LOST_RACE;
       }
-    }
+    });
+    if (result === LOST_RACE) throw new ScimError(409, 'The resource is being changed by others; retry');
+    return result;
   }
 
   async function afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext) {
@@ -289,13 +285,13 @@ export function createUserService(deps: UserServiceDeps) {
       input: unknown,
       ctx: WriteContext,
       projection: Projection = {},
-    ): Promise<{ user: StoredUser; resource: ScimResource }> {
+    ): Promise<{ user: StoredUser; resource: ScimResource; location: string }> {
       const resource = validateResource(input, { schemas, mode: 'create' });
       const user = await buildDocument(resource, undefined, ctx);
       await users.insert(user).catch(uniquenessError);
       await recordUserEvent('user_create', user, ctx);
       await deps.effects?.afterCreate(user, ctx);
-      return { user, resource: await render(user, projection, []) };
+      return { user, resource: await render(user, projection, []), location: `${baseUrl}/Users/${user._id}` };
     },
 
     /**
@@ -375,32 +371,26 @@ export function createUserService(deps: UserServiceDeps) {
       await deps.effects?.afterDelete(user, ctx);
     },
 
-    async list(raw: Record<string, unknown>) {
-      const request = parseListRequest(raw, config.scim);
-      const projection = parseProjection(request.attributes, request.excludedAttributes);
-      const { filter, query, sortField } = await compileListQuery<StoredUser>(request, resolver, {
-        'groups.value': idJoin(
-          (groupId) => groups.memberIdsOf([groupId]),
-          async () => groups.memberships.distinct('memberId', { type: 'User' }),
-        ),
-      });
-      // Groups are read in one batch per page, and only when returned or needed by the filter.
-      const withGroups = wants(projection, 'groups', schemas) || (filter !== undefined && !filter.exact);
-      const page = await listPage({
+    list(raw: Record<string, unknown>) {
+      return listResources({
+        raw,
+        limits: config.scim,
         collection: users.collection,
-        request,
-        filter,
-        query,
-        sortField,
-        toScim: async (docs) => {
+        schemas,
+        resolver,
+        joins: {
+          'groups.value': idJoin(
+            (groupId) => groups.memberIdsOf([groupId]),
+            async () => groups.memberships.distinct('memberId', { type: 'User' }),
+          ),
+        },
+        related: 'groups',
+        // Groups are read in one batch per page, and only when returned or needed by the filter.
+        toScim: async (docs, withGroups) => {
           const refs = withGroups ? await groupsOfMany(docs.map((d) => d._id)) : undefined;
           return docs.map((d) => toScimUser(d, baseUrl, refs?.get(d._id)));
         },
       });
-      return listResponse(
-        page.resources.map((r) => projectResource(r, schemas, projection)),
-        page,
-      );
     },
 
     /**

@@ -2,13 +2,15 @@ import type { Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { SYSTEM } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
-import { EMAIL_EVENT_TYPES, type EmailKind, type Jobs } from '../jobs/index.js';
-import { companyEmail, isEmailAddress, normalize } from '../scim/validate.js';
+import type { Jobs } from '../jobs/index.js';
+import { companyEmail } from '../scim/validate.js';
 import type { StoredUser, UserState } from '../users/mapping.js';
 import type { UserService, WriteContext } from '../users/service.js';
-import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
-import { canSignIn, emailOnActivation } from './rules.js';
-import { scheduleJson, type LinkKind, type LinkTokens, type Schedule, type Schedules } from './store.js';
+import { createCredentials } from './credentials.js';
+import { checkDestination, createLifecycleEmails, type EmailOptions } from './emails.js';
+import { scheduleJson, type LinkTokens, type Schedule, type Schedules } from './store.js';
+
+export { checkDestination, type EmailOptions } from './emails.js';
 
 export const STATE_CHANGE_JOB = 'user-state-change';
 export const REMINDER_JOB = 'no-login-reminders';
@@ -23,26 +25,6 @@ export interface LifecycleDeps {
   now?: () => Date;
 }
 
-export interface EmailOptions {
-  /** "company", "alternate" or an email address; used for this email only, never stored. */
-  destination?: string;
-}
-
-const DAY_MS = 86_400_000;
-/** A real scrypt hash of a random value: unknown users cost as much time as wrong passwords. */
-let dummyHash: Promise<string> | undefined;
-
-export function checkDestination(destination: unknown): string | undefined {
-  if (destination === undefined || destination === null || destination === '') return undefined;
-  if (
-    typeof destination === 'string' &&
-    (destination === 'company' || destination === 'alternate' || isEmailAddress(destination))
-  ) {
-    return destination;
-  }
-  throw new AdminError(400, 'invalid_destination', 'destination must be "company", "alternate" or an email address');
-}
-
 export type Lifecycle = ReturnType<typeof createLifecycle>;
 
 /**
@@ -52,98 +34,8 @@ export type Lifecycle = ReturnType<typeof createLifecycle>;
 export function createLifecycle(deps: LifecycleDeps) {
   const { config, users, jobs, linkTokens, schedules } = deps;
   const now = deps.now ?? (() => new Date());
-  // Read on each use: the configuration can be reloaded (SIGHUP).
-  const activationTtlMs = () => config.activation.linkTtlDays * DAY_MS;
-  const resetTtlMs = () => config.activation.resetLinkTtlHours * 3_600_000;
-
   const resource = (user: StoredUser) => ({ type: 'User' as const, id: user._id, username: user.userName });
   const company = (user: StoredUser) => companyEmail(user as unknown as Record<string, unknown>);
-
-  /** The address for an email: the caller's choice, else the kind's default order. */
-  function recipient(user: StoredUser, destination: string | undefined, defaults: ('alternate' | 'company')[]) {
-    const pick = (d: string) =>
-      d === 'company' ? company(user) : d === 'alternate' ? user.lifecycle.alternateEmail : d;
-    if (destination) return { to: pick(destination), destination };
-    for (const d of defaults) {
-      const to = pick(d);
-      if (to) return { to, destination: d };
-    }
-    return { to: undefined, destination: defaults[0] };
-  }
-
-  function vars(user: StoredUser) {
-    const name = (user.name as { givenName?: string; familyName?: string } | undefined) ?? {};
-    return {
-      user_company_email: company(user) ?? '',
-      first_name: name.givenName ?? '',
-      last_name: name.familyName ?? '',
-      username: user.userName,
-    };
-  }
-
-  async function noAddress(user: StoredUser, kind: EmailKind, actor: Actor) {
-    await deps.recordEvent({
-      type: EMAIL_EVENT_TYPES[kind],
-      resource: resource(user),
-      initiatedBy: actor,
-      success: false,
-      details: { error: 'the user has no email address for this email' },
-    });
-  }
-
-  async function sendLinkEmail(
-    user: StoredUser,
-    kind: 'activation' | 'password-reset',
-    destination: string | undefined,
-    actor: Actor,
-  ) {
-    const linkKind: LinkKind = kind === 'activation' ? 'activation' : 'reset';
-    const target = recipient(
-      user,
-      destination,
-      kind === 'activation' ? ['alternate', 'company'] : ['company', 'alternate'],
-    );
-    if (!target.to) return noAddress(user, kind, actor).then(() => undefined);
-    const token = await linkTokens.issue(
-      user._id,
-      linkKind,
-      linkKind === 'activation' ? activationTtlMs() : resetTtlMs(),
-      now(),
-    );
-    const path = linkKind === 'activation' ? 'activate' : 'reset-password';
-    await jobs.enqueueEmail({
-      kind,
-      to: target.to,
-      userId: user._id,
-      username: user.userName,
-      vars: { ...vars(user), activation_link: `${config.server.publicUrl}/${path}?token=${token}` },
-      initiatedBy: actor,
-      details: { destination: target.destination },
-    });
-    return { kind, recipient: target.to };
-  }
-
-  async function sendWelcome(user: StoredUser, destination: string | undefined, actor: Actor) {
-    const target = recipient(user, destination, ['company', 'alternate']);
-    if (!target.to) return noAddress(user, 'welcome', actor).then(() => undefined);
-    await jobs.enqueueEmail({
-      kind: 'welcome',
-      to: target.to,
-      userId: user._id,
-      username: user.userName,
-      vars: vars(user),
-      initiatedBy: actor,
-      details: { destination: target.destination },
-    });
-    return { kind: 'welcome' as const, recipient: target.to };
-  }
-
-  /** The email of a transition to ACTIVE: activation link while no password exists, else welcome. */
-  function emailForActivation(user: StoredUser, destination: string | undefined, actor: Actor) {
-    return emailOnActivation(user.lifecycle) === 'activation'
-      ? sendLinkEmail(user, 'activation', destination, actor)
-      : sendWelcome(user, destination, actor);
-  }
 
   async function stateEvents(before: UserState | undefined, user: StoredUser, ctx: WriteContext) {
     const after = user.lifecycle.state;
@@ -200,37 +92,22 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   const sameTime = (a?: Date, b?: Date) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
-  /** An admin's request for a link email: ACTIVE users whose password Roster manages, with an address. */
-  async function sendLinkOnRequest(
-    id: string,
-    what: 'activation emails' | 'password reset emails',
-    options: EmailOptions,
-    actor: Actor,
-  ) {
-    const destination = checkDestination(options.destination);
-    const user = await loadUser(id);
-    if (user.lifecycle.state !== 'ACTIVE') {
-      throw new AdminError(409, 'not_eligible', `The user is ${user.lifecycle.state}; ${what} go to ACTIVE users only`);
-    }
-    if (user.lifecycle.passwordAuthority !== 'none') {
-      throw new AdminError(
-        409,
-        'external_password',
-        `Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`,
-      );
-    }
-    const kind =
-      what === 'activation emails' && user.lifecycle.passwordStatus === 'PENDING' ? 'activation' : 'password-reset';
-    const sent = await sendLinkEmail(user, kind, destination, actor);
-    if (!sent) throw new AdminError(409, 'no_address', 'The user has no email address to send to');
-    return sent;
-  }
-
   async function loadUser(id: string): Promise<StoredUser> {
     const user = await users.find(id);
     if (!user) throw new AdminError(404, 'not_found', `User ${id} not found`);
     return user;
   }
+
+  const credentials = createCredentials({ config, users, linkTokens, recordEvent: deps.recordEvent, now, loadUser });
+  const { emailForActivation, sendLinkOnRequest, sendReminders } = createLifecycleEmails({
+    config,
+    users,
+    jobs,
+    linkTokens,
+    recordEvent: deps.recordEvent,
+    now,
+    loadUser,
+  });
 
   /** Moves a user to `state` through the ordinary user write path (events, emails, schedules follow). */
   const scheduleKey = (state: Schedule['state']) =>
@@ -280,35 +157,6 @@ export function createLifecycle(deps: LifecycleDeps) {
       initiatedBy: SYSTEM,
       details: { scheduleId, state: schedule.state, at: schedule.at.toISOString(), createdBy: schedule.createdBy },
     });
-  }
-
-  async function sendReminders(): Promise<number> {
-    const days = config.reminders.noLoginDays;
-    if (days <= 0) return 0;
-    const cutoff = new Date(now().getTime() - days * DAY_MS);
-    const candidates = await users.candidatesForReminder(cutoff);
-    let sent = 0;
-    for (const user of candidates) {
-      await users.touch(user._id, { 'secret.lastReminderAt': now() });
-      const pending = user.lifecycle.passwordStatus === 'PENDING' && user.lifecycle.passwordAuthority === 'none';
-      const target = recipient(user, undefined, pending ? ['alternate', 'company'] : ['company', 'alternate']);
-      // No address, no email: and no new link either (issuing one would void the user's current link).
-      if (!target.to) continue;
-      const link = pending
-        ? `${config.server.publicUrl}/activate?token=${await linkTokens.issue(user._id, 'activation', activationTtlMs(), now())}`
-        : '';
-      await jobs.enqueueEmail({
-        kind: 'reminder',
-        to: target.to,
-        userId: user._id,
-        username: user.userName,
-        vars: { ...vars(user), activation_link: link },
-        initiatedBy: SYSTEM,
-        details: { noLoginDays: days, activated: !pending },
-      });
-      sent++;
-    }
-    return sent;
   }
 
   return {
@@ -421,122 +269,6 @@ export function createLifecycle(deps: LifecycleDeps) {
     sendPasswordResetEmail: (id: string, options: EmailOptions, actor: Actor) =>
       sendLinkOnRequest(id, 'password reset emails', options, actor),
 
-    async unlock(id: string, actor: Actor) {
-      const user = await loadUser(id);
-      const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
-        u.lifecycle.locked = false;
-        const { lockedAt: _ended, ...secret } = u.secret ?? {};
-        u.secret = { ...secret, failedLogins: 0 };
-      });
-      await deps.recordEvent({ type: 'user_unlocked', resource: resource(after), initiatedBy: actor });
-      return after;
-    },
-
-    async expirePassword(id: string, actor: Actor) {
-      const user = await loadUser(id);
-      if (user.lifecycle.passwordStatus === 'PENDING') {
-        throw new AdminError(409, 'no_password', 'The user has no password yet');
-      }
-      const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
-        u.lifecycle.passwordStatus = 'EXPIRED';
-      });
-      await deps.recordEvent({ type: 'user_password_expired', resource: resource(after), initiatedBy: actor });
-      return after;
-    },
-
-    /** For the page: the user behind a valid link (undefined for used, expired or unknown links). */
-    async userForLink(token: string, kind: LinkKind): Promise<StoredUser | undefined> {
-      const userId = await linkTokens.peek(token, kind, now());
-      return userId ? users.find(userId) : undefined;
-    },
-
-    /**
-     * Sets the password through a link. Returns an error message for the form (policy) or
-     * 'invalid' for a used, expired or unknown link; the link is used up only on success.
-     */
-    async setPasswordWithLink(
-      token: string,
-      kind: LinkKind,
-      password: string,
-    ): Promise<'ok' | 'invalid' | { error: string }> {
-      const user = await this.userForLink(token, kind);
-      if (!user) return 'invalid';
-      if (kind === 'activation' && user.lifecycle.passwordStatus !== 'PENDING') return 'invalid';
-      const emails = ((user.emails as { value: string }[] | undefined) ?? []).map((e) => e.value);
-      const problem = checkPasswordPolicy(password, config.passwords, { username: user.userName, emails });
-      if (problem) return { error: problem };
-      const hash = await hashPassword(password);
-      if ((await linkTokens.consume(token, kind, now())) !== user._id) return 'invalid';
-      const actor: Actor = { type: 'user', name: user.userName };
-      const after = await users.modify(user._id, { actor, source: user.lifecycle.source }, (u) => {
-        u.secret = { ...u.secret, passwordHash: hash, passwordSetAt: now(), failedLogins: 0 };
-        u.lifecycle.passwordStatus = 'ACTIVE';
-        if (kind === 'reset') u.lifecycle.locked = false;
-      });
-      await deps.recordEvent({
-        type: 'user_password_set',
-        resource: resource(after),
-        initiatedBy: actor,
-        details: { via: kind },
-      });
-      return 'ok';
-    },
-
-    /** POST /auth/verify: true only for an ACTIVE user with an ACTIVE password who is not locked. */
-    async verifyCredentials(username: string, password: string): Promise<StoredUser | undefined> {
-      const user = await users.findByUserName(normalize(username));
-      const attempt = (u: StoredUser | null, success: boolean, reason?: string) =>
-        deps.recordEvent({
-          type: 'user_login_attempt',
-          ...(u ? { resource: resource(u) } : {}),
-          initiatedBy: { type: 'user', name: username.slice(0, 256) },
-          success,
-          ...(reason ? { details: { reason } } : {}),
-        });
-      if (!user?.secret?.passwordHash) {
-        dummyHash ??= hashPassword(`dummy-${Math.random()}`);
-        await verifyPassword(password, await dummyHash);
-        await attempt(user, false, user ? 'no password' : 'unknown user');
-        return undefined;
-      }
-      // The attempt is counted before the password is checked, so parallel guesses cannot outrun the
-      // limit; the hash is checked either way, so a locked account answers as slowly as a wrong password.
-      const max = config.passwords.maxFailedAttempts;
-      const lockoutMs = config.passwords.lockoutMinutes * 60_000;
-      const lockEnd = new Date(now().getTime() - lockoutMs);
-      if (lockoutMs > 0 && user.lifecycle.locked && user.secret.lockedAt && user.secret.lockedAt <= lockEnd) {
-        // A timed lock that has run out ends before this attempt is counted (one writer ends it).
-        if (await users.unlockExpired(user._id, lockEnd)) {
-          await deps.recordEvent({
-            type: 'user_unlocked',
-            resource: resource(user),
-            initiatedBy: SYSTEM,
-            details: { after: `${config.passwords.lockoutMinutes} minutes` },
-          });
-        }
-        user.lifecycle.locked = false;
-      }
-      const attemptNumber = await users.takeLoginAttempt(user._id, max);
-      const passwordMatches = await verifyPassword(password, user.secret.passwordHash);
-      if (attemptNumber === undefined || !passwordMatches) {
-        await attempt(user, false, attemptNumber === undefined ? 'locked' : 'wrong password');
-        if ((attemptNumber === undefined || attemptNumber >= max) && (await users.lock(user._id))) {
-          await deps.recordEvent({
-            type: 'user_lockout',
-            resource: resource(user),
-            initiatedBy: SYSTEM,
-            details: { failedAttempts: attemptNumber ?? max },
-          });
-        }
-        return undefined;
-      }
-      if (!canSignIn(user.lifecycle)) {
-        await attempt(user, false, `state ${user.lifecycle.state}, password ${user.lifecycle.passwordStatus}`);
-        return undefined;
-      }
-      await users.touch(user._id, { 'lifecycle.lastLogin': now(), 'secret.failedLogins': 0 });
-      await attempt(user, true);
-      return user;
-    },
+    ...credentials,
   };
 }

@@ -1,0 +1,152 @@
+import type { Config } from '../config/index.js';
+import type { Actor, NewEvent } from '../events/types.js';
+import { SYSTEM } from '../events/types.js';
+import { AdminError } from '../http/errors.js';
+import { normalize } from '../scim/validate.js';
+import type { StoredUser } from '../users/mapping.js';
+import type { UserService } from '../users/service.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
+import { canSignIn } from './rules.js';
+import type { LinkKind, LinkTokens } from './store.js';
+
+/** A real scrypt hash of a random value: unknown users cost as much time as wrong passwords. */
+let dummyHash: Promise<string> | undefined;
+
+export interface CredentialDeps {
+  config: Config;
+  users: UserService;
+  linkTokens: LinkTokens;
+  recordEvent(event: NewEvent): Promise<void>;
+  now: () => Date;
+  loadUser(id: string): Promise<StoredUser>;
+}
+
+/**
+ * Passwords and sign-in: the credential check (counting attempts and locking), unlock, expiry, and
+ * setting a password through an activation or reset link.
+ */
+export function createCredentials(deps: CredentialDeps) {
+  const { config, users, linkTokens, recordEvent, now, loadUser } = deps;
+  const resource = (user: StoredUser) => ({ type: 'User' as const, id: user._id, username: user.userName });
+
+  /** For the page: the user behind a valid link (undefined for used, expired or unknown links). */
+  async function userForLink(token: string, kind: LinkKind): Promise<StoredUser | undefined> {
+    const userId = await linkTokens.peek(token, kind, now());
+    return userId ? users.find(userId) : undefined;
+  }
+
+  return {
+    userForLink,
+    async unlock(id: string, actor: Actor) {
+      const user = await loadUser(id);
+      const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
+        u.lifecycle.locked = false;
+        const { lockedAt: _ended, ...secret } = u.secret ?? {};
+        u.secret = { ...secret, failedLogins: 0 };
+      });
+      await recordEvent({ type: 'user_unlocked', resource: resource(after), initiatedBy: actor });
+      return after;
+    },
+
+    async expirePassword(id: string, actor: Actor) {
+      const user = await loadUser(id);
+      if (user.lifecycle.passwordStatus === 'PENDING') {
+        throw new AdminError(409, 'no_password', 'The user has no password yet');
+      }
+      const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
+        u.lifecycle.passwordStatus = 'EXPIRED';
+      });
+      await recordEvent({ type: 'user_password_expired', resource: resource(after), initiatedBy: actor });
+      return after;
+    },
+
+    /**
+     * Sets the password through a link. Returns an error message for the form (policy) or
+     * 'invalid' for a used, expired or unknown link; the link is used up only on success.
+     */
+    async setPasswordWithLink(
+      token: string,
+      kind: LinkKind,
+      password: string,
+    ): Promise<'ok' | 'invalid' | { error: string }> {
+      const user = await userForLink(token, kind);
+      if (!user) return 'invalid';
+      if (kind === 'activation' && user.lifecycle.passwordStatus !== 'PENDING') return 'invalid';
+      const emails = ((user.emails as { value: string }[] | undefined) ?? []).map((e) => e.value);
+      const problem = checkPasswordPolicy(password, config.passwords, { username: user.userName, emails });
+      if (problem) return { error: problem };
+      const hash = await hashPassword(password);
+      if ((await linkTokens.consume(token, kind, now())) !== user._id) return 'invalid';
+      const actor: Actor = { type: 'user', name: user.userName };
+      const after = await users.modify(user._id, { actor, source: user.lifecycle.source }, (u) => {
+        u.secret = { ...u.secret, passwordHash: hash, passwordSetAt: now(), failedLogins: 0 };
+        u.lifecycle.passwordStatus = 'ACTIVE';
+        if (kind === 'reset') u.lifecycle.locked = false;
+      });
+      await recordEvent({
+        type: 'user_password_set',
+        resource: resource(after),
+        initiatedBy: actor,
+        details: { via: kind },
+      });
+      return 'ok';
+    },
+
+    /** POST /auth/verify: true only for an ACTIVE user with an ACTIVE password who is not locked. */
+    async verifyCredentials(username: string, password: string): Promise<StoredUser | undefined> {
+      const user = await users.findByUserName(normalize(username));
+      const attempt = (u: StoredUser | null, success: boolean, reason?: string) =>
+        recordEvent({
+          type: 'user_login_attempt',
+          ...(u ? { resource: resource(u) } : {}),
+          initiatedBy: { type: 'user', name: username.slice(0, 256) },
+          success,
+          ...(reason ? { details: { reason } } : {}),
+        });
+      if (!user?.secret?.passwordHash) {
+        dummyHash ??= hashPassword(`dummy-${Math.random()}`);
+        await verifyPassword(password, await dummyHash);
+        await attempt(user, false, user ? 'no password' : 'unknown user');
+        return undefined;
+      }
+      // The attempt is counted before the password is checked, so parallel guesses cannot outrun the
+      // limit; the hash is checked either way, so a locked account answers as slowly as a wrong password.
+      const max = config.passwords.maxFailedAttempts;
+      const lockoutMs = config.passwords.lockoutMinutes * 60_000;
+      const lockEnd = new Date(now().getTime() - lockoutMs);
+      if (lockoutMs > 0 && user.lifecycle.locked && user.secret.lockedAt && user.secret.lockedAt <= lockEnd) {
+        // A timed lock that has run out ends before this attempt is counted (one writer ends it).
+        if (await users.unlockExpired(user._id, lockEnd)) {
+          await recordEvent({
+            type: 'user_unlocked',
+            resource: resource(user),
+            initiatedBy: SYSTEM,
+            details: { after: `${config.passwords.lockoutMinutes} minutes` },
+          });
+        }
+        user.lifecycle.locked = false;
+      }
+      const attemptNumber = await users.takeLoginAttempt(user._id, max);
+      const passwordMatches = await verifyPassword(password, user.secret.passwordHash);
+      if (attemptNumber === undefined || !passwordMatches) {
+        await attempt(user, false, attemptNumber === undefined ? 'locked' : 'wrong password');
+        if ((attemptNumber === undefined || attemptNumber >= max) && (await users.lock(user._id))) {
+          await recordEvent({
+            type: 'user_lockout',
+            resource: resource(user),
+            initiatedBy: SYSTEM,
+            details: { failedAttempts: attemptNumber ?? max },
+          });
+        }
+        return undefined;
+      }
+      if (!canSignIn(user.lifecycle)) {
+        await attempt(user, false, `state ${user.lifecycle.state}, password ${user.lifecycle.passwordStatus}`);
+        return undefined;
+      }
+      await users.touch(user._id, { 'lifecycle.lastLogin': now(), 'secret.failedLogins': 0 });
+      await attempt(user, true);
+      return user;
+    },
+  };
+}

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { PROJECT_ROOT } from '../src/config/index.js';
 import { startEmbeddedDatabase } from '../src/db/embedded.js';
-import { membershipId } from '../src/groups/repository.js';
+import { membershipId } from '../src/groups/memberships.js';
 import { encodeCursor } from '../src/scim/list.js';
 import { call, cannon, closedLoop, sequential, type CpuUse, type Figures } from './load.js';
 import { cpuMs, onCleanup, startNode, stopAll, type Child } from './procs.js';

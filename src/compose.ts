@@ -15,6 +15,7 @@ import { createMetrics } from './metrics.js';
 import type { Features } from './scim/discovery.js';
 import { createSchemaRegistry } from './scim/schemaRegistry.js';
 import type { NewEvent } from './events/types.js';
+import { createMembershipRepository, MEMBERSHIP_INDEXES } from './groups/memberships.js';
 import { createGroupRepository, GROUP_INDEXES } from './groups/repository.js';
 import { groupRoutes } from './groups/routes.js';
 import { createGroupService } from './groups/service.js';
@@ -80,7 +81,13 @@ const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
   jobs: (c) => c.jobs,
 };
 
-const INDEXES: IndexSpec[] = [...EVENT_INDEXES, ...USER_INDEXES, ...GROUP_INDEXES, ...LIFECYCLE_INDEXES];
+const INDEXES: IndexSpec[] = [
+  ...EVENT_INDEXES,
+  ...USER_INDEXES,
+  ...GROUP_INDEXES,
+  ...MEMBERSHIP_INDEXES,
+  ...LIFECYCLE_INDEXES,
+];
 
 /** What discovery advertises: keep in step with what the routes really do. */
 const FEATURES: Features = {
@@ -115,6 +122,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
   const userRepository = createUserRepository(db);
   const groupRepository = createGroupRepository(db);
+  const memberships = createMembershipRepository(db);
   const recordEvent = (event: NewEvent) => events.record(event);
   // The lifecycle needs the user service and the user service calls the lifecycle after writes.
   const effects: UserEffects = {
@@ -127,6 +135,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     config,
     users: userRepository,
     groups: groupRepository,
+    memberships,
     schemas: registry.schemasOf('User'),
     recordEvent,
     recordEvents: (list) => events.recordMany(list),
@@ -140,6 +149,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const groups = createGroupService({
     config,
     groups: groupRepository,
+    memberships,
     users: userRepository,
     schemas: registry.schemasOf('Group'),
     recordEvent,
@@ -189,8 +199,8 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       eventRoutes(events),
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
-        createImporter({ config, db, users, groups: groupRepository, recordEvent, now: deps.now }),
-        createExporter({ config, db, groups: groupRepository }),
+        createImporter({ config, db, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
+        createExporter({ config, db, groups: groupRepository, memberships }),
       ),
     ],
     publicRouters: [lifecycleRoutes(config, lifecycle), credentialRoutes(config, lifecycle, authenticator)],

@@ -15,6 +15,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from 'mongodb';
 import { scimBaseUrl, type Config } from '../config/index.js';
+import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { toScimUser, type StoredUser } from '../users/mapping.js';
 import { exportHeader, protectCell, scimUserToCsvRow } from './csvColumns.js';
@@ -33,34 +34,15 @@ export interface ExporterDeps {
   config: Config;
   db: Db;
   groups: GroupRepository;
+  memberships: MembershipRepository;
 }
 
 export type Exporter = ReturnType<typeof createExporter>;
 
 export function createExporter(deps: ExporterDeps) {
-  const { groups } = deps;
+  const { groups, memberships } = deps;
   const baseUrl = scimBaseUrl(deps.config);
   const users = deps.db.collection<StoredUser>('users');
-
-  /** The largest number of groups any user is directly in: one pass over memberships by member. */
-  async function maxGroups(): Promise<number> {
-    let max = 0;
-    let current: string | undefined;
-    let count = 0;
-    const cursor = groups.memberships
-      .find({ type: 'User' }, { projection: { _id: 0, memberId: 1 } })
-      .sort({ memberId: 1 })
-      .batchSize(5000);
-    for await (const m of cursor) {
-      if (m.memberId !== current) {
-        current = m.memberId;
-        count = 0;
-      }
-      count++;
-      if (count > max) max = count;
-    }
-    return max;
-  }
 
   /** Users in creation order, a batch at a time, with their direct group names and manager userName. */
   async function* batches(): AsyncGenerator<{ user: StoredUser; groups: GroupName[]; manager?: string }[]> {
@@ -72,14 +54,12 @@ export function createExporter(deps: ExporterDeps) {
     let batch: StoredUser[] = [];
     const flush = async () => {
       const ids = batch.map((u) => u._id);
-      const memberships = await groups.memberships
-        .find({ memberId: { $in: ids }, type: 'User' }, { projection: { groupId: 1, memberId: 1 } })
-        .toArray();
-      const unknownGroups = [...new Set(memberships.map((m) => m.groupId))].filter((g) => !groupNames.has(g));
+      const direct = await memberships.ofUsers(ids);
+      const unknownGroups = [...new Set(direct.map((m) => m.groupId))].filter((g) => !groupNames.has(g));
       if (groupNames.size + unknownGroups.length > MAX_NAME_CACHE) groupNames.clear();
       for (const g of await groups.findByIds(unknownGroups)) groupNames.set(g._id, g.displayName);
       const byUser = new Map<string, GroupName[]>();
-      for (const m of memberships) {
+      for (const m of direct) {
         const name = groupNames.get(m.groupId);
         if (name === undefined) continue; // the group was deleted meanwhile
         byUser.set(m.memberId, [...(byUser.get(m.memberId) ?? []), { id: m.groupId, name }]);
@@ -164,7 +144,7 @@ export function createExporter(deps: ExporterDeps) {
     ): Promise<{ contentType: string; filename: string; chunks: AsyncIterable<string> }> {
       const stamp = new Date().toISOString().slice(0, 10);
       if (format === 'csv') {
-        const max = await maxGroups();
+        const max = await memberships.maxGroupsPerUser();
         const chunks = csv(max, options.raw ?? false);
         return { contentType: 'text/csv; charset=utf-8', filename: `users-${stamp}.csv`, chunks };
       }

@@ -29,7 +29,8 @@ import { parse, type Info } from 'csv-parse';
 import { type Db } from 'mongodb';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
-import { membershipId, type GroupRepository } from '../groups/repository.js';
+import type { MembershipRepository } from '../groups/memberships.js';
+import type { GroupRepository } from '../groups/repository.js';
 import { AdminError } from '../http/errors.js';
 import { checkPasswordPolicy, verifyPassword } from '../lifecycle/passwords.js';
 import { updatedLifecycle } from '../lifecycle/rules.js';
@@ -98,6 +99,7 @@ export interface ImporterDeps {
   db: Db;
   users: UserService;
   groups: GroupRepository;
+  memberships: MembershipRepository;
   recordEvent(event: NewEvent): Promise<void>;
   now?: () => Date;
 }
@@ -124,7 +126,7 @@ type Outcome = 'created' | 'updated' | 'unchanged';
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function createImporter(deps: ImporterDeps) {
-  const { config, users, groups } = deps;
+  const { config, users, groups, memberships } = deps;
   const now = deps.now ?? (() => new Date());
   const baseUrl = scimBaseUrl(config);
   const claims = deps.db.collection<{ _id: string; userId: string }>('email_claims');
@@ -235,7 +237,7 @@ export function createImporter(deps: ImporterDeps) {
     async function addMemberships(userId: string, targets: { id: string }[]): Promise<number> {
       let added = 0;
       for (const group of targets) {
-        const n = dryRun ? 0 : await groups.addMembers(group.id, [{ id: userId, type: 'User' }]);
+        const n = dryRun ? 0 : await memberships.addMembers(group.id, [{ id: userId, type: 'User' }]);
         if (n) groupsTouched.set(group.id, (groupsTouched.get(group.id) ?? 0) + n);
         added += n;
       }
@@ -313,8 +315,7 @@ export function createImporter(deps: ImporterDeps) {
     async function missingMemberships(userId: string, targets: { id: string }[]): Promise<number> {
       let missing = 0;
       for (const t of targets) {
-        if (!(await groups.memberships.findOne({ _id: membershipId(t.id, userId) }, { projection: { _id: 1 } })))
-          missing++;
+        if (!(await memberships.has(t.id, userId))) missing++;
       }
       return missing;
     }

@@ -1,4 +1,4 @@
-import { insertUnordered, isDuplicateKeyError } from '../db/mongo.js';
+import { isDuplicateKeyError } from '../db/mongo.js';
 import { type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
 
@@ -10,23 +10,11 @@ export interface StoredGroup {
   meta: { created: Date; lastModified: Date; version: number };
 }
 
-/** One document per (group, member) pair, so a membership change touches one small document. */
-export interface Membership {
-  _id: string;
-  groupId: string;
-  memberId: string;
-  type: 'User' | 'Group';
-}
-
 export const GROUP_INDEXES: IndexSpec[] = [
   { collection: 'groups', key: { 'norm.displayName': 1 }, options: { unique: true, name: 'displayName_unique' } },
   { collection: 'groups', key: { 'meta.created': 1, _id: 1 }, options: { name: 'created_id' } },
   { collection: 'groups', key: { externalId: 1 }, options: { name: 'externalId' } },
-  { collection: 'memberships', key: { groupId: 1, memberId: 1 }, options: { name: 'group_member' } },
-  { collection: 'memberships', key: { memberId: 1 }, options: { name: 'member' } },
 ];
-
-export const membershipId = (groupId: string, memberId: string) => `${groupId}:${memberId}`;
 
 export class DuplicateGroupError extends Error {}
 
@@ -34,11 +22,9 @@ export type GroupRepository = ReturnType<typeof createGroupRepository>;
 
 export function createGroupRepository(db: Db) {
   const groups: Collection<StoredGroup> = db.collection<StoredGroup>('groups');
-  const memberships: Collection<Membership> = db.collection<Membership>('memberships');
 
   return {
     collection: groups,
-    memberships,
 
     async insert(group: StoredGroup): Promise<void> {
       try {
@@ -81,59 +67,9 @@ export function createGroupRepository(db: Db) {
       );
     },
 
+    /** The group document only; its memberships go through the membership repository. */
     async delete(id: string): Promise<boolean> {
-      const result = await groups.deleteOne({ _id: id });
-      await memberships.deleteMany({ groupId: id });
-      await memberships.deleteMany({ memberId: id });
-      return result.deletedCount === 1;
-    },
-
-    /** Idempotent: adding an existing member changes nothing. Returns how many were new. */
-    async addMembers(groupId: string, members: { id: string; type: 'User' | 'Group' }[]): Promise<number> {
-      // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.
-      const docs = members.map((m) => ({ _id: membershipId(groupId, m.id), groupId, memberId: m.id, type: m.type }));
-      return docs.length - (await insertUnordered(memberships, docs)).length;
-    },
-
-    async removeMembers(groupId: string, memberIds: string[]): Promise<number> {
-      if (!memberIds.length) return 0;
-      const result = await memberships.deleteMany({ _id: { $in: memberIds.map((m) => membershipId(groupId, m)) } });
-      return result.deletedCount;
-    },
-
-    async removeAllMembers(groupId: string): Promise<number> {
-      return (await memberships.deleteMany({ groupId })).deletedCount;
-    },
-
-    members(groupId: string): Promise<Membership[]> {
-      return memberships.find({ groupId }).sort({ _id: 1 }).toArray();
-    },
-
-    async memberIdsMatching(groupId: string, memberIds: string[]): Promise<string[]> {
-      const found = await memberships
-        .find({ _id: { $in: memberIds.map((m) => membershipId(groupId, m)) } }, { projection: { memberId: 1 } })
-        .toArray();
-      return found.map((m) => m.memberId);
-    },
-
-    /** Groups that have any of these members directly. */
-    async groupIdsOf(memberIds: string[]): Promise<Membership[]> {
-      if (!memberIds.length) return [];
-      return memberships.find({ memberId: { $in: memberIds } }).toArray();
-    },
-
-    async groupIdsWithMembers(memberIds: string[]): Promise<string[]> {
-      return memberships.distinct('groupId', { memberId: { $in: memberIds } });
-    },
-
-    async memberIdsOf(groupIds: string[]): Promise<string[]> {
-      return memberships.distinct('memberId', { groupId: { $in: groupIds } });
-    },
-
-    async removeMemberEverywhere(memberId: string): Promise<string[]> {
-      const groupIds = await memberships.distinct('groupId', { memberId });
-      await memberships.deleteMany({ memberId });
-      return groupIds;
+      return (await groups.deleteOne({ _id: id })).deletedCount === 1;
     },
   };
 }

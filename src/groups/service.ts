@@ -13,7 +13,8 @@ import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import { normalize, validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
-import { DuplicateGroupError, type GroupRepository, type Membership, type StoredGroup } from './repository.js';
+import type { Membership, MembershipRepository } from './memberships.js';
+import { DuplicateGroupError, type GroupRepository, type StoredGroup } from './repository.js';
 
 export interface GroupWriteContext {
   actor: Actor;
@@ -23,6 +24,7 @@ export interface GroupWriteContext {
 export interface GroupServiceDeps {
   config: Config;
   groups: GroupRepository;
+  memberships: MembershipRepository;
   users: UserRepository;
   schemas: SchemaDocument[];
   recordEvent(event: NewEvent): Promise<void>;
@@ -40,7 +42,7 @@ const SIMPLE_MEMBER_FILTER = /^\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
 
 /** Group rules: unique names, members in their own collection (constant-time changes), versions and events. */
 export function createGroupService(deps: GroupServiceDeps) {
-  const { config, groups, users, schemas } = deps;
+  const { config, groups, memberships, users, schemas } = deps;
   const now = deps.now ?? (() => new Date());
   const baseUrl = scimBaseUrl(config);
   const resolver = createResolver(schemas, {
@@ -90,7 +92,7 @@ export function createGroupService(deps: GroupServiceDeps) {
 
   async function render(group: StoredGroup, projection: Projection): Promise<ScimResource> {
     const members = wants(projection, 'members', schemas)
-      ? await renderMembers(await groups.members(group._id))
+      ? await renderMembers(await memberships.members(group._id))
       : undefined;
     return projectResource(toScim(group, members), schemas, projection);
   }
@@ -178,13 +180,13 @@ export function createGroupService(deps: GroupServiceDeps) {
 
   /** Makes the member list exactly `wanted`, touching only the memberships that differ. */
   async function setMembers(group: StoredGroup, wanted: { id: string; type: 'User' | 'Group' }[]) {
-    const current = new Set((await groups.members(group._id)).map((m) => m.memberId));
+    const current = new Set((await memberships.members(group._id)).map((m) => m.memberId));
     const keep = new Set(wanted.map((m) => m.id));
-    const removed = await groups.removeMembers(
+    const removed = await memberships.removeMembers(
       group._id,
       [...current].filter((id) => !keep.has(id)),
     );
-    const added = await groups.addMembers(
+    const added = await memberships.addMembers(
       group._id,
       wanted.filter((m) => !current.has(m.id)),
     );
@@ -208,7 +210,7 @@ export function createGroupService(deps: GroupServiceDeps) {
     if (op.op === 'add') {
       if (filter) throw badRequest('invalidPath', 'add on members takes no filter');
       return {
-        added: await groups.addMembers(group._id, await resolveMembers(values(op.value), group._id)),
+        added: await memberships.addMembers(group._id, await resolveMembers(values(op.value), group._id)),
         removed: 0,
       };
     }
@@ -228,23 +230,23 @@ export function createGroupService(deps: GroupServiceDeps) {
         }
       } else {
         const compiled = compileFilter(filter, resolver);
-        const rendered = await renderMembers(await groups.members(group._id));
+        const rendered = await renderMembers(await memberships.members(group._id));
         ids = rendered.filter((m) => compiled.matches({ members: [m] })).map((m) => m.value);
       }
-      const present = await groups.memberIdsMatching(group._id, ids);
+      const present = await memberships.memberIdsMatching(group._id, ids);
       if (!present.length && !simple) throw new ScimError(400, `No member matches ${filter}`, 'noTarget');
-      return { added: 0, removed: await groups.removeMembers(group._id, present) };
+      return { added: 0, removed: await memberships.removeMembers(group._id, present) };
     }
     if (op.value !== undefined) {
       return {
         added: 0,
-        removed: await groups.removeMembers(
+        removed: await memberships.removeMembers(
           group._id,
           values(op.value).map((m) => m.value),
         ),
       };
     }
-    return { added: 0, removed: await groups.removeAllMembers(group._id) };
+    return { added: 0, removed: await memberships.removeAllMembers(group._id) };
   }
 
   return {
@@ -262,7 +264,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         meta: { created: at, lastModified: at, version: 1 },
       };
       await groups.insert(group).catch(duplicate);
-      await groups.addMembers(group._id, members);
+      await memberships.addMembers(group._id, members);
       await record(
         'group_create',
         group,
@@ -323,6 +325,7 @@ export function createGroupService(deps: GroupServiceDeps) {
       const group = await load(id);
       checkIfMatch(ctx.ifMatch, group.meta.version);
       await groups.delete(id);
+      await memberships.removeGroup(id);
       await record('group_delete', group, ctx.actor);
     },
 
@@ -335,15 +338,15 @@ export function createGroupService(deps: GroupServiceDeps) {
         resolver,
         joins: {
           'members.value': idJoin(
-            (memberId) => groups.groupIdsWithMembers([memberId]),
-            () => groups.memberships.distinct('groupId'),
+            (memberId) => memberships.groupIdsWithMembers([memberId]),
+            () => memberships.groupIdsWithAnyMember(),
           ),
         },
         related: 'members',
         toScim: (docs, withMembers) =>
           Promise.all(
             docs.map(async (g) =>
-              toScim(g, withMembers ? await renderMembers(await groups.members(g._id)) : undefined),
+              toScim(g, withMembers ? await renderMembers(await memberships.members(g._id)) : undefined),
             ),
           ),
       });

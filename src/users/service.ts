@@ -4,6 +4,7 @@ import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
 import { listResources } from '../db/listing.js';
 import type { Actor, EventChange, NewEvent } from '../events/types.js';
+import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
@@ -52,6 +53,7 @@ export interface UserServiceDeps {
   config: Config;
   users: UserRepository;
   groups: GroupRepository;
+  memberships: MembershipRepository;
   schemas: SchemaDocument[];
   recordEvent(event: NewEvent): Promise<void>;
   recordEvents(events: NewEvent[]): Promise<void>;
@@ -83,7 +85,7 @@ export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
 
 /** The user rules: validation, uniqueness, state, passwords, versions and events around the repository. */
 export function createUserService(deps: UserServiceDeps) {
-  const { config, users, groups, schemas } = deps;
+  const { config, users, groups, memberships, schemas } = deps;
   const now = deps.now ?? (() => new Date());
   const baseUrl = scimBaseUrl(config);
   const resolver = userResolver(schemas);
@@ -94,7 +96,7 @@ export function createUserService(deps: UserServiceDeps) {
    */
   async function groupsOfMany(userIds: string[]): Promise<Map<string, GroupRef[]>> {
     const result = new Map<string, GroupRef[]>(userIds.map((id) => [id, []]));
-    const direct = await groups.groupIdsOf(userIds);
+    const direct = await memberships.groupIdsOf(userIds);
     if (!direct.length) return result;
     const parents = new Map<string, string[]>(); // group -> groups it is a member of
     let frontier = [...new Set(direct.map((m) => m.groupId))];
@@ -102,7 +104,7 @@ export function createUserService(deps: UserServiceDeps) {
     const names = new Map<string, string>();
     for (let depth = 0; frontier.length && depth < 20; depth++) {
       // Each level's names are read beside its parent edges: no round trip of their own.
-      const [edges, found] = await Promise.all([groups.groupIdsOf(frontier), groups.findByIds(frontier)]);
+      const [edges, found] = await Promise.all([memberships.groupIdsOf(frontier), groups.findByIds(frontier)]);
       for (const g of found) names.set(g._id, g.displayName);
       frontier = [];
       for (const edge of edges) {
@@ -364,7 +366,7 @@ export function createUserService(deps: UserServiceDeps) {
     async delete(id: string, ctx: WriteContext): Promise<void> {
       const user = await load(id);
       checkIfMatch(ctx.ifMatch, user.meta.version);
-      const groupIds = await groups.removeMemberEverywhere(user._id);
+      const groupIds = await memberships.removeMemberEverywhere(user._id);
       for (const groupId of groupIds) await groups.touch(groupId, now());
       if (!(await users.delete(user))) throw notFound(`User ${id} not found`);
       await recordUserEvent('user_delete', user, ctx);
@@ -380,8 +382,8 @@ export function createUserService(deps: UserServiceDeps) {
         resolver,
         joins: {
           'groups.value': idJoin(
-            (groupId) => groups.memberIdsOf([groupId]),
-            async () => groups.memberships.distinct('memberId', { type: 'User' }),
+            (groupId) => memberships.memberIdsOf([groupId]),
+            () => memberships.userIdsInAnyGroup(),
           ),
         },
         related: 'groups',

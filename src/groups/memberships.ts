@@ -1,0 +1,122 @@
+import { type Collection, type Db } from 'mongodb';
+import { insertUnordered, type IndexSpec } from '../db/mongo.js';
+
+/** One document per (group, member) pair, so a membership change touches one small document. */
+export interface Membership {
+  _id: string;
+  groupId: string;
+  memberId: string;
+  type: 'User' | 'Group';
+}
+
+export const MEMBERSHIP_INDEXES: IndexSpec[] = [
+  { collection: 'memberships', key: { groupId: 1, memberId: 1 }, options: { name: 'group_member' } },
+  { collection: 'memberships', key: { memberId: 1 }, options: { name: 'member' } },
+];
+
+export const membershipId = (groupId: string, memberId: string) => `${groupId}:${memberId}`;
+
+export type MembershipRepository = ReturnType<typeof createMembershipRepository>;
+
+/**
+ * Every query on memberships, for users, groups, bulk, import and export alike. Each change is one
+ * write: an unordered insert of pairs (duplicates ignored) or a delete by ids.
+ */
+export function createMembershipRepository(db: Db) {
+  const memberships: Collection<Membership> = db.collection<Membership>('memberships');
+  return {
+    /** Idempotent: adding an existing member changes nothing. Returns how many were new. */
+    async addMembers(groupId: string, members: { id: string; type: 'User' | 'Group' }[]): Promise<number> {
+      // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.
+      const docs = members.map((m) => ({ _id: membershipId(groupId, m.id), groupId, memberId: m.id, type: m.type }));
+      return docs.length - (await insertUnordered(memberships, docs)).length;
+    },
+
+    async removeMembers(groupId: string, memberIds: string[]): Promise<number> {
+      if (!memberIds.length) return 0;
+      const result = await memberships.deleteMany({ _id: { $in: memberIds.map((m) => membershipId(groupId, m)) } });
+      return result.deletedCount;
+    },
+
+    async removeAllMembers(groupId: string): Promise<number> {
+      return (await memberships.deleteMany({ groupId })).deletedCount;
+    },
+
+    members(groupId: string): Promise<Membership[]> {
+      return memberships.find({ groupId }).sort({ _id: 1 }).toArray();
+    },
+
+    async memberIdsMatching(groupId: string, memberIds: string[]): Promise<string[]> {
+      const found = await memberships
+        .find({ _id: { $in: memberIds.map((m) => membershipId(groupId, m)) } }, { projection: { memberId: 1 } })
+        .toArray();
+      return found.map((m) => m.memberId);
+    },
+
+    /** Groups that have any of these members directly. */
+    async groupIdsOf(memberIds: string[]): Promise<Membership[]> {
+      if (!memberIds.length) return [];
+      return memberships.find({ memberId: { $in: memberIds } }).toArray();
+    },
+
+    async groupIdsWithMembers(memberIds: string[]): Promise<string[]> {
+      return memberships.distinct('groupId', { memberId: { $in: memberIds } });
+    },
+
+    async memberIdsOf(groupIds: string[]): Promise<string[]> {
+      return memberships.distinct('memberId', { groupId: { $in: groupIds } });
+    },
+
+    async removeMemberEverywhere(memberId: string): Promise<string[]> {
+      const groupIds = await memberships.distinct('groupId', { memberId });
+      await memberships.deleteMany({ memberId });
+      return groupIds;
+    },
+    /** Removes a deleted group: its own members and its places in other groups. */
+    async removeGroup(groupId: string): Promise<void> {
+      await memberships.deleteMany({ groupId });
+      await memberships.deleteMany({ memberId: groupId });
+    },
+
+    async has(groupId: string, memberId: string): Promise<boolean> {
+      return (await memberships.findOne({ _id: membershipId(groupId, memberId) }, { projection: { _id: 1 } })) !== null;
+    },
+
+    /** Users that are in any group (the `groups pr` filter). */
+    userIdsInAnyGroup(): Promise<string[]> {
+      return memberships.distinct('memberId', { type: 'User' });
+    },
+
+    /** Groups that have any member (the `members pr` filter). */
+    groupIdsWithAnyMember(): Promise<string[]> {
+      return memberships.distinct('groupId');
+    },
+
+    /** The direct group memberships of these users. */
+    ofUsers(userIds: string[]): Promise<Pick<Membership, 'groupId' | 'memberId'>[]> {
+      return memberships
+        .find({ memberId: { $in: userIds }, type: 'User' }, { projection: { groupId: 1, memberId: 1 } })
+        .toArray();
+    },
+
+    /** The largest number of groups any user is directly in: one pass over memberships by member. */
+    async maxGroupsPerUser(): Promise<number> {
+      let max = 0;
+      let current: string | undefined;
+      let count = 0;
+      const cursor = memberships
+        .find({ type: 'User' }, { projection: { _id: 0, memberId: 1 } })
+        .sort({ memberId: 1 })
+        .batchSize(5000);
+      for await (const m of cursor) {
+        if (m.memberId !== current) {
+          current = m.memberId;
+          count = 0;
+        }
+        count++;
+        if (count > max) max = count;
+      }
+      return max;
+    },
+  };
+}

@@ -217,7 +217,8 @@ const WRONG: unknown[] = [
   { __proto__: { polluted: 1 } },
   'x'.repeat(10_000),
 ];
-const wrong = () => (chance(0.1) ? garbage() : pick(WRONG));
+// A copy each time: setPath may write into the value, and a shared one could end up inside itself.
+const wrong = () => (chance(0.1) ? garbage() : structuredClone(pick(WRONG)));
 const PAGING = [
   '-1',
   '0',

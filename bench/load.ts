@@ -15,6 +15,8 @@ export interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** Answers by HTTP status (autocannon runs only). */
+  statuses?: Record<string, number>;
   /** A request hit its time limit: the latencies are lower bounds. */
   timedOut?: boolean;
   note?: string;
@@ -65,6 +67,9 @@ export async function cannon(
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    statuses: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, (stat as { count: number }).count]),
+    ),
   };
 }
 

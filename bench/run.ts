@@ -335,6 +335,39 @@ async function main() {
       detail: `${same.roster.toFixed(1)} ÷ ${same.bare.toFixed(1)} req/s`,
     });
   }
+  {
+    // Overload: 64 clients as fast as they can against 8; Roster's overload guard (server.overload)
+    // answers 429 with Retry-After rather than letting every client's latency grow.
+    log('scenario: overload, GET /Users/{id} with 8 then 64 connections as fast as they can');
+    const ids = small.ids.slice(0, SMALL);
+    const flood = (connections: number) =>
+      cannon(`overload: ${connections} connections, GET /Users/{id}`, {
+        url: rosterSmall.baseUrl,
+        connections,
+        seconds: 8,
+        headers: { Authorization: `Bearer ${SCIM_TOKEN}` },
+        path: () => `/scim/v2/Users/${pick(ids)}`,
+      });
+    const calm = record(await flood(8));
+    const busy = record(await flood(64));
+    const served = (f: Figures) => (f.statuses?.['200'] ?? 0) / f.seconds;
+    const refused = busy.statuses?.['429'] ?? 0;
+    const otherErrors = busy.errors - refused;
+    target(
+      'overload: 64 clients, p99 ms (429 with Retry-After past the limits)',
+      busy.p99,
+      '≤ 5000, no errors but 429',
+      busy.p99 <= 5000 && otherErrors === 0,
+      `${refused} × 429, ${otherErrors} other errors, p50 ${busy.p50} ms`,
+    );
+    target(
+      'overload: served req/s with 64 clients ÷ with 8',
+      served(busy) / served(calm),
+      '≥ 0.8',
+      served(busy) / served(calm) >= 0.8,
+      `${served(busy).toFixed(1)} ÷ ${served(calm).toFixed(1)} req/s answered 200`,
+    );
+  }
   await bareSmall.stop();
 
   // 2-4. Growth: every small-database measurement first, then the large database, so work that a

@@ -5,6 +5,7 @@ import { discoveryRoutes } from './discovery/routes.js';
 import { requireToken, type Authenticator } from './http/auth.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
+import { overloadGuard } from './http/overload.js';
 import { rateLimit } from './http/rateLimit.js';
 import { requestContext } from './http/requestContext.js';
 import { createRouter, type Router } from './http/router.js';
@@ -101,8 +102,9 @@ export function createApp(deps: AppDeps): Koa {
     enabled: () => config.rateLimit.enabled,
     requestsPerMinute: () => config.rateLimit.requestsPerMinute,
   });
+  const overload = overloadGuard(() => config.server.overload);
   const scim = createRouter({ prefix: '/scim/v2' });
-  scim.use(requireToken(authenticator, 'scim'), limiter, scimContentType);
+  scim.use(requireToken(authenticator, 'scim'), limiter, overload, scimContentType);
   // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
   scim.use(discoveryRoutes(config, deps.registry, deps.features).routes());
   scim.use(
@@ -113,7 +115,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of deps.scimRouters ?? []) scim.use(router.routes());
 
   const admin = createRouter({ prefix: '/admin/v1' });
-  admin.use(requireToken(authenticator, 'admin'), limiter);
+  admin.use(requireToken(authenticator, 'admin'), limiter, overload);
   for (const router of deps.adminRouters ?? []) admin.use(router.routes());
 
   app.use(root.routes());

@@ -72,7 +72,7 @@ export interface Roster {
 
 /** Settings read once at start-up: changing them needs a restart. */
 const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
-  server: (c) => c.server,
+  server: (c) => ({ port: c.server.port, host: c.server.host, publicUrl: c.server.publicUrl }),
   mongodb: (c) => c.mongodb,
   auth: (c) => c.auth,
   dataDir: (c) => c.dataDir,

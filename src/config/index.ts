@@ -25,6 +25,11 @@ const configSchema = z
       publicUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
       bodyLimitBytes: z.number().int().min(1024),
       shutdownGraceMs: z.number().int().min(0),
+      overload: z.strictObject({
+        maxInFlight: z.number().int().min(1),
+        maxQueued: z.number().int().min(0),
+        queueTimeoutMs: z.number().int().min(0),
+      }),
     }),
     mongodb: z.strictObject({ uri: z.string(), connectTimeoutMs: z.number().int().min(500) }),
     dataDir: z.string().min(1),

@@ -4,16 +4,17 @@ import { idJoin } from '../db/joins.js';
 import { listResources } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
-import { checkIfMatch, etagFor } from '../scim/etag.js';
+import { checkIfMatch } from '../scim/etag.js';
 import { compileFilter } from '../scim/filter.js';
 import { applyPatch, parsePatchRequest, partitionMembersOperations, type PatchOperation } from '../scim/patch.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
-import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
-import { normalize, validateResource, type ScimResource } from '../scim/validate.js';
+import type { SchemaDocument } from '../scim/schemaRegistry.js';
+import { validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import type { Membership, MembershipRepository } from './memberships.js';
+import { groupContent, toScimGroup } from './mapping.js';
 import { DuplicateGroupError, type GroupRepository, type StoredGroup } from './repository.js';
 
 export interface GroupWriteContext {
@@ -73,28 +74,11 @@ export function createGroupService(deps: GroupServiceDeps) {
     }));
   }
 
-  function toScim(group: StoredGroup, members?: ScimResource[]): ScimResource {
-    return {
-      schemas: [SCHEMA_URNS.group],
-      id: group._id,
-      ...(group.externalId !== undefined ? { externalId: group.externalId } : {}),
-      displayName: group.displayName,
-      ...(members?.length ? { members } : {}),
-      meta: {
-        resourceType: 'Group',
-        created: group.meta.created.toISOString(),
-        lastModified: group.meta.lastModified.toISOString(),
-        location: `${baseUrl}/Groups/${group._id}`,
-        version: etagFor(group.meta.version),
-      },
-    };
-  }
-
   async function render(group: StoredGroup, projection: Projection): Promise<ScimResource> {
     const members = wants(projection, 'members', schemas)
       ? await renderMembers(await memberships.members(group._id))
       : undefined;
-    return projectResource(toScim(group, members), schemas, projection);
+    return projectResource(toScimGroup(group, baseUrl, members), schemas, projection);
   }
 
   /** Checks that members exist and says whether each is a User or a Group. */
@@ -121,14 +105,6 @@ export function createGroupService(deps: GroupServiceDeps) {
         throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
     }
     return list;
-  }
-
-  function content(resource: ScimResource) {
-    return {
-      displayName: String(resource.displayName),
-      ...(resource.externalId !== undefined ? { externalId: String(resource.externalId) } : {}),
-      norm: { displayName: normalize(String(resource.displayName)) },
-    };
   }
 
   function duplicate(err: unknown): never {
@@ -158,7 +134,7 @@ export function createGroupService(deps: GroupServiceDeps) {
       const resource = build(before);
       const after: StoredGroup = {
         _id: before._id,
-        ...content(resource),
+        ...groupContent(resource),
         meta: { created: before.meta.created, lastModified: now(), version: before.meta.version + 1 },
       };
       if (await groups.replace(before, after).catch(duplicate)) return { before, after };
@@ -260,7 +236,7 @@ export function createGroupService(deps: GroupServiceDeps) {
       const at = now();
       const group: StoredGroup = {
         _id: newId(),
-        ...content(resource),
+        ...groupContent(resource),
         meta: { created: at, lastModified: at, version: 1 },
       };
       await groups.insert(group).catch(duplicate);
@@ -297,7 +273,7 @@ export function createGroupService(deps: GroupServiceDeps) {
       let changes: NewEvent['changes'] = [];
       if (fieldOps.length) {
         const result = await writeOwnFields(id, ctx, (current) => {
-          const existing = toScim(current);
+          const existing = toScimGroup(current, baseUrl);
           const patched = applyPatch(existing, fieldOps, schemas, (element, filter) =>
             compileFilter(filter, resolver).matches(element),
           );
@@ -346,7 +322,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         toScim: (docs, withMembers) =>
           Promise.all(
             docs.map(async (g) =>
-              toScim(g, withMembers ? await renderMembers(await memberships.members(g._id)) : undefined),
+              toScimGroup(g, baseUrl, withMembers ? await renderMembers(await memberships.members(g._id)) : undefined),
             ),
           ),
       });

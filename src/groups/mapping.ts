@@ -1,0 +1,32 @@
+/** Groups between SCIM and storage (beside users/mapping.ts). Pure. */
+import { etagFor } from '../scim/etag.js';
+import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
+import { normalize, type ScimResource } from '../scim/validate.js';
+import type { StoredGroup } from './repository.js';
+
+/** The SCIM form a client sees (before attributes/excludedAttributes); members as rendered by the service. */
+export function toScimGroup(group: StoredGroup, baseUrl: string, members?: ScimResource[]): ScimResource {
+  return {
+    schemas: [SCHEMA_URNS.group],
+    id: group._id,
+    ...(group.externalId !== undefined ? { externalId: group.externalId } : {}),
+    displayName: group.displayName,
+    ...(members?.length ? { members } : {}),
+    meta: {
+      resourceType: 'Group',
+      created: group.meta.created.toISOString(),
+      lastModified: group.meta.lastModified.toISOString(),
+      location: `${baseUrl}/Groups/${group._id}`,
+      version: etagFor(group.meta.version),
+    },
+  };
+}
+
+/** The stored fields of a validated SCIM group (members live in memberships). */
+export function groupContent(resource: ScimResource): Pick<StoredGroup, 'displayName' | 'externalId' | 'norm'> {
+  return {
+    displayName: String(resource.displayName),
+    ...(resource.externalId !== undefined ? { externalId: String(resource.externalId) } : {}),
+    norm: { displayName: normalize(String(resource.displayName)) },
+  };
+}

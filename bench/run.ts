@@ -510,6 +510,34 @@ async function main() {
   const lastPage = await largeSide(
     await withCpu(rosterLarge, () => pageRun(`cursor last page, ${totalLarge} users`, lastCursor)),
   );
+  // Okta's import: startIndex pages read in order. The deep run starts with one jump (a skip, not
+  // measured), then reads on page after page, as an import that has come that far does.
+  const indexRun = (label: string, from: number) => {
+    let startIndex = from;
+    return sequential(
+      label,
+      async (_i, timeoutMs) => {
+        const body = (await call(
+          'GET',
+          `${scim(rosterLarge)}/Users?startIndex=${startIndex}&count=100&excludedAttributes=groups`,
+          { token, timeoutMs },
+        )) as { itemsPerPage: number };
+        if (body.itemsPerPage !== 100) throw new Error(`expected 100 results, got ${body.itemsPerPage}`);
+        startIndex += 100;
+      },
+      { maxRequests: 20, maxSeconds: LARGE_SECONDS, timeoutMs: LARGE_TIMEOUT_MS, warmup: 1 },
+    );
+  };
+  const firstIndexPages = await largeSide(await indexRun(`startIndex pages in order from 1, ${totalLarge} users`, 1));
+  const lastIndexPages = await largeSide(
+    await indexRun(`startIndex pages in order to the end, ${totalLarge} users`, totalLarge - 2099),
+  );
+  ratioTarget(
+    'Okta import: last startIndex pages ÷ first (100k, count=100, in order), p50',
+    lastIndexPages,
+    firstIndexPages,
+    2,
+  );
   await rosterLarge.kill();
 
   ratioTarget('growth: filter userName eq p50, 100k ÷ 1k users', filterLarge, filterSmall, 1.5);

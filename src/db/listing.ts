@@ -20,7 +20,27 @@ export interface ListPlan<T extends Document> {
   sortField?: string;
   /** Converts stored documents to SCIM form (before projection). */
   toScim(docs: T[]): Promise<ScimResource[]>;
+  /** Remembered page ends for sequential index paging; without it every page skips. */
+  positions?: PagePositions;
 }
+
+/**
+ * Where recent index-paged pages ended (per instance, bounded): a client reading startIndex pages
+ * in order (Okta's import) gets each next page by a range scan after the previous page's last
+ * (key, _id) instead of a skip over everything before it.
+ */
+export function createPagePositions(max = 10_000) {
+  const ends = new Map<string, { key: unknown; id: string }>();
+  return {
+    get: (list: string, endIndex: number) => ends.get(`${list}|${endIndex}`),
+    set(list: string, endIndex: number, position: { key: unknown; id: string }) {
+      if (ends.size >= max) ends.delete(ends.keys().next().value!);
+      ends.set(`${list}|${endIndex}`, position);
+    },
+  };
+}
+
+export type PagePositions = ReturnType<typeof createPagePositions>;
 
 export interface ListPage {
   resources: ScimResource[];
@@ -70,6 +90,14 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   if (!exact) return inexactPage(plan, sort, field);
 
   const count = () => collection.countDocuments(plan.query);
+  /** The query's results after a (key, _id) position in this order. */
+  const after = (position: { key: unknown; id: string }) => {
+    const op = direction === 1 ? '$gt' : '$lt';
+    const beyond = {
+      $or: [{ [field]: { [op]: position.key } }, { [field]: position.key, _id: { [op]: position.id } }],
+    };
+    return { $and: [plan.query, beyond] } as Filter<T>;
+  };
   if (request.count === 0) {
     return {
       resources: [],
@@ -78,15 +106,7 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
     };
   }
   if (request.cursor !== undefined) {
-    let query = plan.query;
-    if (request.cursor !== '') {
-      const position = decodeCursor(request.cursor);
-      const op = direction === 1 ? '$gt' : '$lt';
-      const after = {
-        $or: [{ [field]: { [op]: position.key } }, { [field]: position.key, _id: { [op]: position.id } }],
-      } as Filter<T>;
-      query = { $and: [plan.query, after] } as Filter<T>;
-    }
+    const query = request.cursor === '' ? plan.query : after(decodeCursor(request.cursor));
     const docs = await collection
       .find(query)
       .sort(sort)
@@ -100,12 +120,22 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
     const totalResults = request.cursor === '' && !more ? page.length : await count();
     return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
   }
-  const docs = await collection
-    .find(plan.query)
+  // The same list (query and order) read by index: continue after the page that ended just before.
+  const list = `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
+  const previous = request.startIndex > 1 ? plan.positions?.get(list, request.startIndex - 1) : undefined;
+  const docs = await (
+    previous ? collection.find(after(previous)) : collection.find(plan.query).skip(request.startIndex - 1)
+  )
     .sort(sort)
-    .skip(request.startIndex - 1)
     .limit(request.count)
     .toArray();
+  const lastDoc = docs[docs.length - 1];
+  if (lastDoc && plan.positions) {
+    plan.positions.set(list, request.startIndex - 1 + docs.length, {
+      key: valueAt(lastDoc, field),
+      id: String(lastDoc._id),
+    });
+  }
   // A short page that is not empty ends the list, so it gives the total without counting.
   const complete = docs.length < request.count && (docs.length > 0 || request.startIndex === 1);
   const totalResults = complete ? request.startIndex - 1 + docs.length : await count();
@@ -173,6 +203,7 @@ export async function listResources<T extends Document>(options: {
   joins: Record<string, JoinResolver>;
   related: string;
   toScim(docs: T[], withRelated: boolean): Promise<ScimResource[]>;
+  positions?: PagePositions;
 }) {
   const request = parseListRequest(options.raw, options.limits);
   const projection = parseProjection(request.attributes, request.excludedAttributes);
@@ -185,6 +216,7 @@ export async function listResources<T extends Document>(options: {
     query,
     sortField,
     toScim: (docs) => options.toScim(docs, withRelated),
+    positions: options.positions,
   });
   return listResponse(
     page.resources.map((r) => projectResource(r, options.schemas, projection)),

@@ -1,7 +1,7 @@
 import { newId } from '../db/ids.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
-import { listResources } from '../db/listing.js';
+import { createPagePositions, listResources } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
@@ -46,6 +46,7 @@ export function createGroupService(deps: GroupServiceDeps) {
   const { config, groups, memberships, users, schemas } = deps;
   const now = deps.now ?? (() => new Date());
   const baseUrl = scimBaseUrl(config);
+  const positions = createPagePositions();
   const resolver = createResolver(schemas, {
     extensionKeys: {},
     normalized: { displayname: 'norm.displayName' },
@@ -310,6 +311,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         raw,
         limits: config.scim,
         collection: groups.collection,
+        positions,
         schemas,
         resolver,
         joins: {

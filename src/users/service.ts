@@ -2,7 +2,7 @@ import { newId } from '../db/ids.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
-import { listResources } from '../db/listing.js';
+import { createPagePositions, listResources } from '../db/listing.js';
 import type { Actor, EventChange, NewEvent } from '../events/types.js';
 import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
@@ -88,6 +88,7 @@ export function createUserService(deps: UserServiceDeps) {
   const { config, users, groups, memberships, schemas } = deps;
   const now = deps.now ?? (() => new Date());
   const baseUrl = scimBaseUrl(config);
+  const positions = createPagePositions();
   const resolver = userResolver(schemas);
 
   /**
@@ -378,6 +379,7 @@ export function createUserService(deps: UserServiceDeps) {
         raw,
         limits: config.scim,
         collection: users.collection,
+        positions,
         schemas,
         resolver,
         joins: {

@@ -52,6 +52,36 @@ describe('index paging', () => {
   });
 });
 
+describe('index paging in order while the directory changes (Okta import)', () => {
+  it('reads every user exactly once though users read already are deleted and new ones created', async () => {
+    const own = await startTestRoster();
+    try {
+      const created: string[] = [];
+      for (let i = 0; i < 35; i++) {
+        const res = await own.scim().post('/Users', { userName: `reader${i}@list.example` });
+        created.push(res.body.id);
+      }
+      const seen: string[] = [];
+      let latecomer = '';
+      for (let startIndex = 1, round = 0; round < 10; round++, startIndex += 10) {
+        const page = await own.scim().get(`/Users?startIndex=${startIndex}&count=10&excludedAttributes=groups`);
+        expect(page.status).toBe(200);
+        const pageIds = page.body.Resources.map((r: { id: string }) => r.id);
+        seen.push(...pageIds);
+        if (pageIds.length < 10) break;
+        // Between pages: a user already read leaves, and a new one arrives (at the end of the order).
+        expect((await own.scim().delete(`/Users/${pageIds[0]}`)).status).toBe(204);
+        if (!latecomer) latecomer = (await own.scim().post('/Users', { userName: 'late@list.example' })).body.id;
+      }
+      // With a plain skip, each delete would shift the next page by one and a user would be missed.
+      expect(new Set(seen).size).toBe(seen.length);
+      expect([...seen].sort()).toEqual([...created, latecomer].sort());
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('cursor paging (RFC 9865)', () => {
   it('walks every user exactly once with nextCursor', async () => {
     const seen: string[] = [];

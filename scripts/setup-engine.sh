@@ -243,27 +243,22 @@ pgxs_build() { # $1 label, $2 folder, then make arguments
     }
 }
 
-if ! done_step pgvector; then
-  step "pgvector $PGVECTOR_VERSION: build and install into .tools/pg"
-  src=$(source_tree "pgvector-$PGVECTOR_VERSION.tar.gz" \
-    "https://github.com/pgvector/pgvector/archive/refs/tags/v$PGVECTOR_VERSION.tar.gz")
-  pgxs_build pgvector "$src"
-  pgxs_build pgvector-install "$src" install
+# A PGXS extension from its release archive: build, install into .tools/pg, mark done.
+pgxs_extension() {
+  local name=$1 version=$2 archive=$3 url=$4
+  done_step "$name" && return 0
+  step "$name $version: build and install into .tools/pg"
+  src=$(source_tree "$archive" "$url")
+  pgxs_build "$name" "$src"
+  pgxs_build "$name-install" "$src" install
   rm -rf "$src"
-  mark_step pgvector
+  mark_step "$name"
   step_done
-fi
-
-if ! done_step pg_cron; then
-  step "pg_cron $PGCRON_VERSION: build and install into .tools/pg"
-  src=$(source_tree "pg_cron-$PGCRON_VERSION.tar.gz" \
-    "https://github.com/citusdata/pg_cron/archive/refs/tags/v$PGCRON_VERSION.tar.gz")
-  pgxs_build pg_cron "$src"
-  pgxs_build pg_cron-install "$src" install
-  rm -rf "$src"
-  mark_step pg_cron
-  step_done
-fi
+}
+pgxs_extension pgvector "$PGVECTOR_VERSION" "pgvector-$PGVECTOR_VERSION.tar.gz" \
+  "https://github.com/pgvector/pgvector/archive/refs/tags/v$PGVECTOR_VERSION.tar.gz"
+pgxs_extension pg_cron "$PGCRON_VERSION" "pg_cron-$PGCRON_VERSION.tar.gz" \
+  "https://github.com/citusdata/pg_cron/archive/refs/tags/v$PGCRON_VERSION.tar.gz"
 
 if ! done_step documentdb; then
   step "DocumentDB ${DOCUMENTDB_TAG#v}: build pg_documentdb_core and pg_documentdb, install into .tools/pg"

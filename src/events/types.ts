@@ -51,3 +51,10 @@ export interface RosterEvent {
 export type NewEvent = Omit<RosterEvent, '_id' | 'timestamp' | 'success'> & { success?: boolean; timestamp?: Date };
 
 export const SYSTEM: Actor = { type: 'system', name: 'roster' };
+
+/** The `resource` of an event about a user. */
+export const userResource = (user: { _id: string; userName: string }): NonNullable<RosterEvent['resource']> => ({
+  type: 'User',
+  id: user._id,
+  username: user.userName,
+});

@@ -1,33 +1,21 @@
-import type { Config } from '../config/index.js';
-import type { Actor, NewEvent } from '../events/types.js';
-import { SYSTEM } from '../events/types.js';
+import { SYSTEM, userResource, type Actor } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
 import { normalize } from '../scim/validate.js';
 import type { StoredUser } from '../users/mapping.js';
-import type { UserService } from '../users/service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import { canSignIn } from './rules.js';
-import type { LinkKind, LinkTokens } from './store.js';
+import type { LifecycleContext } from './context.js';
+import type { LinkKind } from './store.js';
 
 /** A real scrypt hash of a random value: unknown users cost as much time as wrong passwords. */
 let dummyHash: Promise<string> | undefined;
-
-export interface CredentialDeps {
-  config: Config;
-  users: UserService;
-  linkTokens: LinkTokens;
-  recordEvent(event: NewEvent): Promise<void>;
-  now: () => Date;
-  loadUser(id: string): Promise<StoredUser>;
-}
 
 /**
  * Passwords and sign-in: the credential check (counting attempts and locking), unlock, expiry, and
  * setting a password through an activation or reset link.
  */
-export function createCredentials(deps: CredentialDeps) {
+export function createCredentials(deps: LifecycleContext) {
   const { config, users, linkTokens, recordEvent, now, loadUser } = deps;
-  const resource = (user: StoredUser) => ({ type: 'User' as const, id: user._id, username: user.userName });
 
   /** For the page: the user behind a valid link (undefined for used, expired or unknown links). */
   async function userForLink(token: string, kind: LinkKind): Promise<StoredUser | undefined> {
@@ -44,7 +32,7 @@ export function createCredentials(deps: CredentialDeps) {
         const { lockedAt: _ended, ...secret } = u.secret ?? {};
         u.secret = { ...secret, failedLogins: 0 };
       });
-      await recordEvent({ type: 'user_unlocked', resource: resource(after), initiatedBy: actor });
+      await recordEvent({ type: 'user_unlocked', resource: userResource(after), initiatedBy: actor });
       return after;
     },
 
@@ -56,7 +44,7 @@ export function createCredentials(deps: CredentialDeps) {
       const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
         u.lifecycle.passwordStatus = 'EXPIRED';
       });
-      await recordEvent({ type: 'user_password_expired', resource: resource(after), initiatedBy: actor });
+      await recordEvent({ type: 'user_password_expired', resource: userResource(after), initiatedBy: actor });
       return after;
     },
 
@@ -85,7 +73,7 @@ export function createCredentials(deps: CredentialDeps) {
       });
       await recordEvent({
         type: 'user_password_set',
-        resource: resource(after),
+        resource: userResource(after),
         initiatedBy: actor,
         details: { via: kind },
       });
@@ -98,7 +86,7 @@ export function createCredentials(deps: CredentialDeps) {
       const attempt = (u: StoredUser | null, success: boolean, reason?: string) =>
         recordEvent({
           type: 'user_login_attempt',
-          ...(u ? { resource: resource(u) } : {}),
+          ...(u ? { resource: userResource(u) } : {}),
           initiatedBy: { type: 'user', name: username.slice(0, 256) },
           success,
           ...(reason ? { details: { reason } } : {}),
@@ -119,7 +107,7 @@ export function createCredentials(deps: CredentialDeps) {
         if (await users.unlockExpired(user._id, lockEnd)) {
           await recordEvent({
             type: 'user_unlocked',
-            resource: resource(user),
+            resource: userResource(user),
             initiatedBy: SYSTEM,
             details: { after: `${config.passwords.lockoutMinutes} minutes` },
           });
@@ -133,7 +121,7 @@ export function createCredentials(deps: CredentialDeps) {
         if ((attemptNumber === undefined || attemptNumber >= max) && (await users.lock(user._id))) {
           await recordEvent({
             type: 'user_lockout',
-            resource: resource(user),
+            resource: userResource(user),
             initiatedBy: SYSTEM,
             details: { failedAttempts: attemptNumber ?? max },
           });

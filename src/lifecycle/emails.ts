@@ -1,13 +1,11 @@
-import type { Config } from '../config/index.js';
-import type { Actor, NewEvent } from '../events/types.js';
-import { SYSTEM } from '../events/types.js';
+import { SYSTEM, userResource, type Actor } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
-import { EMAIL_EVENT_TYPES, type EmailKind, type Jobs } from '../jobs/index.js';
+import { EMAIL_EVENT_TYPES, type EmailKind } from '../jobs/index.js';
 import { companyEmail, isEmailAddress } from '../scim/validate.js';
 import type { StoredUser } from '../users/mapping.js';
-import type { UserService } from '../users/service.js';
 import { emailOnActivation } from './rules.js';
-import type { LinkKind, LinkTokens } from './store.js';
+import type { LifecycleContext } from './context.js';
+import type { LinkKind } from './store.js';
 
 const DAY_MS = 86_400_000;
 
@@ -27,28 +25,17 @@ export function checkDestination(destination: unknown): string | undefined {
   throw new AdminError(400, 'invalid_destination', 'destination must be "company", "alternate" or an email address');
 }
 
-export interface LifecycleEmailDeps {
-  config: Config;
-  users: UserService;
-  jobs: Jobs;
-  linkTokens: LinkTokens;
-  recordEvent(event: NewEvent): Promise<void>;
-  now: () => Date;
-  loadUser(id: string): Promise<StoredUser>;
-}
-
 /**
  * The lifecycle's emails (DESIGN.md "Emails"): who gets which email at which address, the links in
  * them, the admin's resend and reset requests, and the daily no-login reminders. Sent through the
  * outbox (jobs.enqueueEmail).
  */
-export function createLifecycleEmails(deps: LifecycleEmailDeps) {
+export function createLifecycleEmails(deps: LifecycleContext) {
   const { config, users, jobs, linkTokens, now, loadUser } = deps;
   // Read on each use: the configuration can be reloaded (SIGHUP).
   const activationTtlMs = () => config.activation.linkTtlDays * DAY_MS;
   const resetTtlMs = () => config.activation.resetLinkTtlHours * 3_600_000;
 
-  const resource = (user: StoredUser) => ({ type: 'User' as const, id: user._id, username: user.userName });
   const company = (user: StoredUser) => companyEmail(user as unknown as Record<string, unknown>);
 
   /** The address for an email: the caller's choice, else the kind's default order. */
@@ -76,7 +63,7 @@ export function createLifecycleEmails(deps: LifecycleEmailDeps) {
   async function noAddress(user: StoredUser, kind: EmailKind, actor: Actor) {
     await deps.recordEvent({
       type: EMAIL_EVENT_TYPES[kind],
-      resource: resource(user),
+      resource: userResource(user),
       initiatedBy: actor,
       success: false,
       details: { error: 'the user has no email address for this email' },

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
-import { SYSTEM } from '../events/types.js';
+import { SYSTEM, userResource } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
 import type { Jobs } from '../jobs/index.js';
 import { companyEmail } from '../scim/validate.js';
@@ -34,7 +34,6 @@ export type Lifecycle = ReturnType<typeof createLifecycle>;
 export function createLifecycle(deps: LifecycleDeps) {
   const { config, users, jobs, linkTokens, schedules } = deps;
   const now = deps.now ?? (() => new Date());
-  const resource = (user: StoredUser) => ({ type: 'User' as const, id: user._id, username: user.userName });
   const company = (user: StoredUser) => companyEmail(user as unknown as Record<string, unknown>);
 
   async function stateEvents(before: UserState | undefined, user: StoredUser, ctx: WriteContext) {
@@ -42,10 +41,10 @@ export function createLifecycle(deps: LifecycleDeps) {
     if (before === after) return;
     const changes = [{ field: 'state', from: before ?? null, to: after }];
     if (after === 'ACTIVE') {
-      await deps.recordEvent({ type: 'user_activated', resource: resource(user), initiatedBy: ctx.actor, changes });
+      await deps.recordEvent({ type: 'user_activated', resource: userResource(user), initiatedBy: ctx.actor, changes });
       if (ctx.sendEmail !== false) await emailForActivation(user, ctx.destination, ctx.actor);
     } else if (after === 'SUSPENDED') {
-      await deps.recordEvent({ type: 'user_suspended', resource: resource(user), initiatedBy: ctx.actor, changes });
+      await deps.recordEvent({ type: 'user_suspended', resource: userResource(user), initiatedBy: ctx.actor, changes });
     }
   }
 
@@ -58,7 +57,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     await jobs.schedule(STATE_CHANGE_JOB, input.at, { scheduleId: schedule._id });
     await deps.recordEvent({
       type: 'user_activation_schedule_create',
-      resource: resource(user),
+      resource: userResource(user),
       initiatedBy: actor,
       details: { scheduleId: schedule._id, state: input.state, at: input.at.toISOString() },
     });
@@ -75,7 +74,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     await jobs.cancel({ name: STATE_CHANGE_JOB, data: { scheduleId: schedule._id } });
     await deps.recordEvent({
       type: 'user_activation_schedule_delete',
-      resource: { type: 'User', id: user._id, username: user.userName },
+      resource: userResource(user),
       initiatedBy: actor,
       details: { scheduleId: schedule._id, state: schedule.state, at: schedule.at.toISOString() },
     });
@@ -98,16 +97,9 @@ export function createLifecycle(deps: LifecycleDeps) {
     return user;
   }
 
-  const credentials = createCredentials({ config, users, linkTokens, recordEvent: deps.recordEvent, now, loadUser });
-  const { emailForActivation, sendLinkOnRequest, sendReminders } = createLifecycleEmails({
-    config,
-    users,
-    jobs,
-    linkTokens,
-    recordEvent: deps.recordEvent,
-    now,
-    loadUser,
-  });
+  const context = { config, users, jobs, linkTokens, recordEvent: deps.recordEvent, now, loadUser };
+  const credentials = createCredentials(context);
+  const { emailForActivation, sendLinkOnRequest, sendReminders } = createLifecycleEmails(context);
 
   /** Moves a user to `state` through the ordinary user write path (events, emails, schedules follow). */
   const scheduleKey = (state: Schedule['state']) =>
@@ -153,7 +145,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     await users.unset(user._id, [`lifecycle.${scheduleKey(schedule.state)}`]);
     await deps.recordEvent({
       type: 'user_activation_schedule_fired',
-      resource: resource(user),
+      resource: userResource(user),
       initiatedBy: SYSTEM,
       details: { scheduleId, state: schedule.state, at: schedule.at.toISOString(), createdBy: schedule.createdBy },
     });

@@ -3,7 +3,7 @@ import { scimBaseUrl, type Config } from '../config/index.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
-import type { Actor, EventChange, NewEvent } from '../events/types.js';
+import { userResource, type Actor, type EventChange, type NewEvent } from '../events/types.js';
 import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
@@ -238,7 +238,7 @@ export function createUserService(deps: UserServiceDeps) {
   ) {
     await deps.recordEvent({
       type,
-      resource: { type: 'User', id: user._id, username: user.userName },
+      resource: userResource(user),
       initiatedBy: ctx.actor,
       ...(changes ? { changes } : {}),
     });

@@ -158,8 +158,6 @@ export function createImporter(deps: ImporterDeps) {
     const deferred: Row[] = [];
     const groupCache = new Map<string, { id: string; displayName: string } | null>();
     const groupsTouched = new Map<string, number>();
-    // userName -> id of every user, read once, so a line needs no lookup of its own.
-    const ids = new Map<string, string>();
     let consecutiveUnexpected = 0;
     let stop: string | undefined;
 
@@ -201,8 +199,8 @@ export function createImporter(deps: ImporterDeps) {
       const key = normalize(name);
       const pending = inFlightByName.get(key);
       if (pending) await pending;
-      const existing = ids.get(key);
-      if (existing) return existing;
+      const existing = await users.findByUserName(key);
+      if (existing) return existing._id;
       const line = userNames.get(key);
       if (line !== undefined && line < 0) throw new LineError(`manager "${name}" failed to import (line ${-line})`);
       // In a dry run nothing is written: a manager on a good line of the file counts as found.
@@ -252,7 +250,6 @@ export function createImporter(deps: ImporterDeps) {
         return 'created';
       }
       const { user } = await users.create(input, ctx, NO_GROUPS);
-      ids.set(row.userName, user._id);
       await addMemberships(user._id, targets);
       return 'created';
     }
@@ -260,18 +257,15 @@ export function createImporter(deps: ImporterDeps) {
     /** Creates the user, or updates the one with this userName. */
     async function write(row: Row, input: ScimResource, targets: { id: string }[]): Promise<Outcome> {
       for (let attempt = 1; ; attempt++) {
-        const id = ids.get(row.userName);
-        const current = id ? await userCollection.findOne({ _id: id }) : null;
+        // One indexed lookup per line (no map of every user: the import's memory stays flat).
+        const current = await users.findByUserName(row.userName);
         if (!current) {
-          if (id) ids.delete(row.userName);
           try {
             return await create(row, input, targets);
           } catch (err) {
-            // Created by someone else since the import started: update it instead.
+            // Created by someone else meanwhile: update it instead.
             const other = err instanceof ScimError && err.status === 409 && attempt < UPDATE_ATTEMPTS;
-            const found = other ? await users.findByUserName(row.userName) : null;
-            if (!found) throw err;
-            ids.set(row.userName, found._id);
+            if (!other || !(await users.findByUserName(row.userName))) throw err;
             continue;
           }
         }
@@ -442,11 +436,6 @@ export function createImporter(deps: ImporterDeps) {
           if (header.errors.length) throw new ImportHeaderError(header.errors);
           columns = header.columns;
           width = record.length;
-          for await (const u of userCollection
-            .find({}, { projection: { _id: 1, 'norm.userName': 1 } })
-            .batchSize(5000)) {
-            ids.set(u.norm.userName, u._id);
-          }
           if (!dryRun) {
             await deps.recordEvent({
               type: 'import_start',

@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { loadConfig } from '../src/config/index.js';
 import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../src/db/embedded.js';
 import { connectDatabase } from '../src/db/mongo.js';
 import { createLogger } from '../src/logger.js';
+import { rssMb } from './procs.js';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = `bench-admin-${randomUUID()}`;
@@ -32,12 +33,6 @@ const { values } = parseArgs({
   options: { lines: { type: 'string', default: '100000' }, serve: { type: 'boolean', default: false } },
 });
 const LINES = Number(values.lines);
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
 
 function generate(file: string, lines: number) {
   const rows = ['Username,FirstName,LastName,Email,jobTitle,department,employeeIdentifier,manager,Group1,Group2'];

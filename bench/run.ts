@@ -18,7 +18,7 @@ import { startEmbeddedDatabase } from '../src/db/embedded.js';
 import { membershipId } from '../src/groups/memberships.js';
 import { encodeCursor } from '../src/scim/list.js';
 import { call, cannon, closedLoop, sequential, type CpuUse, type Figures } from './load.js';
-import { cpuMs, onCleanup, startNode, stopAll, type Child } from './procs.js';
+import { cpuMs, onCleanup, rssMb, startNode, stopAll, type Child } from './procs.js';
 import { countRoundTrips, type RoundTrips } from './roundtrips.js';
 import { seedGroup, seedUsers, userName, type SeededUsers } from './seed.js';
 
@@ -537,6 +537,67 @@ async function main() {
     lastIndexPages,
     firstIndexPages,
     2,
+  );
+  // Large groups: read without and with the 100k members, and 1,000 members added in one PATCH.
+  log(`scenario: a group of ${LARGE} members (read with and without members), 1,000 members per PATCH`);
+  const groupUrl = `${scim(rosterLarge)}/Groups/${large.groupId}`;
+  const withoutMembers = record(
+    await sequential(
+      `GET /Groups/{id}?excludedAttributes=members, group of ${LARGE}`,
+      async (_i, timeoutMs) => void (await call('GET', `${groupUrl}?excludedAttributes=members`, { token, timeoutMs })),
+      { maxRequests: 50, maxSeconds: 10, timeoutMs: LARGE_TIMEOUT_MS, warmup: 2 },
+    ),
+  );
+  const rssBefore = rssMb(rosterLarge.pid);
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(rosterLarge.pid))), 50);
+  const withMembers = await largeSide(
+    await sequential(
+      `GET /Groups/{id} with all ${LARGE} members`,
+      async (_i, timeoutMs) => {
+        const body = (await call('GET', groupUrl, { token, timeoutMs })) as { members?: unknown[] };
+        // The add-member scenario added spare users to this group before.
+        const count = body.members?.length ?? 0;
+        if (count < LARGE) throw new Error(`expected at least ${LARGE} members, got ${count}`);
+      },
+      { maxRequests: 3, maxSeconds: 60, timeoutMs: LARGE_TIMEOUT_MS },
+    ),
+  );
+  clearInterval(sampler);
+  targets.push({
+    name: `(diagnostic) GET /Groups/{id} with ${LARGE} members: Roster RSS growth, MB`,
+    value: rssPeak - rssBefore,
+    goal: '< 100',
+    pass: rssPeak - rssBefore < 100,
+    detail: `p50 ${withMembers.p50.toFixed(0)} ms; excludedAttributes=members p50 ${withoutMembers.p50.toFixed(1)} ms`,
+  });
+  const emptyGroups: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const body = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `bench-thousand-${i}` };
+    emptyGroups.push(((await call('POST', `${scim(rosterLarge)}/Groups`, { token, body })) as { id: string }).id);
+  }
+  const thousand = record(
+    await sequential(
+      'PATCH /Groups/{id} adding 1,000 members in one request',
+      async (i, timeoutMs) => {
+        const index = i + 1; // the warm-up is -1
+        const value = large.ids.slice(index * 1000, index * 1000 + 1000).map((id) => ({ value: id }));
+        await call('PATCH', `${scim(rosterLarge)}/Groups/${emptyGroups[index]}`, {
+          token,
+          timeoutMs,
+          expect: [204],
+          body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value }] },
+        });
+      },
+      { maxRequests: 5, maxSeconds: 60, timeoutMs: LARGE_TIMEOUT_MS, warmup: 1 },
+    ),
+  );
+  target(
+    'PATCH /Groups adding 1,000 members in one request, p50 ms',
+    thousand.p50,
+    '< 2000',
+    thousand.p50 < 2000,
+    `p99 ${thousand.p99.toFixed(0)} ms over ${thousand.requests} requests`,
   );
   await rosterLarge.kill();
 

@@ -72,6 +72,19 @@ export function createMembershipRepository(db: Db) {
       await memberships.deleteMany({ memberId });
       return groupIds;
     },
+    /** A group's memberships in member order, a batch at a time (a large group is never all in memory). */
+    async *batchesOf(groupId: string, size: number): AsyncGenerator<Membership[]> {
+      let batch: Membership[] = [];
+      for await (const m of memberships.find({ groupId }).sort({ _id: 1 }).batchSize(size)) {
+        batch.push(m);
+        if (batch.length === size) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length) yield batch;
+    },
+
     /** Removes a deleted group: its own members and its places in other groups. */
     async removeGroup(groupId: string): Promise<void> {
       await memberships.deleteMany({ groupId });

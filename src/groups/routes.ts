@@ -1,6 +1,6 @@
 import type { RouterContext } from '@koa/router';
 import { createRouter, type Router } from '../http/router.js';
-import { actorOf, ifMatch, queryOf, sendCreated, sendResource } from '../http/scimResponse.js';
+import { actorOf, ifMatch, queryOf, sendCreated, sendResource, sendStream } from '../http/scimResponse.js';
 import { etagFor } from '../scim/etag.js';
 import { parseProjection } from '../scim/projection.js';
 import type { GroupService, GroupWriteContext } from './service.js';
@@ -22,6 +22,11 @@ export function groupRoutes(service: GroupService): Router {
     sendCreated(ctx, resource, group.meta.version, location);
   });
   router.get('/Groups/:id', async (ctx) => {
+    // The full group (what IdPs read) is streamed; a projection is built as one document.
+    if (ctx.query.attributes === undefined && ctx.query.excludedAttributes === undefined) {
+      const { group, chunks } = await service.getStreamed(ctx.params.id);
+      return sendStream(ctx, chunks, group.meta.version);
+    }
     const { group, resource } = await service.get(ctx.params.id, projection(ctx));
     sendResource(ctx, resource, group.meta.version);
   });

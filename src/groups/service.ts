@@ -22,6 +22,9 @@ export interface GroupWriteContext {
   ifMatch?: string;
 }
 
+/** Members rendered (and their names looked up) at a time when a group is streamed. */
+const MEMBER_BATCH = 1000;
+
 export interface GroupServiceDeps {
   config: Config;
   groups: GroupRepository;
@@ -249,6 +252,26 @@ export function createGroupService(deps: GroupServiceDeps) {
         members.length ? [{ field: 'members', from: [], to: members.map((m) => m.id) }] : undefined,
       );
       return { group, resource: await render(group, projection), location: `${baseUrl}/Groups/${group._id}` };
+    },
+
+    /**
+     * GET /Groups/{id} with every attribute, as JSON text written while the members are read: a
+     * batch of members (and their display names) at a time, so a 100k-member group is never held
+     * in memory as one document.
+     */
+    async getStreamed(id: string): Promise<{ group: StoredGroup; chunks: AsyncIterable<string> }> {
+      const group = await load(id);
+      const head = JSON.stringify(projectResource(toScimGroup(group, baseUrl), schemas, {}));
+      async function* chunks() {
+        let first = true;
+        for await (const batch of memberships.batchesOf(group._id, MEMBER_BATCH)) {
+          const items = (await renderMembers(batch)).map((m) => JSON.stringify(m)).join(',');
+          yield first ? `${head.slice(0, -1)},"members":[${items}` : `,${items}`;
+          first = false;
+        }
+        yield first ? head : ']}';
+      }
+      return { group, chunks: chunks() };
     },
 
     async get(id: string, projection: Projection = {}) {

@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import type { Context } from 'koa';
+import { SCIM_CONTENT_TYPE } from './errors.js';
 import { etagFor, etagMatches } from '../scim/etag.js';
 import type { Principal } from './auth.js';
 import type { Actor } from '../events/types.js';
@@ -14,6 +16,19 @@ export function sendResource(ctx: Context, resource: ScimResource, version: numb
   }
   ctx.status = 200;
   ctx.body = resource;
+}
+
+/** A resource written as it is produced (a large group), with its ETag; 304 for a matching If-None-Match. */
+export function sendStream(ctx: Context, chunks: AsyncIterable<string>, version: number): void {
+  ctx.set('ETag', etagFor(version));
+  const ifNoneMatch = ctx.get('if-none-match');
+  if (ifNoneMatch && etagMatches(ifNoneMatch, version)) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.status = 200;
+  ctx.type = SCIM_CONTENT_TYPE;
+  ctx.body = Readable.from(chunks);
 }
 
 /** 201 with Location and ETag; the Location does not depend on the projection (which may drop `meta`). */

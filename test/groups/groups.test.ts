@@ -165,3 +165,54 @@ describe('groups', () => {
     expect(types).toEqual(['group_create', 'group_update']);
   });
 });
+
+describe('reading a large group', () => {
+  it('streams the full group: the same document as the built one, every member once, ETag and 304', async () => {
+    const big = await startTestRoster({ scim: { bulk: { maxOperations: 1000, maxPayloadSize: 1_048_576 } } });
+    try {
+      const ids: string[] = [];
+      for (let batch = 0; batch < 3; batch++) {
+        const Operations = Array.from({ length: 800 }, (_, i) => ({
+          method: 'POST',
+          bulkId: `b${batch}-${i}`,
+          path: '/Users',
+          data: { userName: `streamed${batch}-${i}@example.com`, ...(i % 2 ? { displayName: `Streamed ${i}` } : {}) },
+        }));
+        const res = await big
+          .scim()
+          .post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations });
+        expect(res.status).toBe(200);
+        for (const op of res.body.Operations) ids.push(op.location.split('/').pop());
+      }
+      const group = (await big.scim().post('/Groups', { displayName: 'Everyone streamed' })).body;
+      const add = await big.scim().patch(`/Groups/${group.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'add', path: 'members', value: ids.map((value) => ({ value })) }],
+      });
+      expect(add.status).toBe(204);
+
+      const res = await big.scim().get(`/Groups/${group.id}`);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toContain('application/scim+json');
+      expect(res.headers.etag).toBe(add.headers.etag);
+      expect(res.body.members).toHaveLength(2400);
+      expect(new Set(res.body.members.map((m: { value: string }) => m.value)).size).toBe(2400);
+      const built = await big.roster.groups.get(group.id);
+      expect(res.body).toEqual(built.resource);
+      expect(res.body.members[1]).toMatchObject({
+        type: 'User',
+        $ref: expect.stringContaining('/Users/'),
+        display: expect.any(String),
+      });
+
+      const unchanged = await big.scim().get(`/Groups/${group.id}`).set('If-None-Match', res.headers.etag);
+      expect(unchanged.status).toBe(304);
+      const empty = (await big.scim().post('/Groups', { displayName: 'Nobody' })).body;
+      const emptyRead = await big.scim().get(`/Groups/${empty.id}`);
+      expect(emptyRead.body).toEqual((await big.roster.groups.get(empty.id)).resource);
+      expect(emptyRead.body.members).toBeUndefined();
+    } finally {
+      await big.close();
+    }
+  });
+});

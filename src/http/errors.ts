@@ -33,6 +33,14 @@ const NETWORK_ERROR_CODES = new Set([
   'ENETUNREACH',
 ]);
 
+/**
+ * Server errors that mean the database is going away or not there: MongoDB's, and FerretDB's
+ * passing on PostgreSQL's (SQLSTATE 57P01-57P03: terminating, shutting down, cannot connect now; a
+ * refused or broken connection to PostgreSQL).
+ */
+const DATABASE_DOWN =
+  /not primary|shutdown|shutting down|connection .* closed|SQLSTATE 57P0[1-3]|terminating connection|failed to connect|connection refused|unexpected EOF|conn closed/i;
+
 function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) return true;
   // The client is being reconnected (db/mongo.ts reconnectOnStuckHealthCheck).
@@ -40,7 +48,7 @@ function isDatabaseUnavailable(err: unknown): boolean {
   if (NETWORK_ERROR_CODES.has(String((err as { code?: unknown } | null)?.code))) return true;
   if (err instanceof MongoError) {
     const label = (err as MongoError).hasErrorLabel?.('RetryableWriteError') ?? false;
-    return label || /not primary|shutdown|interrupted at shutdown|connection .* closed/i.test(err.message);
+    return label || DATABASE_DOWN.test(err.message);
   }
   return false;
 }

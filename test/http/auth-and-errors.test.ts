@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import Koa from 'koa';
-import { MongoNetworkError } from 'mongodb';
+import { MongoNetworkError, MongoServerError } from 'mongodb';
 import supertest from 'supertest';
 import { errorHandler } from '../../src/http/errors.js';
 import { createLogger } from '../../src/logger.js';
@@ -178,6 +178,22 @@ describe('database failures reaching the error handler', () => {
     ['MongoNetworkError', new MongoNetworkError('connection 4 to 127.0.0.1:27017 closed')],
     ['raw EPIPE', Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' })],
     ['raw ECONNRESET', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    // FerretDB passing on PostgreSQL going away (the outage test stops PostgreSQL under load).
+    [
+      'PostgreSQL shutting down behind FerretDB',
+      new MongoServerError({ message: 'FATAL: the database system is shutting down (SQLSTATE 57P03)', code: 1 }),
+    ],
+    [
+      'PostgreSQL terminating the connection',
+      new MongoServerError({
+        message: 'terminating connection due to administrator command (SQLSTATE 57P01)',
+        code: 1,
+      }),
+    ],
+    [
+      'PostgreSQL refusing connections',
+      new MongoServerError({ message: 'failed to connect to `user=postgres database=postgres`: dial error', code: 1 }),
+    ],
   ])('answers %s with 503, a SCIM error and Retry-After', async (_name, err) => {
     const res = await answerFor(err);
     expect(res.status).toBe(503);

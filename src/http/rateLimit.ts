@@ -4,9 +4,11 @@ import type { Principal } from './auth.js';
 
 /**
  * Token buckets by key: each allows a burst of one minute's allowance, refilled continuously. In
- * memory, per instance. `take` answers undefined when the request may go, else the seconds to wait.
+ * memory, per instance, at most `maxKeys` of them: the key seen least recently is forgotten first
+ * (it starts again from a full bucket). `take` answers undefined when the request may go, else the
+ * seconds to wait.
  */
-export function createBuckets(now: () => number = Date.now) {
+export function createBuckets(now: () => number = Date.now, maxKeys = 100_000) {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
     take(key: string, perMinute: number): number | undefined {
@@ -15,9 +17,10 @@ export function createBuckets(now: () => number = Date.now) {
       const bucket = buckets.get(key) ?? { tokens: perMinute, at: t };
       bucket.tokens = Math.min(perMinute, bucket.tokens + (t - bucket.at) * perMs);
       bucket.at = t;
-      // A full bucket is the default state: forget it, so the map holds only recent callers.
-      if (bucket.tokens >= perMinute && buckets.size > 10_000) buckets.delete(key);
-      else buckets.set(key, bucket);
+      // Re-inserted so the map's order is least recently seen first.
+      buckets.delete(key);
+      buckets.set(key, bucket);
+      if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value!);
       if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
       bucket.tokens -= 1;
       return undefined;

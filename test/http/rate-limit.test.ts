@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBuckets } from '../../src/http/rateLimit.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 
 describe('per-token rate limiting', () => {
@@ -39,5 +40,25 @@ describe('per-token rate limiting', () => {
     const statuses = [];
     for (let i = 0; i < 20; i++) statuses.push((await open.scim().get('/ServiceProviderConfig')).status);
     expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+});
+
+describe('token buckets with many keys (a username spray)', () => {
+  it('still limit a key once more than 10,000 other keys were seen', () => {
+    const buckets = createBuckets(() => 1_000_000);
+    for (let i = 0; i < 10_001; i++) expect(buckets.take(`user:spray${i}`, 2)).toBeUndefined();
+    // The limit holds for the next key (a full bucket once forgot every take: never limited).
+    expect(buckets.take('user:victim', 2)).toBeUndefined();
+    expect(buckets.take('user:victim', 2)).toBeUndefined();
+    expect(buckets.take('user:victim', 2)).toBe(30);
+  });
+
+  it('keep at most maxKeys keys, forgetting the one seen least recently', () => {
+    const buckets = createBuckets(() => 0, 3);
+    for (const key of ['a', 'b', 'c']) buckets.take(key, 1);
+    expect(buckets.take('a', 1)).toBe(60); // a is limited and now the most recent
+    buckets.take('d', 1); // over 3 keys: b, the least recently seen, is forgotten
+    expect(buckets.take('b', 1)).toBeUndefined();
+    expect(buckets.take('a', 1)).toBe(60);
   });
 });

@@ -121,8 +121,8 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
     return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
   }
   // The same list (query and order) read by index: continue after the page that ended just before.
-  const list = `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
-  const previous = request.startIndex > 1 ? plan.positions?.get(list, request.startIndex - 1) : undefined;
+  const list = plan.positions && `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
+  const previous = list && request.startIndex > 1 ? plan.positions!.get(list, request.startIndex - 1) : undefined;
   const docs = await (
     previous ? collection.find(after(previous)) : collection.find(plan.query).skip(request.startIndex - 1)
   )
@@ -130,8 +130,8 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
     .limit(request.count)
     .toArray();
   const lastDoc = docs[docs.length - 1];
-  if (lastDoc && plan.positions) {
-    plan.positions.set(list, request.startIndex - 1 + docs.length, {
+  if (lastDoc && list) {
+    plan.positions!.set(list, request.startIndex - 1 + docs.length, {
       key: valueAt(lastDoc, field),
       id: String(lastDoc._id),
     });

@@ -6,26 +6,25 @@ import type { Principal } from './auth.js';
 import type { Actor } from '../events/types.js';
 import type { ScimResource } from '../scim/validate.js';
 
-/** Sends one resource (as projected) with its ETag; 304 for a matching If-None-Match on reads. */
-export function sendResource(ctx: Context, resource: ScimResource, version: number): void {
+/** Sets the ETag; true (and 304) when a read's If-None-Match already has this version. */
+function notModified(ctx: Context, version: number): boolean {
   ctx.set('ETag', etagFor(version));
   const ifNoneMatch = ctx.get('if-none-match');
-  if (ctx.method === 'GET' && ifNoneMatch && etagMatches(ifNoneMatch, version)) {
-    ctx.status = 304;
-    return;
-  }
+  if (ctx.method !== 'GET' || !ifNoneMatch || !etagMatches(ifNoneMatch, version)) return false;
+  ctx.status = 304;
+  return true;
+}
+
+/** Sends one resource (as projected) with its ETag; 304 for a matching If-None-Match on reads. */
+export function sendResource(ctx: Context, resource: ScimResource, version: number): void {
+  if (notModified(ctx, version)) return;
   ctx.status = 200;
   ctx.body = resource;
 }
 
 /** A resource written as it is produced (a large group), with its ETag; 304 for a matching If-None-Match. */
 export function sendStream(ctx: Context, chunks: AsyncIterable<string>, version: number): void {
-  ctx.set('ETag', etagFor(version));
-  const ifNoneMatch = ctx.get('if-none-match');
-  if (ifNoneMatch && etagMatches(ifNoneMatch, version)) {
-    ctx.status = 304;
-    return;
-  }
+  if (notModified(ctx, version)) return;
   ctx.status = 200;
   ctx.type = SCIM_CONTENT_TYPE;
   ctx.body = Readable.from(chunks);

@@ -1,8 +1,8 @@
 import { SYSTEM, userResource, type Actor } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
 import { EMAIL_EVENT_TYPES, type EmailKind } from '../jobs/index.js';
-import { companyEmail, isEmailAddress } from '../scim/validate.js';
-import type { StoredUser } from '../users/mapping.js';
+import { isEmailAddress } from '../scim/validate.js';
+import { companyEmailOf, type StoredUser } from '../users/mapping.js';
 import { emailOnActivation } from './rules.js';
 import type { LifecycleContext } from './context.js';
 import type { LinkKind } from './store.js';
@@ -36,12 +36,10 @@ export function createLifecycleEmails(deps: LifecycleContext) {
   const activationTtlMs = () => config.activation.linkTtlDays * DAY_MS;
   const resetTtlMs = () => config.activation.resetLinkTtlHours * 3_600_000;
 
-  const company = (user: StoredUser) => companyEmail(user as unknown as Record<string, unknown>);
-
   /** The address for an email: the caller's choice, else the kind's default order. */
   function recipient(user: StoredUser, destination: string | undefined, defaults: ('alternate' | 'company')[]) {
     const pick = (d: string) =>
-      d === 'company' ? company(user) : d === 'alternate' ? user.lifecycle.alternateEmail : d;
+      d === 'company' ? companyEmailOf(user) : d === 'alternate' ? user.lifecycle.alternateEmail : d;
     if (destination) return { to: pick(destination), destination };
     for (const d of defaults) {
       const to = pick(d);
@@ -53,7 +51,7 @@ export function createLifecycleEmails(deps: LifecycleContext) {
   function vars(user: StoredUser) {
     const name = (user.name as { givenName?: string; familyName?: string } | undefined) ?? {};
     return {
-      user_company_email: company(user) ?? '',
+      user_company_email: companyEmailOf(user) ?? '',
       first_name: name.givenName ?? '',
       last_name: name.familyName ?? '',
       username: user.userName,

@@ -3,8 +3,7 @@ import type { Actor, NewEvent } from '../events/types.js';
 import { SYSTEM, userResource } from '../events/types.js';
 import { AdminError } from '../http/errors.js';
 import type { Jobs } from '../jobs/index.js';
-import { companyEmail } from '../scim/validate.js';
-import type { StoredUser, UserState } from '../users/mapping.js';
+import { companyEmailOf, type StoredUser, type UserState } from '../users/mapping.js';
 import type { UserService, WriteContext } from '../users/service.js';
 import { createCredentials } from './credentials.js';
 import { checkDestination, createLifecycleEmails, type EmailOptions } from './emails.js';
@@ -34,7 +33,6 @@ export type Lifecycle = ReturnType<typeof createLifecycle>;
 export function createLifecycle(deps: LifecycleDeps) {
   const { config, users, jobs, linkTokens, schedules } = deps;
   const now = deps.now ?? (() => new Date());
-  const company = (user: StoredUser) => companyEmail(user as unknown as Record<string, unknown>);
 
   async function stateEvents(before: UserState | undefined, user: StoredUser, ctx: WriteContext) {
     const after = user.lifecycle.state;
@@ -163,7 +161,10 @@ export function createLifecycle(deps: LifecycleDeps) {
       },
       async afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext) {
         // A link went to an address the user may no longer own; revoked before any new email is sent.
-        if (company(before) !== company(after) || before.lifecycle.alternateEmail !== after.lifecycle.alternateEmail) {
+        if (
+          companyEmailOf(before) !== companyEmailOf(after) ||
+          before.lifecycle.alternateEmail !== after.lifecycle.alternateEmail
+        ) {
           await linkTokens.forgetUser(after._id);
         }
         await stateEvents(before.lifecycle.state, after, ctx);

@@ -105,6 +105,11 @@ export function normalizedFields(
 }
 
 /** The addresses in the directory-wide uniqueness space: company email and alternate email. */
+/** The address company emails go to, as the user's record spells it (see companyEmail). */
+export function companyEmailOf(user: StoredUser): string | undefined {
+  return companyEmail(user as unknown as Record<string, unknown>);
+}
+
 export function uniqueEmails(user: StoredUser): string[] {
   return [...new Set([user.norm.companyEmail, user.norm.alternateEmail].filter((e): e is string => Boolean(e)))];
 }

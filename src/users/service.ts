@@ -62,8 +62,6 @@ export interface UserServiceDeps {
   now?: () => Date;
 }
 
-/** Short, jittered pause before retrying a write that lost a race. */
-
 export type UserService = ReturnType<typeof createUserService>;
 
 export function userResolver(schemas: SchemaDocument[]): AttributeResolver {

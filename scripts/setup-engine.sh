@@ -13,8 +13,8 @@
 #      installed into that copy, never into the system folders.
 #   3. libbson 1.28.0 (static, private prefix), pgvector 0.8.0, pg_cron 1.6.3 and DocumentDB
 #      v0.106.0-ferretdb-2.5.0 (pg_documentdb_core and pg_documentdb only, not the distributed
-#      part), from ../shared/vendor (or $ROSTER_VENDOR_DIR) when present, else from the projects' GitHub
-#      tag archives.
+#      part), from ../shared/vendor (or $ROSTER_VENDOR_DIR, or ../shared/vendor beside the checkout
+#      this one was cloned from) when present, else from the projects' GitHub tag archives.
 #   4. FerretDB v2.5.0 (Go module, built with the Go toolchain it names) into .tools/bin/ferretdb.
 #   5. Optional, on by default (--no-chromium or ROSTER_SETUP_CHROMIUM=0 to skip): Debian's
 #      chromium, for the headless activation-page tests.
@@ -23,7 +23,24 @@ set -euo pipefail
 umask 022
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
-vendor="${ROSTER_VENDOR_DIR:-$root/../shared/vendor}"
+# The source archives: $ROSTER_VENDOR_DIR, else shared/vendor beside this checkout, else beside the
+# checkout this one was cloned from (a clean clone made elsewhere, as CI makes one).
+vendor_dir() {
+  [ -n "${ROSTER_VENDOR_DIR:-}" ] && {
+    echo "$ROSTER_VENDOR_DIR"
+    return
+  }
+  local origin
+  origin=$(git -C "$root" remote get-url origin 2>/dev/null || true)
+  for candidate in "$root/../shared/vendor" "${origin:+$origin/../shared/vendor}"; do
+    [ -n "$candidate" ] && [ -d "$candidate" ] && {
+      (cd "$candidate" && pwd)
+      return
+    }
+  done
+  echo "$root/../shared/vendor"
+}
+vendor=$(vendor_dir)
 
 PG_MAJOR=15
 LIBBSON_VERSION=1.28.0

@@ -34,6 +34,8 @@ import { createJobs, type Jobs } from './jobs/index.js';
 import { credentialRoutes, lifecycleRoutes } from './lifecycle/routes.js';
 import { createLifecycle, type Lifecycle } from './lifecycle/service.js';
 import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycle/store.js';
+import { jwksRoutes, signingKeyAdminRoutes } from './keys/routes.js';
+import { createSigningKeys, SIGNING_KEY_INDEXES, type SigningKeys } from './keys/signingKeys.js';
 import { loadTemplates, type Templates } from './mail/templates.js';
 import { createMailer, type Mailer } from './mail/transport.js';
 
@@ -58,6 +60,7 @@ export interface Roster {
   groups: GroupService;
   lifecycle: Lifecycle;
   jobs: Jobs;
+  signingKeys: SigningKeys;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -87,6 +90,7 @@ const INDEXES: IndexSpec[] = [
   ...GROUP_INDEXES,
   ...MEMBERSHIP_INDEXES,
   ...LIFECYCLE_INDEXES,
+  ...SIGNING_KEY_INDEXES,
 ];
 
 /** What discovery advertises: keep in step with what the routes really do. */
@@ -120,6 +124,11 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const registry = createSchemaRegistry(loadSchemaDocuments());
   const authenticator = createAuthenticator(config, deps.extraTokens);
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
+  const signingKeys = createSigningKeys(db, {
+    rotateAfterDays: () => config.signing.rotateAfterDays,
+    publishRetiredForDays: () => config.signing.publishRetiredForDays,
+    now: deps.now,
+  });
   const userRepository = createUserRepository(db);
   const groupRepository = createGroupRepository(db);
   const memberships = createMembershipRepository(db);
@@ -196,6 +205,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     ],
     adminRouters: [
       settingsRoutes(() => current),
+      signingKeyAdminRoutes(signingKeys),
       eventRoutes(events),
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
@@ -203,7 +213,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         createExporter({ config, db, groups: groupRepository, memberships }),
       ),
     ],
-    publicRouters: [lifecycleRoutes(config, lifecycle), credentialRoutes(config, lifecycle, authenticator)],
+    publicRouters: [jwksRoutes(signingKeys), lifecycleRoutes(config, lifecycle), credentialRoutes(config, lifecycle, authenticator)],
   });
   return {
     app,
@@ -213,6 +223,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     groups,
     lifecycle,
     jobs,
+    signingKeys,
     async start() {
       await jobs.start();
       await lifecycle.startRecurring();

@@ -87,6 +87,10 @@ const configSchema = z
       enabled: z.boolean(),
       requestsPerMinute: z.number().int().min(1),
     }),
+    signing: z.strictObject({
+      rotateAfterDays: z.number().positive(),
+      publishRetiredForDays: z.number().min(0),
+    }),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     }),

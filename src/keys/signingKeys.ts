@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import type { Db } from 'mongodb';
+import type { IndexSpec } from '../db/mongo.js';
+
+/** The one algorithm Roster signs with (OAuth access tokens, security event tokens). */
+export const SIGNING_ALG = 'ES256';
+
+/** A signing key pair as stored: the private half never leaves the database and this module. */
+interface SigningKeyDoc {
+  _id: string; // the kid
+  alg: typeof SIGNING_ALG;
+  publicJwk: JWK;
+  privateJwk: JWK;
+  createdAt: Date;
+}
+
+export const SIGNING_KEY_INDEXES: IndexSpec[] = [
+  { collection: 'signing_keys', key: { createdAt: -1 }, options: { name: 'created' } },
+];
+
+export interface SigningKeyOptions {
+  /** A new key is made when the newest is this old; tokens are then signed with the new one. */
+  rotateAfterDays: () => number;
+  /** A superseded key stays published (JWKS) this long, so tokens it signed still verify. */
+  publishRetiredForDays: () => number;
+  now?: () => Date;
+}
+
+export interface SigningKeys {
+  /** Signs the claims as a compact JWS with the current key; `typ` per profile (at+jwt, secevent+jwt). */
+  sign(claims: JWTPayload, typ: string): Promise<string>;
+  /** The public keys a verifier may need: the current key and those retired recently. */
+  jwks(): Promise<{ keys: JWK[] }>;
+  /** Makes a new current key now (admin rotation); the previous one stays published. */
+  rotate(): Promise<string>;
+}
+
+const DAY_MS = 86_400_000;
+/** Keys are re-read at most this often: a rotation on another instance is seen within it. */
+const CACHE_MS = 30_000;
+
+/**
+ * Signing keys kept in the database, so every instance signs with the same key and publishes the same
+ * JWKS. Two instances creating the first key at once both succeed (distinct kids), and both are
+ * published; the newest signs.
+ */
+export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKeys {
+  const collection = db.collection<SigningKeyDoc>('signing_keys');
+  const now = options.now ?? (() => new Date());
+  let cache: { at: number; docs: SigningKeyDoc[] } | undefined;
+  const privateKeys = new Map<string, CryptoKey>();
+
+  async function create(): Promise<SigningKeyDoc> {
+    const pair = await generateKeyPair(SIGNING_ALG, { extractable: true });
+    const kid = randomUUID();
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: SIGNING_ALG, use: 'sig' };
+    const doc: SigningKeyDoc = {
+      _id: kid,
+      alg: SIGNING_ALG,
+      publicJwk,
+      privateJwk: await exportJWK(pair.privateKey),
+      createdAt: now(),
+    };
+    await collection.insertOne(doc);
+    cache = undefined;
+    return doc;
+  }
+
+  /** Newest first, limited to those still published. */
+  async function published(): Promise<SigningKeyDoc[]> {
+    const t = now().getTime();
+    if (cache && t - cache.at < CACHE_MS) return cache.docs;
+    const docs = await collection.find({}).sort({ createdAt: -1 }).limit(20).toArray();
+    const keep = docs.filter((doc, i) => {
+      if (i === 0) return true;
+      const supersededAt = docs[i - 1].createdAt.getTime();
+      return t - supersededAt < options.publishRetiredForDays() * DAY_MS;
+    });
+    cache = { at: t, docs: keep };
+    return keep;
+  }
+
+  async function current(): Promise<SigningKeyDoc> {
+    const [newest] = await published();
+    if (newest && now().getTime() - newest.createdAt.getTime() < options.rotateAfterDays() * DAY_MS) return newest;
+    return create();
+  }
+
+  async function privateKeyOf(doc: SigningKeyDoc): Promise<CryptoKey> {
+    let key = privateKeys.get(doc._id);
+    if (!key) {
+      key = (await importJWK(doc.privateJwk, doc.alg)) as CryptoKey;
+      privateKeys.set(doc._id, key);
+    }
+    return key;
+  }
+
+  return {
+    async sign(claims, typ) {
+      const doc = await current();
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: doc.alg, kid: doc._id, typ })
+        .sign(await privateKeyOf(doc));
+    },
+    async jwks() {
+      await current();
+      return { keys: (await published()).map((doc) => doc.publicJwk) };
+    },
+    async rotate() {
+      return (await create())._id;
+    },
+  };
+}

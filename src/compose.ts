@@ -213,7 +213,11 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         createExporter({ config, db, groups: groupRepository, memberships }),
       ),
     ],
-    publicRouters: [jwksRoutes(signingKeys), lifecycleRoutes(config, lifecycle), credentialRoutes(config, lifecycle, authenticator)],
+    publicRouters: [
+      jwksRoutes(signingKeys),
+      lifecycleRoutes(config, lifecycle),
+      credentialRoutes(config, lifecycle, authenticator),
+    ],
   });
   return {
     app,

@@ -99,9 +99,7 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
   return {
     async sign(claims, typ) {
       const doc = await current();
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg: doc.alg, kid: doc._id, typ })
-        .sign(await privateKeyOf(doc));
+      return new SignJWT(claims).setProtectedHeader({ alg: doc.alg, kid: doc._id, typ }).sign(await privateKeyOf(doc));
     },
     async jwks() {
       await current();

@@ -8,10 +8,7 @@ describe('signing keys and /.well-known/jwks.json', () => {
   let t: TestRoster;
   let clock = new Date('2026-01-01T00:00:00Z');
   beforeAll(async () => {
-    t = await startTestRoster(
-      { signing: { rotateAfterDays: 30, publishRetiredForDays: 5 } },
-      { now: () => clock },
-    );
+    t = await startTestRoster({ signing: { rotateAfterDays: 30, publishRetiredForDays: 5 } }, { now: () => clock });
   });
   afterAll(() => t.close());
 

@@ -4,8 +4,11 @@ import Koa from 'koa';
 import { MongoClient } from 'mongodb';
 
 /**
- * The baseline for "framework overhead": a bare Koa route doing the same single findOne as
- * GET /scim/v2/Users/{id} does for the user itself, on the same database, in its own process.
+ * The baselines for "framework overhead", on the same database, in their own process:
+ * - /users/:id: the single findOne GET /scim/v2/Users/{id} does for the user itself;
+ * - /users-with-groups/:id: the same database reads GET /scim/v2/Users/{id} does with `groups`
+ *   filled (the user beside its memberships, then the groups' own memberships for indirect groups
+ *   beside the groups' names), with no SCIM rendering.
  * Env: PORT, MONGODB_URI (with the database name in its path).
  */
 const uri = process.env.MONGODB_URI;
@@ -13,6 +16,8 @@ if (!uri) throw new Error('MONGODB_URI is required');
 const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: 'bench-bare-koa' });
 await client.connect();
 const users = client.db().collection<{ _id: string }>('users');
+const memberships = client.db().collection<{ _id: string; groupId: string; memberId: string }>('memberships');
+const groups = client.db().collection<{ _id: string; displayName: string }>('groups');
 
 const app = new Koa();
 const router = new Router();
@@ -26,6 +31,29 @@ router.get('/users/:id', async (ctx) => {
     return;
   }
   ctx.body = user;
+});
+router.get('/users-with-groups/:id', async (ctx) => {
+  const [user, direct] = await Promise.all([
+    users.findOne({ _id: ctx.params.id }),
+    memberships.find({ memberId: ctx.params.id }).toArray(),
+  ]);
+  if (!user) {
+    ctx.status = 404;
+    return;
+  }
+  let frontier = [...new Set(direct.map((m) => m.groupId))];
+  const names = new Map<string, string>();
+  const known = new Set(frontier);
+  while (frontier.length) {
+    const [edges, found] = await Promise.all([
+      memberships.find({ memberId: { $in: frontier } }).toArray(),
+      groups.find({ _id: { $in: frontier } }).toArray(),
+    ]);
+    for (const g of found) names.set(g._id, g.displayName);
+    frontier = edges.map((e) => e.groupId).filter((g) => !known.has(g));
+    frontier.forEach((g) => known.add(g));
+  }
+  ctx.body = { ...user, groups: [...names].map(([value, display]) => ({ value, display })) };
 });
 app.use(router.routes());
 const server = createServer(app.callback());

@@ -588,6 +588,45 @@ async function main() {
     pass: rssPeak - rssBefore < 100,
     detail: `p50 ${withMembers.p50.toFixed(0)} ms; excludedAttributes=members p50 ${withoutMembers.p50.toFixed(1)} ms`,
   });
+  {
+    // Member paging (/GroupMembers, draft-zollner-scim-group-members): the whole group by cursor.
+    log(`scenario: every member of the ${LARGE}-member group through /GroupMembers by cursor, 1,000 a page`);
+    const filter = encodeURIComponent(`group.value eq "${large.groupId}"`);
+    const pageMs: number[] = [];
+    const seen = new Set<string>();
+    let cursor = '';
+    const started = performance.now();
+    for (let page = 0; page < LARGE / 1000 + 10; page++) {
+      const t0 = performance.now();
+      const body = (await call(
+        'GET',
+        `${scim(rosterLarge)}/GroupMembers?filter=${filter}&count=1000&cursor=${cursor}`,
+        {
+          token,
+          timeoutMs: LARGE_TIMEOUT_MS,
+        },
+      )) as { Resources: { member: { value: string } }[]; nextCursor?: string };
+      pageMs.push(performance.now() - t0);
+      for (const r of body.Resources) seen.add(r.member.value);
+      if (!body.nextCursor) break;
+      cursor = encodeURIComponent(body.nextCursor);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const firstTen = median(pageMs.slice(0, 10));
+    const lastTen = median(pageMs.slice(-10));
+    log(
+      `  ${seen.size} distinct members in ${pageMs.length} pages, ${seconds.toFixed(1)} s ` +
+        `(${(seen.size / seconds).toFixed(0)} members/s); first pages p50 ${firstTen.toFixed(0)} ms, last pages p50 ${lastTen.toFixed(0)} ms`,
+    );
+    target(
+      `member paging: all members of a ${LARGE}-member group by /GroupMembers cursor pages, last ÷ first page p50`,
+      lastTen / firstTen,
+      '≤ 2, complete',
+      lastTen / firstTen <= 2 && seen.size >= LARGE,
+      `${seen.size} members, ${pageMs.length} pages in ${seconds.toFixed(1)} s; first ${firstTen.toFixed(0)} ms, last ${lastTen.toFixed(0)} ms a page`,
+    );
+  }
   const emptyGroups: string[] = [];
   for (let i = 0; i < 6; i++) {
     const body = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `bench-thousand-${i}` };

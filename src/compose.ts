@@ -13,10 +13,12 @@ import type { DevToken } from './http/devTokens.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { Features } from './scim/discovery.js';
-import { createSchemaRegistry } from './scim/schemaRegistry.js';
+import { createSchemaRegistry, SCHEMA_URNS } from './scim/schemaRegistry.js';
 import type { NewEvent } from './events/types.js';
 import { createMembershipRepository, MEMBERSHIP_INDEXES } from './groups/memberships.js';
 import { createGroupRepository, GROUP_INDEXES } from './groups/repository.js';
+import { groupMemberRoutes } from './groups/groupMemberRoutes.js';
+import { createGroupMemberService } from './groups/groupMembers.js';
 import { groupRoutes } from './groups/routes.js';
 import { createGroupService } from './groups/service.js';
 import { checkPasswordPolicy, hashPassword } from './lifecycle/passwords.js';
@@ -191,6 +193,15 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     scimRouters: [
       userRoutes(users),
       groupRoutes(groups),
+      groupMemberRoutes(
+        createGroupMemberService({
+          groups,
+          memberships,
+          schema: registry.get(SCHEMA_URNS.groupMember)!,
+          baseUrl: scimBaseUrl(config),
+          limits: () => config.scim,
+        }),
+      ),
       bulkAndRootRoutes(
         createBulkService({
           users,

@@ -204,6 +204,8 @@ export async function listResources<T extends Document>(options: {
   related: string;
   toScim(docs: T[], withRelated: boolean): Promise<ScimResource[]>;
   positions?: PagePositions;
+  /** The stored order when the request has no sortBy (default: creation order, meta.created). */
+  defaultSortField?: string;
 }) {
   const request = parseListRequest(options.raw, options.limits);
   const projection = parseProjection(request.attributes, request.excludedAttributes);
@@ -214,7 +216,7 @@ export async function listResources<T extends Document>(options: {
     request,
     filter,
     query,
-    sortField,
+    sortField: sortField ?? options.defaultSortField,
     toScim: (docs) => options.toScim(docs, withRelated),
     positions: options.positions,
   });

@@ -25,6 +25,13 @@ export type MembershipRepository = ReturnType<typeof createMembershipRepository>
 export function createMembershipRepository(db: Db) {
   const memberships: Collection<Membership> = db.collection<Membership>('memberships');
   return {
+    /** For paged lists of memberships (GET /GroupMembers). */
+    collection: memberships,
+
+    async find(id: string): Promise<Membership | null> {
+      return memberships.findOne({ _id: id });
+    },
+
     /** Idempotent: adding an existing member changes nothing. Returns how many were new. */
     async addMembers(groupId: string, members: { id: string; type: 'User' | 'Group' }[]): Promise<number> {
       // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.

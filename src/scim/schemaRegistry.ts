@@ -2,6 +2,7 @@
 export const SCHEMA_URNS = {
   user: 'urn:ietf:params:scim:schemas:core:2.0:User',
   group: 'urn:ietf:params:scim:schemas:core:2.0:Group',
+  groupMember: 'urn:ietf:params:scim:schemas:core:2.0:GroupMember',
   enterprise: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
   lifecycle: 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User',
   listResponse: 'urn:ietf:params:scim:api:messages:2.0:ListResponse',

@@ -62,6 +62,7 @@ describe('Schemas', () => {
     expect(ids).toEqual(
       [
         'urn:ietf:params:scim:schemas:core:2.0:Group',
+        'urn:ietf:params:scim:schemas:core:2.0:GroupMember',
         'urn:ietf:params:scim:schemas:core:2.0:ResourceType',
         'urn:ietf:params:scim:schemas:core:2.0:Schema',
         'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig',

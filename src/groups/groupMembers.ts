@@ -1,0 +1,124 @@
+/**
+ * /GroupMembers: each membership as a resource of its own (draft-zollner-scim-group-members-01, the
+ * SCIM working group's current proposal for large groups), so a client reads a group of a million
+ * members in pages (`filter=group.value eq "…"` with cursor or startIndex paging) and adds or
+ * removes one member with one small request. Writes go through the group service, so a membership
+ * made here obeys the same rules, bumps the same group version and records the same events as a
+ * PATCH of the group's members.
+ */
+import { listResources } from '../db/listing.js';
+import { badRequest, conflict, notFound } from '../scim/errors.js';
+import type { AttributeResolver } from '../scim/filter.js';
+import { PATCH_OP_SCHEMA } from '../scim/patch.js';
+import { parseProjection, projectResource, type Projection } from '../scim/projection.js';
+import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
+import type { ScimResource } from '../scim/validate.js';
+import { membershipId, type Membership, type MembershipRepository } from './memberships.js';
+import type { GroupService, GroupWriteContext } from './service.js';
+
+/** SCIM paths of a GroupMember and the stored fields behind them. */
+const FIELDS: Record<string, string> = {
+  id: '_id',
+  'group.value': 'groupId',
+  'member.value': 'memberId',
+  'member.type': 'type',
+};
+
+const resolver: AttributeResolver = ({ urn, attribute, subAttribute }) => {
+  if (urn && urn.toLowerCase() !== SCHEMA_URNS.groupMember.toLowerCase()) return undefined;
+  const field = FIELDS[(subAttribute ? `${attribute}.${subAttribute}` : attribute).toLowerCase()];
+  return field ? { field, type: 'string', caseExact: true, multiValued: false } : undefined;
+};
+
+/** The SCIM form of one membership. Pure. */
+export function toScimGroupMember(m: Membership, baseUrl: string): ScimResource {
+  const memberEndpoint = m.type === 'Group' ? 'Groups' : 'Users';
+  return {
+    schemas: [SCHEMA_URNS.groupMember],
+    id: m._id,
+    group: { value: m.groupId, $ref: `${baseUrl}/Groups/${m.groupId}` },
+    member: { value: m.memberId, $ref: `${baseUrl}/${memberEndpoint}/${m.memberId}`, type: m.type },
+    meta: { resourceType: 'GroupMember', location: `${baseUrl}/GroupMembers/${m._id}` },
+  };
+}
+
+function idOf(value: unknown, name: string): string {
+  const id = (value as { value?: unknown } | undefined)?.value;
+  if (typeof id !== 'string' || !id) throw badRequest('invalidValue', `"${name}.value" is required (an id)`);
+  return id;
+}
+
+export type GroupMemberService = ReturnType<typeof createGroupMemberService>;
+
+export function createGroupMemberService(deps: {
+  groups: GroupService;
+  memberships: MembershipRepository;
+  schema: SchemaDocument;
+  baseUrl: string;
+  /** Read on each request, so a reloaded configuration applies. */
+  limits: () => { defaultCount: number; maxResults: number };
+}) {
+  const { groups, memberships, schema, baseUrl } = deps;
+  const schemas = [schema];
+  const load = async (id: string) => {
+    const membership = await memberships.find(id);
+    if (!membership) throw notFound(`GroupMember ${id} not found`);
+    return membership;
+  };
+
+  return {
+    /** Memberships in a stable order (the membership id: the group's, then the member's). */
+    list(raw: Record<string, unknown>) {
+      return listResources<Membership>({
+        raw,
+        limits: deps.limits(),
+        collection: memberships.collection,
+        schemas,
+        resolver,
+        joins: {},
+        related: 'member',
+        defaultSortField: '_id',
+        toScim: async (docs) => docs.map((m) => toScimGroupMember(m, baseUrl)),
+      });
+    },
+
+    async get(id: string, projection: Projection = {}) {
+      return projectResource(toScimGroupMember(await load(id), baseUrl), schemas, projection);
+    },
+
+    /** Adds one member to one group; 409 when it is a member already. */
+    async create(input: unknown, ctx: GroupWriteContext, rawProjection: { attributes?: unknown; excluded?: unknown }) {
+      const body = (input ?? {}) as Record<string, unknown>;
+      const groupId = idOf(body.group, 'group');
+      const memberId = idOf(body.member, 'member');
+      if (await memberships.has(groupId, memberId)) {
+        throw conflict(`${memberId} is already a member of group ${groupId}`);
+      }
+      await groups.patch(
+        groupId,
+        { schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'add', path: 'members', value: [{ value: memberId }] }] },
+        ctx,
+        {},
+        false,
+      );
+      const id = membershipId(groupId, memberId);
+      const resource = toScimGroupMember(await load(id), baseUrl);
+      const projection = parseProjection(rawProjection.attributes, rawProjection.excluded);
+      return { resource: projectResource(resource, schemas, projection), location: `${baseUrl}/GroupMembers/${id}` };
+    },
+
+    async delete(id: string, ctx: GroupWriteContext) {
+      const membership = await load(id);
+      await groups.patch(
+        membership.groupId,
+        {
+          schemas: [PATCH_OP_SCHEMA],
+          Operations: [{ op: 'remove', path: `members[value eq ${JSON.stringify(membership.memberId)}]` }],
+        },
+        ctx,
+        {},
+        false,
+      );
+    },
+  };
+}

@@ -5,7 +5,7 @@
  * in count and time; everything started is stopped at the end, on errors and on Ctrl-C.
  *
  * Knobs (environment): BENCH_LARGE (default 100000 users), BENCH_SMALL (1000), BENCH_BULK (10000),
- * BENCH_MIXED_SECONDS (45), BENCH_CPU_PROF=1 (Roster children write V8 CPU profiles under
+ * BENCH_MIXED_SECONDS (45), BENCH_MEMBER_PAGING_SECONDS (300), BENCH_CPU_PROF=1 (Roster children write V8 CPU profiles under
  * ./bench-profiles when they stop).
  */
 import { randomUUID } from 'node:crypto';
@@ -26,6 +26,7 @@ const LARGE = Number(process.env.BENCH_LARGE ?? 100_000);
 const SMALL = Number(process.env.BENCH_SMALL ?? 1_000);
 const BULK_USERS = Number(process.env.BENCH_BULK ?? 10_000);
 const MIXED_SECONDS = Number(process.env.BENCH_MIXED_SECONDS ?? 45);
+const MEMBER_PAGING_SECONDS = Number(process.env.BENCH_MEMBER_PAGING_SECONDS ?? 300);
 /** Users seeded outside the big groups, to add one at a time. */
 const SPARE = 200;
 const SCIM_TOKEN = `bench-scim-${randomUUID()}`;
@@ -596,7 +597,8 @@ async function main() {
     const seen = new Set<string>();
     let cursor = '';
     const started = performance.now();
-    for (let page = 0; page < LARGE / 1000 + 10; page++) {
+    // Bounded like every loop here: at most MEMBER_PAGING_SECONDS, then the rate so far is reported.
+    for (let page = 0; page < LARGE / 1000 + 10 && performance.now() - started < MEMBER_PAGING_SECONDS * 1000; page++) {
       const t0 = performance.now();
       const body = (await call(
         'GET',
@@ -624,7 +626,8 @@ async function main() {
       lastTen / firstTen,
       '≤ 2, complete',
       lastTen / firstTen <= 2 && seen.size >= LARGE,
-      `${seen.size} members, ${pageMs.length} pages in ${seconds.toFixed(1)} s; first ${firstTen.toFixed(0)} ms, last ${lastTen.toFixed(0)} ms a page`,
+      `${seen.size} of ${LARGE} members${seen.size < LARGE ? ` (stopped after ${MEMBER_PAGING_SECONDS} s)` : ''}, ` +
+        `${pageMs.length} pages in ${seconds.toFixed(1)} s; first ${firstTen.toFixed(0)} ms, last ${lastTen.toFixed(0)} ms a page`,
     );
   }
   const emptyGroups: string[] = [];

@@ -151,7 +151,8 @@ async function roster(name: string, uri: string, dataDir: string): Promise<Child
     {
       readyPath: '/readyz',
       nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
-      readySeconds: 300,
+      // A fresh Roster builds its indexes over the seeded data before it is ready: minutes at 1M users.
+      readySeconds: Math.max(300, LARGE / 500),
     },
   );
 }

@@ -118,9 +118,14 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-/** Resident memory of a process in MB, from Linux /proc. */
+/** Resident memory of a process in MB, from Linux /proc; 0 once the process is gone (a restart). */
 export function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0;
+  }
   const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
   return kb / 1024;
 }

@@ -42,8 +42,10 @@ async function render() {
   }
   const page = route(location.hash);
   try {
-    main.replaceChildren(await page());
+    const content = await page();
+    if (session) main.replaceChildren(content); // else the session ended meanwhile: sign-in shows
   } catch (err) {
+    if (!session) return;
     main.replaceChildren(
       h('h1', {}, 'Something went wrong'),
       h('p', { class: 'result error', role: 'alert' }, err.message),

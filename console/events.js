@@ -88,7 +88,9 @@ export async function eventsPage(userId) {
         true,
         `${page.events.length} events${cursors.length > 1 ? ` (page ${cursors.length})` : ''}, updated ${new Date().toLocaleTimeString()}`,
       );
-      results.replaceChildren(table('Event log', ['Time', 'Type', 'About', 'By', 'Details'], page.events.map(eventRow)));
+      results.replaceChildren(
+        table('Event log', ['Time', 'Type', 'About', 'By', 'Details'], page.events.map(eventRow)),
+      );
     } catch (err) {
       report(status, false, err.message);
     }

@@ -32,7 +32,9 @@ function summary(result, words) {
 function linesTable(result, words, caption) {
   const lines = result.lines ?? [];
   const more = result.total > lines.length ? h('p', {}, `The first ${lines.length} lines are shown.`) : null;
-  return [
+  return h(
+    'div',
+    {},
     table(
       caption,
       ['Line', 'Username', 'Outcome', 'Reason'],
@@ -48,7 +50,7 @@ function linesTable(result, words, caption) {
       ),
     ),
     more,
-  ];
+  );
 }
 
 /** CSV import: a dry-run preview of every line, then the import with its progress and report. */
@@ -99,7 +101,7 @@ export async function importPage() {
       );
       output.replaceChildren(
         h('p', {}, download),
-        ...linesTable(result, words, dryRun ? 'Preview per line' : 'Import per line'),
+        linesTable(result, words, dryRun ? 'Preview per line' : 'Import per line'),
       );
       previewed = dryRun ? chosen : null;
     } catch (err) {

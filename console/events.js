@@ -86,7 +86,7 @@ export async function eventsPage(userId) {
       report(
         status,
         true,
-        `${page.events.length} events${cursors.length > 1 ? ` (page ${cursors.length})` : ''}, updated ${new Date().toLocaleTimeString()}`,
+        `${page.events.length} ${page.events.length === 1 ? 'event' : 'events'}${cursors.length > 1 ? ` (page ${cursors.length})` : ''}, updated ${new Date().toLocaleTimeString()}`,
       );
       results.replaceChildren(
         table('Event log', ['Time', 'Type', 'About', 'By', 'Details'], page.events.map(eventRow)),

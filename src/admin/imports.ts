@@ -94,7 +94,7 @@ export interface ImportReport {
   truncated: boolean;
   /** Set when the import stopped before the end of the file (the reason is also in `errors`). */
   aborted?: string;
-  /** With `lines: true`: each line's outcome, the first MAX_REPORTED_LINES in line order. */
+  /** With `lines: true`: each line's outcome in line order (at most MAX_REPORTED_LINES, the first done). */
   lines?: ImportLine[];
 }
 

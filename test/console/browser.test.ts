@@ -105,7 +105,35 @@ async function confirm(page: Page, label: string) {
   await page.getByRole('dialog').getByRole('button', { name: label }).click();
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+/**
+ * A few accessibility checks of the page shown (axe-core is not a dependency): a language, one h1,
+ * every form control labelled, every button and link named, no positive tabindex.
+ */
+async function expectAccessible(page: Page) {
+  const problems = await page.evaluate(() => {
+    const found: string[] = [];
+    if (!document.documentElement.lang) found.push('no lang on <html>');
+    if (document.querySelectorAll('main h1').length !== 1) found.push('not exactly one h1 in main');
+    for (const control of document.querySelectorAll('input, select, textarea')) {
+      const el = control as HTMLInputElement;
+      if (el.type === 'hidden') continue;
+      if (!el.labels?.length && !el.getAttribute('aria-label')) found.push(`unlabelled ${el.outerHTML}`);
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      if (!(el.textContent ?? '').trim() && !el.getAttribute('aria-label')) found.push(`unnamed ${el.outerHTML}`);
+    }
+    for (const el of document.querySelectorAll('[tabindex]')) {
+      if (Number(el.getAttribute('tabindex')) > 0) found.push(`positive tabindex ${el.outerHTML}`);
+    }
+    return found;
+  });
+  expect(problems).toEqual([]);
+}
+
+async function shot(page: Page, name: string) {
+  await expectAccessible(page);
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
 
 async function expectNoTokenStored(page: Page) {
   const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));

@@ -60,6 +60,7 @@ function onSignedIn(value) {
 }
 
 whenSignedOut((message) => {
+  if (!session) return; // several calls failed at once: show the sign-in page once
   showSignedIn(null);
   main.replaceChildren(signInPage(onSignedIn, message));
 });

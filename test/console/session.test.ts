@@ -219,3 +219,22 @@ describe('console responses', () => {
     expect(page).not.toMatch(/<style|\sstyle=|\son[a-z]+=/);
   });
 });
+
+describe('sign-in attempts', () => {
+  it('are limited per address: over 20 a minute answer 429 with Retry-After, even with the right token', async () => {
+    const answers = [];
+    for (let i = 0; i < 22; i++)
+      answers.push(
+        await app()
+          .post('/console/session')
+          .send({ token: `wrong-${i}` }),
+      );
+    const limited = answers.filter((res) => res.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(Number(limited[0].headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited[0].body.error.code).toEqual(expect.any(String));
+    const right = await app().post('/console/session').send({ token: TOKENS.admin });
+    expect(right.status).toBe(429);
+    expect(right.headers['set-cookie']).toBeUndefined();
+  });
+});

@@ -151,6 +151,7 @@ describe('the admin console in a browser', () => {
       expect(lifecycleOf(await getUser(t, locked.id)).locked).toBe(true);
 
       const { context, page, problems } = await openConsole();
+      expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
       await shot(page, 'sign-in');
       await page.getByLabel('Admin token').fill('not-the-token-at-all');
       await page.getByRole('button', { name: 'Sign in' }).click();

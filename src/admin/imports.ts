@@ -179,9 +179,9 @@ export function createImporter(deps: ImporterDeps) {
     let consecutiveUnexpected = 0;
     let stop: string | undefined;
 
-    function fail(line: number, reason: string) {
+    function fail(line: number, reason: string, userName?: string) {
       report.failed++;
-      noteLine({ line, outcome: 'failed', reason });
+      noteLine({ line, outcome: 'failed', ...(userName ? { userName } : {}), reason });
       if (report.errors.length < MAX_REPORTED_ERRORS) report.errors.push({ line, reason });
       else report.truncated = true;
     }
@@ -367,10 +367,10 @@ export function createImporter(deps: ImporterDeps) {
         userNames.set(row.userName, -row.line);
         if (err instanceof LineError || err instanceof ScimError || err instanceof AdminError) {
           consecutiveUnexpected = 0;
-          fail(row.line, err.message);
+          fail(row.line, err.message, String(row.csv.user.userName));
         } else {
           consecutiveUnexpected++;
-          fail(row.line, `unexpected error: ${(err as Error).message}`);
+          fail(row.line, `unexpected error: ${(err as Error).message}`, String(row.csv.user.userName));
           if (consecutiveUnexpected >= MAX_CONSECUTIVE_UNEXPECTED) {
             abort(row.line, `stopped after ${consecutiveUnexpected} unexpected errors in a row`);
           }

@@ -171,7 +171,9 @@ describe('the rest the console reads', () => {
   });
 
   it('POST /imports?dryRun=true&lines=true gives every line its outcome', async () => {
-    const csv = 'Username,FirstName,Email\nnew.one,New,new.one@corp.example\nbob.brown,Bob,\nbad one,,nope\n';
+    const csv =
+      'Username,FirstName,Email,Group1\nnew.one,New,new.one@corp.example,\nbob.brown,Bob,,\nbad one,,nope,\n' +
+      'no.group,No,no.group@corp.example,Nowhere\n';
     const res = await t.request
       .post('/admin/v1/imports?dryRun=true&lines=true')
       .set('Authorization', `Bearer ${TOKENS.admin}`)
@@ -182,6 +184,7 @@ describe('the rest the console reads', () => {
       { line: 2, outcome: 'created', userName: 'new.one' },
       { line: 3, outcome: 'unchanged', userName: 'bob.brown' },
       { line: 4, outcome: 'failed', reason: expect.any(String) },
+      { line: 5, outcome: 'failed', userName: 'no.group', reason: 'Group "Nowhere" does not exist' },
     ]);
     const plain = await t.request
       .post('/admin/v1/imports?dryRun=true')

@@ -16,6 +16,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
 COPY config ./config
+COPY console ./console
 COPY bin ./bin
 USER node
 ENV PORT=8080 HOST=0.0.0.0

@@ -1,4 +1,4 @@
-import Koa, { type Context, type Next } from 'koa';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type { Db } from 'mongodb';
 import type { Config } from './config/index.js';
 import { discoveryRoutes } from './discovery/routes.js';
@@ -26,7 +26,9 @@ export interface AppDeps {
   scimRouters?: Router[];
   /** Routers mounted under /admin/v1 after the admin token check (they parse their own bodies). */
   adminRouters?: Router[];
-  /** Routers at the root without a token (end-user pages). */
+  /** The admin API's credential check; default: the bearer admin token alone. */
+  adminAuth?: Middleware;
+  /** Routers at the root without a token (end-user pages, the console). */
   publicRouters?: Router[];
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   accepting?: () => boolean;
@@ -115,7 +117,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of deps.scimRouters ?? []) scim.use(router.routes());
 
   const admin = createRouter({ prefix: '/admin/v1' });
-  admin.use(requireToken(authenticator, 'admin'), limiter, overload);
+  admin.use(deps.adminAuth ?? requireToken(authenticator, 'admin'), limiter, overload);
   for (const router of deps.adminRouters ?? []) admin.use(router.routes());
 
   app.use(root.routes());

@@ -1,7 +1,10 @@
 import type Koa from 'koa';
 import type { Db } from 'mongodb';
-import { settingsRoutes } from './admin/settingsRoutes.js';
+import { settingsRoutes, type ReloadStatus } from './admin/settingsRoutes.js';
 import { createApp } from './app.js';
+import { adminCredential } from './console/auth.js';
+import { consoleRoutes } from './console/routes.js';
+import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessions.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createBulkService } from './bulk/service.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
@@ -27,6 +30,7 @@ import { userRoutes } from './users/routes.js';
 import { createUserService, type UserEffects, type UserService } from './users/service.js';
 import type { GroupService } from './groups/service.js';
 import path from 'node:path';
+import { adminUserQueryRoutes } from './admin/userQueryRoutes.js';
 import { adminUserRoutes } from './admin/userRoutes.js';
 import { createExporter } from './admin/exports.js';
 import { importExportRoutes } from './admin/importRoutes.js';
@@ -73,6 +77,8 @@ export interface Roster {
    * Throws, keeping the old one, when the templates do not load; lists changed keys that need a restart.
    */
   reload(next: Config): Promise<{ restartNeeded: string[] }>;
+  /** Records a reload refused before it reached reload() (the file did not validate), for the settings page. */
+  reloadRefused(message: string): void;
 }
 
 /** Settings read once at start-up: changing them needs a restart. */
@@ -93,6 +99,7 @@ const INDEXES: IndexSpec[] = [
   ...MEMBERSHIP_INDEXES,
   ...LIFECYCLE_INDEXES,
   ...SIGNING_KEY_INDEXES,
+  ...CONSOLE_SESSION_INDEXES,
 ];
 
 /** What discovery advertises: keep in step with what the routes really do. */
@@ -180,6 +187,17 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   });
   await lifecycle.defineJobs();
 
+  const consoleSessions = createConsoleSessions(db, {
+    idleMinutes: () => config.console.session.idleMinutes,
+    absoluteHours: () => config.console.session.absoluteHours,
+    now: deps.now,
+  });
+
+  let lastReload: ReloadStatus | undefined;
+  const noteReload = (status: Omit<ReloadStatus, 'at'>) => {
+    lastReload = { at: (deps.now?.() ?? new Date()).toISOString(), ...status };
+  };
+
   let accepting = true;
   const app = createApp({
     config,
@@ -190,6 +208,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     registry,
     features: FEATURES,
     accepting: () => accepting,
+    adminAuth: adminCredential(authenticator, consoleSessions),
     scimRouters: [
       userRoutes(users),
       groupRoutes(groups),
@@ -215,9 +234,13 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       ),
     ],
     adminRouters: [
-      settingsRoutes(() => current),
+      settingsRoutes(
+        () => current,
+        () => lastReload,
+      ),
       signingKeyAdminRoutes(signingKeys),
       eventRoutes(events),
+      adminUserQueryRoutes(users),
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
         createImporter({ config, db, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
@@ -228,6 +251,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       jwksRoutes(signingKeys),
       lifecycleRoutes(config, lifecycle),
       credentialRoutes(config, lifecycle, authenticator),
+      consoleRoutes(config, authenticator, consoleSessions, path.join(PROJECT_ROOT, 'console')),
     ],
   });
   return {
@@ -244,7 +268,13 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       await lifecycle.startRecurring();
     },
     async reload(next: Config) {
-      const nextTemplates = loadTemplates(path.resolve(PROJECT_ROOT, next.mail.templatesDir));
+      let nextTemplates: Templates;
+      try {
+        nextTemplates = loadTemplates(path.resolve(PROJECT_ROOT, next.mail.templatesDir));
+      } catch (err) {
+        noteReload({ ok: false, error: (err as Error).message, restartNeeded: [] });
+        throw err;
+      }
       const restartNeeded = Object.entries(RESTART_KEYS)
         .filter(([, read]) => JSON.stringify(read(next)) !== JSON.stringify(read(current)))
         .map(([name]) => name);
@@ -252,12 +282,14 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       current = next;
       currentTemplates = nextTemplates;
       if (hourChanged) await lifecycle.startRecurring();
+      noteReload({ ok: true, restartNeeded });
       return { restartNeeded };
     },
     async stop() {
       await jobs.stop();
       await mailer.close();
     },
+    reloadRefused: (message) => noteReload({ ok: false, error: message, restartNeeded: [] }),
     setAccepting: (value) => {
       accepting = value;
     },

@@ -105,6 +105,7 @@ async function main(): Promise<void> {
         if (restartNeeded.length)
           logger.warn({ keys: restartNeeded }, 'these settings changed but apply only after a restart');
       } catch (err) {
+        roster.reloadRefused((err as Error).message);
         logger.error(
           { err: (err as Error).message },
           'configuration reload refused; keeping the running configuration',

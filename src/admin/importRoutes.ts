@@ -15,7 +15,7 @@ function flag(ctx: Context, name: string): boolean {
 }
 
 /**
- * POST /admin/v1/imports (text/csv, ?dryRun=true) and GET /admin/v1/exports/users?format=csv|json.
+ * POST /admin/v1/imports (text/csv, ?dryRun=true, ?lines=true for every line's outcome) and GET /admin/v1/exports/users?format=csv|json.
  * The import reads the request as it arrives (no body limit: memory is bounded by the importer)
  * and answers once every line is done, with the report.
  */
@@ -34,15 +34,17 @@ export function importExportRoutes(importer: Importer, exporter: Exporter): Rout
       throw new AdminError(415, 'unsupported_charset', 'The file must be UTF-8');
     }
     let dryRun: boolean;
+    let lines: boolean;
     try {
       dryRun = flag(ctx, 'dryRun');
+      lines = flag(ctx, 'lines');
     } catch (err) {
       ctx.set('Connection', 'close');
       throw err;
     }
     const principal = ctx.state.principal as Principal;
     try {
-      const report = await importer.run(ctx.req, { dryRun, actor: { type: 'admin', name: principal.name } });
+      const report = await importer.run(ctx.req, { dryRun, lines, actor: { type: 'admin', name: principal.name } });
       // The rest of an upload the import stopped reading is not worth keeping the connection for.
       if (report.aborted) ctx.set('Connection', 'close');
       ctx.body = report;

@@ -56,6 +56,7 @@ export const MAX_LINES = 1_000_000;
 export const MAX_RECORD_CHARS = 64 * 1024;
 /** Failed lines listed in the report; the counts stay exact. */
 export const MAX_REPORTED_ERRORS = 1000;
+export const MAX_REPORTED_LINES = 1000;
 /** Rows whose manager comes later in the file, kept until the end. */
 export const MAX_DEFERRED = 10_000;
 /** Unexpected (non-validation) failures in a row before the import gives up (the database is down, say). */
@@ -68,6 +69,14 @@ const NO_GROUPS: Projection = { excludedAttributes: ['groups'] };
 export interface ImportError {
   line: number;
   reason: string;
+}
+
+/** One line's outcome, reported with `lines: true` (the console's preview table). */
+export interface ImportLine {
+  line: number;
+  outcome: Outcome | 'failed';
+  userName?: string;
+  reason?: string;
 }
 
 export interface ImportReport {
@@ -85,6 +94,8 @@ export interface ImportReport {
   truncated: boolean;
   /** Set when the import stopped before the end of the file (the reason is also in `errors`). */
   aborted?: string;
+  /** With `lines: true`: each line's outcome in line order (at most MAX_REPORTED_LINES, the first done). */
+  lines?: ImportLine[];
 }
 
 /** The header was refused: nothing was imported. */
@@ -106,6 +117,8 @@ export interface ImporterDeps {
 
 export interface ImportOptions {
   dryRun: boolean;
+  /** Report every line's outcome (up to MAX_REPORTED_LINES), not only the failed ones. */
+  lines?: boolean;
   actor: Actor;
 }
 
@@ -146,8 +159,13 @@ export function createImporter(deps: ImporterDeps) {
       failed: 0,
       errors: [],
       truncated: false,
+      ...(options.lines ? { lines: [] } : {}),
     };
     const started = Date.now();
+
+    function noteLine(entry: ImportLine) {
+      if (report.lines && report.lines.length < MAX_REPORTED_LINES) report.lines.push(entry);
+    }
 
     // Duplicate index over the file: normalized key -> line (negative once that line failed).
     const userNames = new Map<string, number>();
@@ -161,8 +179,9 @@ export function createImporter(deps: ImporterDeps) {
     let consecutiveUnexpected = 0;
     let stop: string | undefined;
 
-    function fail(line: number, reason: string) {
+    function fail(line: number, reason: string, userName?: string) {
       report.failed++;
+      noteLine({ line, outcome: 'failed', ...(userName ? { userName } : {}), reason });
       if (report.errors.length < MAX_REPORTED_ERRORS) report.errors.push({ line, reason });
       else report.truncated = true;
     }
@@ -338,7 +357,9 @@ export function createImporter(deps: ImporterDeps) {
             (input[ENTERPRISE_SCHEMA] as Record<string, unknown>).manager = { value: randomUUID() };
           }
         }
-        report[await write(row, input, targets)]++;
+        const outcome = await write(row, input, targets);
+        report[outcome]++;
+        noteLine({ line: row.line, outcome, userName: String(row.csv.user.userName) });
         consecutiveUnexpected = 0;
         userNames.set(row.userName, row.line);
         return true;
@@ -346,10 +367,10 @@ export function createImporter(deps: ImporterDeps) {
         userNames.set(row.userName, -row.line);
         if (err instanceof LineError || err instanceof ScimError || err instanceof AdminError) {
           consecutiveUnexpected = 0;
-          fail(row.line, err.message);
+          fail(row.line, err.message, String(row.csv.user.userName));
         } else {
           consecutiveUnexpected++;
-          fail(row.line, `unexpected error: ${(err as Error).message}`);
+          fail(row.line, `unexpected error: ${(err as Error).message}`, String(row.csv.user.userName));
           if (consecutiveUnexpected >= MAX_CONSECUTIVE_UNEXPECTED) {
             abort(row.line, `stopped after ${consecutiveUnexpected} unexpected errors in a row`);
           }
@@ -505,6 +526,7 @@ export function createImporter(deps: ImporterDeps) {
     }
 
     report.errors.sort((a, b) => a.line - b.line);
+    report.lines?.sort((a, b) => a.line - b.line);
     if (!dryRun) {
       await deps.recordEvent({
         type: 'import_end',

@@ -1,11 +1,27 @@
 import { createRouter, type Router } from '../http/router.js';
 import { redactConfig, type Config } from '../config/index.js';
 
-/** GET /admin/v1/settings: the effective configuration, secrets redacted. */
-export function settingsRoutes(currentConfig: () => Config): Router {
+/** The last configuration reload (SIGHUP) of this instance. */
+export interface ReloadStatus {
+  at: string;
+  ok: boolean;
+  /** Why it was refused (the running configuration was kept). */
+  error?: string;
+  /** Changed settings that apply only after a restart. */
+  restartNeeded: string[];
+}
+
+/**
+ * GET /admin/v1/settings: the effective configuration, secrets redacted.
+ * GET /admin/v1/settings/reload: this instance's last reload, `{ lastReload: null }` before any.
+ */
+export function settingsRoutes(currentConfig: () => Config, lastReload: () => ReloadStatus | undefined): Router {
   const router = createRouter();
   router.get('/settings', (ctx) => {
     ctx.body = redactConfig(currentConfig());
+  });
+  router.get('/settings/reload', (ctx) => {
+    ctx.body = { lastReload: lastReload() ?? null };
   });
   return router;
 }

@@ -91,6 +91,12 @@ const configSchema = z
       rotateAfterDays: z.number().positive(),
       publishRetiredForDays: z.number().min(0),
     }),
+    console: z.strictObject({
+      session: z.strictObject({
+        idleMinutes: z.number().positive(),
+        absoluteHours: z.number().positive(),
+      }),
+    }),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     }),

@@ -50,6 +50,11 @@ export const EVENT_INDEXES: IndexSpec[] = [
     options: { name: 'resource_id_timestamp' },
   },
   { collection: EVENTS_COLLECTION, key: { type: 1, timestamp: -1 }, options: { name: 'type_timestamp' } },
+  {
+    collection: EVENTS_COLLECTION,
+    key: { 'initiatedBy.name': 1, timestamp: -1 },
+    options: { name: 'actor_timestamp' },
+  },
 ];
 
 /**
@@ -61,6 +66,8 @@ export interface EventQueryParams {
   type?: string | string[];
   /** Events about this resource (`resource.id`): a user or a group id. */
   userId?: string;
+  /** Events initiated by this actor name (`initiatedBy.name`, e.g. a token's name or `console:admin`). */
+  actor?: string;
   since?: string | Date;
   until?: string | Date;
   /** 1..1000, default 100. */
@@ -200,6 +207,8 @@ export function createEventLog(db: Db, now: () => Date = () => new Date()): Even
       const and: Filter<RosterEvent>[] = [];
       if (types) and.push(types.length === 1 ? { type: types[0] } : { type: { $in: types } });
       if (params.userId) and.push({ 'resource.id': params.userId });
+      if (params.actor !== undefined && typeof params.actor !== 'string') throw invalid('actor must be a string');
+      if (params.actor) and.push({ 'initiatedBy.name': params.actor });
       if (since || until) {
         and.push({ timestamp: withoutUndefined({ $gte: since, $lt: until }) });
       }

@@ -22,7 +22,7 @@ function single(name: string, value: string | string[] | undefined): string | un
   return value;
 }
 
-/** GET /admin/v1/events?type=&userId=&since=&until=&limit=&cursor= — newest first, cursor paged. */
+/** GET /admin/v1/events?type=&userId=&actor=&since=&until=&limit=&cursor= — newest first, cursor paged. */
 export function eventRoutes(log: EventLog): Router {
   const router = createRouter();
   router.get('/events', async (ctx) => {
@@ -30,6 +30,7 @@ export function eventRoutes(log: EventLog): Router {
     const page = await log.query({
       type: q.type,
       userId: single('userId', q.userId),
+      actor: single('actor', q.actor),
       since: single('since', q.since),
       until: single('until', q.until),
       limit: single('limit', q.limit),

@@ -81,6 +81,8 @@ export function errorHandler(logger: Logger) {
       if (error instanceof ScimError) ctx.set(error.headers);
       if (
         ctx.path.startsWith('/admin/') ||
+        ctx.path === '/console' ||
+        ctx.path.startsWith('/console/') ||
         ctx.path === '/activate' ||
         ctx.path === '/reset-password' ||
         ctx.path.startsWith('/auth/')

@@ -17,8 +17,22 @@ export const USER_INDEXES: IndexSpec[] = [
   { collection: 'users', key: { externalId: 1 }, options: { name: 'externalId' } },
   { collection: 'users', key: { 'meta.lastModified': 1 }, options: { name: 'lastModified' } },
   { collection: 'users', key: { 'lifecycle.state': 1 }, options: { name: 'state' } },
+  {
+    collection: 'users',
+    key: { 'lifecycle.state': 1, 'lifecycle.passwordStatus': 1 },
+    options: { name: 'state_passwordStatus' },
+  },
+  { collection: 'users', key: { 'lifecycle.locked': 1 }, options: { name: 'locked' } },
   { collection: 'email_claims', key: { userId: 1 }, options: { name: 'userId' } },
 ];
+
+export interface LifecycleCounts {
+  STAGED: number;
+  ACTIVE: number;
+  SUSPENDED: number;
+  locked: number;
+  activationPending: number;
+}
 
 export class DuplicateError extends Error {
   constructor(
@@ -271,6 +285,18 @@ export function createUserRepository(db: Db) {
 
     count(filter: Filter<StoredUser>): Promise<number> {
       return users.countDocuments(filter);
+    },
+
+    /** How many users are in each state, locked, and ACTIVE still waiting to set a first password. */
+    async lifecycleCounts(): Promise<LifecycleCounts> {
+      const [STAGED, ACTIVE, SUSPENDED, locked, activationPending] = await Promise.all([
+        users.countDocuments({ 'lifecycle.state': 'STAGED' }),
+        users.countDocuments({ 'lifecycle.state': 'ACTIVE' }),
+        users.countDocuments({ 'lifecycle.state': 'SUSPENDED' }),
+        users.countDocuments({ 'lifecycle.locked': true }),
+        users.countDocuments({ 'lifecycle.state': 'ACTIVE', 'lifecycle.passwordStatus': 'PENDING' }),
+      ]);
+      return { STAGED, ACTIVE, SUSPENDED, locked, activationPending };
     },
   };
 }

@@ -426,6 +426,7 @@ export function createUserService(deps: UserServiceDeps) {
     lock: (id: string) => users.lock(id, now()),
     unlockExpired: (id: string, lockedBefore: Date) => users.unlockExpired(id, lockedBefore, now()),
     candidatesForReminder: (cutoff: Date) => users.reminderCandidates(cutoff),
+    counts: () => users.lifecycleCounts(),
   };
 }
 

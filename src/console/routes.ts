@@ -1,0 +1,87 @@
+import type { Context, Next } from 'koa';
+import { readJsonObject } from '../admin/json.js';
+import type { Config } from '../config/index.js';
+import type { Authenticator } from '../http/auth.js';
+import { AdminError } from '../http/errors.js';
+import { createBuckets, tooManyRequests } from '../http/rateLimit.js';
+import { createRouter, type Router } from '../http/router.js';
+import { checkCsrf, sessionCookie, sessionIdOf } from './auth.js';
+import type { ConsoleSession, ConsoleSessions } from './sessions.js';
+import { createStaticFiles } from './static.js';
+
+const SIGN_INS_PER_MINUTE = 20;
+
+/** Headers of every console response: nothing inline, nothing from elsewhere, never in a frame. */
+export const CONSOLE_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+async function consoleHeaders(ctx: Context, next: Next) {
+  ctx.set(CONSOLE_HEADERS);
+  await next();
+}
+
+/**
+ * The admin console at /console: its files, and the session endpoints (sign in with an admin token
+ * for a cookie, read the session's CSRF token after a reload, sign out). What the pages show and do
+ * goes through /admin/v1 with that cookie (console/auth.ts adminCredential).
+ */
+export function consoleRoutes(
+  config: Config,
+  authenticator: Authenticator,
+  sessions: ConsoleSessions,
+  staticDir: string,
+): Router {
+  const router = createRouter();
+  const files = createStaticFiles(staticDir);
+  const signIns = createBuckets();
+  router.use(consoleHeaders);
+
+  const secure = () => new URL(config.server.publicUrl).protocol === 'https:';
+  const answer = (ctx: Context, session: ConsoleSession) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { name: session.adminName, csrfToken: session.csrfToken, endsAt: session.endsAt.toISOString() };
+  };
+
+  router.post('/console/session', async (ctx) => {
+    const origin = ctx.get('origin');
+    if (origin && origin !== new URL(config.server.publicUrl).origin) {
+      throw new AdminError(403, 'cross_origin', 'Sign in from the console itself');
+    }
+    const retryAfter = signIns.take(ctx.ip, SIGN_INS_PER_MINUTE);
+    if (retryAfter !== undefined) throw tooManyRequests(SIGN_INS_PER_MINUTE, retryAfter, 'sign-in attempts');
+    const { token } = await readJsonObject(ctx, 16 * 1024);
+    if (typeof token !== 'string' || token === '') throw new AdminError(400, 'invalid_request', 'token is required');
+    const principal = authenticator.identify(`Bearer ${token}`);
+    if (principal?.kind !== 'admin') throw new AdminError(401, 'invalid_token', 'This is not a valid admin token');
+    const { id, session } = await sessions.create(principal.name);
+    const maxAgeSeconds = config.console.session.absoluteHours * 3600;
+    ctx.set('Set-Cookie', sessionCookie(id, { secure: secure(), maxAgeSeconds }));
+    ctx.status = 201;
+    answer(ctx, session);
+  });
+
+  router.get('/console/session', async (ctx) => {
+    const session = await sessions.use(sessionIdOf(ctx));
+    if (!session) throw new AdminError(401, 'session_ended', 'Not signed in');
+    answer(ctx, session);
+  });
+
+  router.delete('/console/session', async (ctx) => {
+    const id = sessionIdOf(ctx);
+    const session = await sessions.use(id);
+    if (session) checkCsrf(ctx, session);
+    await sessions.end(id);
+    ctx.set('Set-Cookie', sessionCookie('', { secure: secure(), maxAgeSeconds: 0 }));
+    ctx.status = 204;
+  });
+
+  router.get('/console', (ctx) => files.send(ctx, 'index.html'));
+  router.get('/console/:file', (ctx) => files.send(ctx, ctx.params.file));
+  return router;
+}

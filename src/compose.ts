@@ -19,7 +19,7 @@ import { createMembershipRepository, MEMBERSHIP_INDEXES } from './groups/members
 import { createGroupRepository, GROUP_INDEXES } from './groups/repository.js';
 import { groupRoutes } from './groups/routes.js';
 import { createGroupService } from './groups/service.js';
-import { checkPasswordPolicy, hashPassword } from './lifecycle/passwords.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from './lifecycle/passwords.js';
 import { createUserRepository, USER_INDEXES } from './users/repository.js';
 import { userRoutes } from './users/routes.js';
 import { createUserService, type UserEffects, type UserService } from './users/service.js';
@@ -150,6 +150,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     recordEvents: (list) => events.recordMany(list),
     passwords: {
       hash: hashPassword,
+      verify: verifyPassword,
       check: (password, user) =>
         checkPasswordPolicy(password, config.passwords, { username: user.userName, emails: user.emails }),
     },
@@ -209,8 +210,8 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       eventRoutes(events),
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
-        createImporter({ config, db, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
-        createExporter({ config, db, groups: groupRepository, memberships }),
+        createImporter({ config, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
+        createExporter({ config, users: userRepository, groups: groupRepository, memberships }),
       ),
     ],
     publicRouters: [

@@ -64,13 +64,18 @@ export function createUserRepository(db: Db) {
     }
     const holder = await claims.findOne({ _id: email });
     if (!holder || holder.userId === userId) return;
-    const owner = await users.findOne({ _id: holder.userId }, { projection: { norm: 1 } });
-    const ownerHolds = owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email);
+    const ownerHolds = await holds(holder.userId, email);
     const young = holder.at !== undefined && Date.now() - holder.at.getTime() < CLAIM_GRACE_MS;
     if (ownerHolds || young) throw new DuplicateError('email', email);
     // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
     const taken = await claims.updateOne({ _id: email, userId: holder.userId }, { $set: { userId, at: new Date() } });
     if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
+  }
+
+  /** Whether the user exists and has this address as company or alternate email (a claim is not stale). */
+  async function holds(userId: string, email: string): Promise<boolean> {
+    const owner = await users.findOne({ _id: userId }, { projection: { norm: 1 } });
+    return Boolean(owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email));
   }
 
   async function claimAll(userId: string, emails: string[]): Promise<void> {
@@ -157,12 +162,44 @@ export function createUserRepository(db: Db) {
       return results;
     },
 
+    /**
+     * What insert() (no `before`) or replace() would refuse, read without writing: another user's
+     * userName, or an address another user holds. For dry runs; the writes check for themselves.
+     */
+    async findDuplicate(user: StoredUser, before?: StoredUser): Promise<DuplicateError | undefined> {
+      if (!before || before.norm.userName !== user.norm.userName) {
+        const other = await users.findOne({ 'norm.userName': user.norm.userName }, { projection: { _id: 1 } });
+        if (other && other._id !== user._id) return new DuplicateError('userName', user.userName);
+      }
+      const old = before ? uniqueEmails(before) : [];
+      for (const email of uniqueEmails(user).filter((e) => !old.includes(e))) {
+        const holder = await claims.findOne({ _id: email });
+        if (holder && holder.userId !== user._id && (await holds(holder.userId, email))) {
+          return new DuplicateError('email', email);
+        }
+      }
+      return undefined;
+    },
+
     findById(id: string): Promise<StoredUser | null> {
       return users.findOne({ _id: id });
     },
 
     findByIds(ids: string[], projection?: Record<string, 0 | 1>): Promise<StoredUser[]> {
       return users.find({ _id: { $in: ids } }, projection ? { projection } : {}).toArray();
+    },
+
+    /** Every user in creation order, without password data, read a batch at a time (exports). */
+    streamAll(batchSize: number): AsyncIterable<StoredUser> {
+      return users
+        .find({}, { projection: { secret: 0 } })
+        .sort({ 'meta.created': 1, _id: 1 })
+        .batchSize(batchSize);
+    },
+
+    /** Answers once the database does: the first query of a stream, run before its answer starts. */
+    async ping(): Promise<void> {
+      await users.findOne({}, { projection: { _id: 1 } });
     },
 
     findByUserName(userName: string): Promise<StoredUser | null> {

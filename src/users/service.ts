@@ -34,6 +34,13 @@ export interface WriteContext {
   /** Where this write's email goes ("company", "alternate" or an address); used once, never stored. */
   destination?: string;
   ifMatch?: string;
+  /**
+   * Judge the write as it would be made (validation, lifecycle rules, password policy, uniqueness)
+   * and write nothing: no document, event, email or schedule. The CSV import's dry run.
+   */
+  dryRun?: boolean;
+  /** A replace that would change nothing (see changesBetween) writes nothing, not even a new version. */
+  skipUnchanged?: boolean;
 }
 
 /** Lifecycle behaviour around user writes (emails, schedules, state events); see src/lifecycle. */
@@ -45,6 +52,8 @@ export interface UserEffects {
 
 export interface PasswordRules {
   hash(password: string): Promise<string>;
+  /** Whether the password is the one the stored hash was made from. */
+  verify(password: string, hash: string | undefined): Promise<boolean>;
   /** A human message when the password breaks the policy. */
   check(password: string, user: { userName: string; emails: string[] }): string | undefined;
 }
@@ -167,14 +176,18 @@ export function createUserService(deps: UserServiceDeps) {
     }
   }
 
-  async function passwordFields(resource: ScimResource, current: StoredUser['secret']) {
+  async function passwordFields(resource: ScimResource, current: StoredUser['secret'], ctx: WriteContext) {
     const password = resource.password;
     if (password === undefined) return undefined;
     if (typeof password !== 'string') throw badRequest('invalidValue', '"password" must be a string');
+    // The same password again is no change (checked first: it passed the policy when it was set).
+    if (ctx.skipUnchanged && (await deps.passwords.verify(password, current?.passwordHash))) return undefined;
     const emails = ((resource.emails as { value: string }[] | undefined) ?? []).map((e) => e.value);
     const problem = deps.passwords.check(password, { userName: String(resource.userName), emails });
     if (problem) throw badRequest('invalidValue', `password: ${problem}`);
-    return { ...current, passwordHash: await deps.passwords.hash(password), passwordSetAt: now(), failedLogins: 0 };
+    // A dry run is not worth a hash (scrypt is slow on purpose): any value that differs from the stored hash.
+    const passwordHash = ctx.dryRun ? `dry-run:${newId()}` : await deps.passwords.hash(password);
+    return { ...current, passwordHash, passwordSetAt: now(), failedLogins: 0 };
   }
 
   function conflictFor(err: DuplicateError): ScimError {
@@ -198,7 +211,7 @@ export function createUserService(deps: UserServiceDeps) {
     const input = lifecycleInput(resource);
     const lifecycle = before ? updatedLifecycle(before.lifecycle, input) : initialLifecycle(input, ctx.source, config);
     checkEmails(resource, lifecycle.alternateEmail);
-    const secret = await passwordFields(resource, before?.secret);
+    const secret = await passwordFields(resource, before?.secret, ctx);
     if (secret) lifecycle.passwordStatus = 'ACTIVE';
     if (lifecycle.state === 'ACTIVE' && before?.lifecycle.state !== 'ACTIVE') lifecycle.activatedAt = at;
     const content = storedContent(resource);
@@ -253,6 +266,11 @@ export function createUserService(deps: UserServiceDeps) {
       checkIfMatch(ctx.ifMatch, before.meta.version);
       const after = await build(before);
       if (!after) return { before, after: before }; // nothing to change
+      if (ctx.dryRun) {
+        const duplicate = await users.findDuplicate(after, before);
+        if (duplicate) throw conflictFor(duplicate);
+        return { before, after };
+      }
       try {
         await users.replace(before, after);
         return { before, after };
@@ -267,6 +285,7 @@ export function createUserService(deps: UserServiceDeps) {
   }
 
   async function afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext) {
+    if (after === before || ctx.dryRun) return;
     const changes = changesBetween(before, after);
     if (changes.length) await recordUserEvent('user_update', after, ctx, changes);
     await deps.effects?.afterUpdate(before, after, ctx);
@@ -289,6 +308,11 @@ export function createUserService(deps: UserServiceDeps) {
     ): Promise<{ user: StoredUser; resource: ScimResource; location: string }> {
       const resource = validateResource(input, { schemas, mode: 'create' });
       const user = await buildDocument(resource, undefined, ctx);
+      if (ctx.dryRun) {
+        const duplicate = await users.findDuplicate(user);
+        if (duplicate) throw conflictFor(duplicate);
+        return { user, resource: await render(user, projection, []), location: `${baseUrl}/Users/${user._id}` };
+      }
       await users.insert(user).catch(uniquenessError);
       await recordUserEvent('user_create', user, ctx);
       await deps.effects?.afterCreate(user, ctx);
@@ -338,14 +362,16 @@ export function createUserService(deps: UserServiceDeps) {
       return { user, resource: await render(user, projection, refs) };
     },
 
+    /** `changed` is false when the write changed nothing (only with ctx.skipUnchanged). */
     async replace(id: string, input: unknown, ctx: WriteContext, projection: Projection = {}) {
       const { before, after } = await writeLoop(id, ctx, async (current) => {
         const existing = toScimUser(current, baseUrl, undefined);
         const resource = validateResource(input, { schemas, mode: 'replace', existing });
-        return buildDocument(resource, current, ctx);
+        const next = await buildDocument(resource, current, ctx);
+        return ctx.skipUnchanged && !changesBetween(current, next).length ? null : next;
       });
       await afterUpdate(before, after, ctx);
-      return { user: after, resource: await render(after, projection) };
+      return { user: after, resource: await render(after, projection), changed: after !== before };
     },
 
     async patch(id: string, body: unknown, ctx: WriteContext, projection: Projection = {}) {
@@ -414,7 +440,7 @@ export function createUserService(deps: UserServiceDeps) {
         next.meta = { created: current.meta.created, lastModified: at, version: current.meta.version + 1 };
         return next;
       });
-      if (after !== before) await afterUpdate(before, after, ctx);
+      await afterUpdate(before, after, ctx);
       return after;
     },
 

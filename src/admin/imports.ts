@@ -23,8 +23,7 @@ import { scimBaseUrl, type Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
-import { AdminError } from '../http/errors.js';
-import { ScimError } from '../scim/errors.js';
+import { DomainError, InvalidError, isRefusal } from '../errors.js';
 import type { UserService, WriteContext } from '../users/service.js';
 import { mapCsvHeader, type ColumnSpec } from './csvColumns.js';
 import { createWriter } from './import/apply.js';
@@ -43,9 +42,9 @@ export const MAX_LINES = 1_000_000;
 const MAX_CONSECUTIVE_UNEXPECTED = 25;
 
 /** The header was refused: nothing was imported. */
-export class ImportHeaderError extends AdminError {
+export class ImportHeaderError extends InvalidError {
   constructor(readonly reasons: string[]) {
-    super(400, 'invalid_header', `The CSV header is not valid: ${reasons.join('; ')}`);
+    super(`The CSV header is not valid: ${reasons.join('; ')}`, { code: 'invalid_header' });
   }
 }
 
@@ -110,7 +109,7 @@ export function createImporter(deps: ImporterDeps) {
         return true;
       } catch (err) {
         file.failed(row);
-        if (err instanceof LineError || err instanceof ScimError || err instanceof AdminError) {
+        if (err instanceof LineError || isRefusal(err)) {
           consecutiveUnexpected = 0;
           tally.fail(row.line, err.message);
         } else {
@@ -167,13 +166,14 @@ export function createImporter(deps: ImporterDeps) {
         while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
         if (tally.stopped) break;
       }
-      if (!columns) throw new AdminError(400, 'empty_file', 'The file is empty: the first line must be the header');
+      if (!columns)
+        throw new InvalidError('The file is empty: the first line must be the header', { code: 'empty_file' });
     } catch (err) {
       if (err instanceof CsvReadError && !columns && err.syntax) {
         await Promise.all(inFlight);
         throw new ImportHeaderError([err.message]);
       }
-      if (err instanceof AdminError) {
+      if (err instanceof DomainError) {
         await Promise.all(inFlight);
         throw err;
       }

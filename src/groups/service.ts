@@ -1,9 +1,9 @@
 import { newId } from '../db/ids.js';
+import { ConflictError, InvalidError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
-import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { compileFilter } from '../scim/filter.js';
 import { applyPatch, parsePatchRequest, partitionMembersOperations, type PatchOperation } from '../scim/patch.js';
@@ -58,7 +58,7 @@ export function createGroupService(deps: GroupServiceDeps) {
 
   async function load(id: string): Promise<StoredGroup> {
     const group = await groups.findById(id);
-    if (!group) throw notFound(`Group ${id} not found`);
+    if (!group) throw new NotFoundError(`Group ${id} not found`);
     return group;
   }
 
@@ -91,14 +91,16 @@ export function createGroupService(deps: GroupServiceDeps) {
     selfId?: string,
   ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
     const ids = [...new Set(input.map((m) => m.value))];
-    if (selfId && ids.includes(selfId)) throw badRequest('invalidValue', 'A group cannot be a member of itself');
+    if (selfId && ids.includes(selfId))
+      throw new InvalidError('A group cannot be a member of itself', { scimType: 'invalidValue' });
     const userDocs = await users.findByIds(ids, { _id: 1 });
     const foundUsers = new Set(userDocs.map((u) => u._id));
     const rest = ids.filter((id) => !foundUsers.has(id));
     const groupDocs = await groups.findByIds(rest);
     const foundGroups = new Set(groupDocs.map((g) => g._id));
     const missing = rest.filter((id) => !foundGroups.has(id));
-    if (missing.length) throw badRequest('invalidValue', `Members not found: ${missing.slice(0, 10).join(', ')}`);
+    if (missing.length)
+      throw new InvalidError(`Members not found: ${missing.slice(0, 10).join(', ')}`, { scimType: 'invalidValue' });
     return ids.map((id) => ({ id, type: foundUsers.has(id) ? 'User' : 'Group' }));
   }
 
@@ -106,13 +108,14 @@ export function createGroupService(deps: GroupServiceDeps) {
     const list = (resource.members as MemberInput[] | undefined) ?? [];
     for (const m of list) {
       if (typeof m.value !== 'string' || !m.value)
-        throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
+        throw new InvalidError('Each member needs a "value" (the member id)', { scimType: 'invalidValue' });
     }
     return list;
   }
 
   function duplicate(err: unknown): never {
-    if (err instanceof DuplicateGroupError) throw conflict(`A group named "${err.message}" already exists`);
+    if (err instanceof DuplicateGroupError)
+      throw new ConflictError(`A group named "${err.message}" already exists`, { scimType: 'uniqueness' });
     throw err;
   }
 
@@ -142,10 +145,10 @@ export function createGroupService(deps: GroupServiceDeps) {
         meta: { created: before.meta.created, lastModified: now(), version: before.meta.version + 1 },
       };
       if (await groups.replace(before, after).catch(duplicate)) return { before, after };
-      if (ctx.ifMatch) throw new ScimError(412, 'The group changed while it was being updated');
+      if (ctx.ifMatch) throw new PreconditionFailedError('The group changed while it was being updated');
       return LOST_RACE;
     });
-    if (result === LOST_RACE) throw new ScimError(409, 'The group is being changed by others; retry');
+    if (result === LOST_RACE) throw new ConflictError('The group is being changed by others; retry');
     return result;
   }
 
@@ -180,22 +183,24 @@ export function createGroupService(deps: GroupServiceDeps) {
       return list.map((m) => {
         if (typeof m === 'string') return { value: m };
         if (typeof m !== 'object' || m === null || typeof (m as MemberInput).value !== 'string') {
-          throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
+          throw new InvalidError('Each member needs a "value" (the member id)', { scimType: 'invalidValue' });
         }
         return m as MemberInput;
       });
     };
     const filter = op.path?.filter;
-    if (op.path?.subAttribute) throw new ScimError(400, 'Member sub-attributes cannot be changed', 'mutability');
+    if (op.path?.subAttribute)
+      throw new InvalidError('Member sub-attributes cannot be changed', { scimType: 'mutability' });
     if (op.op === 'add') {
-      if (filter) throw badRequest('invalidPath', 'add on members takes no filter');
+      if (filter) throw new InvalidError('add on members takes no filter', { scimType: 'invalidPath' });
       return {
         added: await memberships.addMembers(group._id, await resolveMembers(values(op.value), group._id)),
         removed: 0,
       };
     }
     if (op.op === 'replace') {
-      if (filter) throw badRequest('invalidPath', 'replace on members takes no filter; use remove and add');
+      if (filter)
+        throw new InvalidError('replace on members takes no filter; use remove and add', { scimType: 'invalidPath' });
       return setMembers(group, await resolveMembers(values(op.value), group._id));
     }
     // remove
@@ -206,7 +211,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         try {
           ids = [JSON.parse(`"${simple[1]}"`) as string];
         } catch {
-          throw badRequest('invalidFilter', `Invalid filter: ${filter}`);
+          throw new InvalidError(`Invalid filter: ${filter}`, { scimType: 'invalidFilter' });
         }
       } else {
         const compiled = compileFilter(filter, resolver);
@@ -214,7 +219,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         ids = rendered.filter((m) => compiled.matches({ members: [m] })).map((m) => m.value);
       }
       const present = await memberships.memberIdsMatching(group._id, ids);
-      if (!present.length && !simple) throw new ScimError(400, `No member matches ${filter}`, 'noTarget');
+      if (!present.length && !simple) throw new InvalidError(`No member matches ${filter}`, { scimType: 'noTarget' });
       return { added: 0, removed: await memberships.removeMembers(group._id, present) };
     }
     if (op.value !== undefined) {

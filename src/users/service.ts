@@ -1,4 +1,12 @@
 import { newId } from '../db/ids.js';
+import {
+  ConflictError,
+  InvalidError,
+  isRefusal,
+  NotFoundError,
+  PreconditionFailedError,
+  type Refusal,
+} from '../errors.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
@@ -7,7 +15,6 @@ import { userResource, type Actor, type EventChange, type NewEvent } from '../ev
 import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
-import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { compileFilter, type AttributeResolver } from '../scim/filter.js';
 import { applyPatch, parsePatchRequest } from '../scim/patch.js';
@@ -82,7 +89,8 @@ export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
       active: (op, value) => {
         const wanted = value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
         if (op === 'pr') return {};
-        if (op !== 'eq' && op !== 'ne') throw badRequest('invalidFilter', '"active" supports eq, ne and pr');
+        if (op !== 'eq' && op !== 'ne')
+          throw new InvalidError('"active" supports eq, ne and pr', { scimType: 'invalidFilter' });
         const active = op === 'eq' ? wanted : !wanted;
         return active ? { 'lifecycle.state': 'ACTIVE' } : { 'lifecycle.state': { $ne: 'ACTIVE' } };
       },
@@ -155,7 +163,7 @@ export function createUserService(deps: UserServiceDeps) {
 
   async function load(id: string): Promise<StoredUser> {
     const user = await users.findById(id);
-    if (!user) throw notFound(`User ${id} not found`);
+    if (!user) throw new NotFoundError(`User ${id} not found`);
     return user;
   }
 
@@ -169,31 +177,34 @@ export function createUserService(deps: UserServiceDeps) {
   function checkEmails(resource: ScimResource, alternate?: string) {
     for (const email of (resource.emails as { value?: unknown }[] | undefined) ?? []) {
       if (typeof email?.value === 'string' && !isEmailAddress(email.value))
-        throw badRequest('invalidValue', `"${email.value}" is not an email address (one plain address)`);
+        throw new InvalidError(`"${email.value}" is not an email address (one plain address)`, {
+          scimType: 'invalidValue',
+        });
     }
     if (alternate !== undefined && !isEmailAddress(alternate)) {
-      throw badRequest('invalidValue', `alternateEmail "${alternate}" is not an email address`);
+      throw new InvalidError(`alternateEmail "${alternate}" is not an email address`, { scimType: 'invalidValue' });
     }
   }
 
   async function passwordFields(resource: ScimResource, current: StoredUser['secret'], ctx: WriteContext) {
     const password = resource.password;
     if (password === undefined) return undefined;
-    if (typeof password !== 'string') throw badRequest('invalidValue', '"password" must be a string');
+    if (typeof password !== 'string')
+      throw new InvalidError('"password" must be a string', { scimType: 'invalidValue' });
     // The same password again is no change (checked first: it passed the policy when it was set).
     if (ctx.skipUnchanged && (await deps.passwords.verify(password, current?.passwordHash))) return undefined;
     const emails = ((resource.emails as { value: string }[] | undefined) ?? []).map((e) => e.value);
     const problem = deps.passwords.check(password, { userName: String(resource.userName), emails });
-    if (problem) throw badRequest('invalidValue', `password: ${problem}`);
+    if (problem) throw new InvalidError(`password: ${problem}`, { scimType: 'invalidValue' });
     // A dry run is not worth a hash (scrypt is slow on purpose): any value that differs from the stored hash.
     const passwordHash = ctx.dryRun ? `dry-run:${newId()}` : await deps.passwords.hash(password);
     return { ...current, passwordHash, passwordSetAt: now(), failedLogins: 0 };
   }
 
-  function conflictFor(err: DuplicateError): ScimError {
-    return conflict(
-      err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`,
-    );
+  function conflictFor(err: DuplicateError): ConflictError {
+    const message =
+      err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`;
+    return new ConflictError(message, { scimType: 'uniqueness' });
   }
 
   function uniquenessError(err: unknown): never {
@@ -276,11 +287,11 @@ export function createUserService(deps: UserServiceDeps) {
         return { before, after };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) return uniquenessError(err);
-        if (ctx.ifMatch) throw new ScimError(412, 'The resource changed while it was being updated');
+        if (ctx.ifMatch) throw new PreconditionFailedError('The resource changed while it was being updated');
         return LOST_RACE;
       }
     });
-    if (result === LOST_RACE) throw new ScimError(409, 'The resource is being changed by others; retry');
+    if (result === LOST_RACE) throw new ConflictError('The resource is being changed by others; retry');
     return result;
   }
 
@@ -323,20 +334,20 @@ export function createUserService(deps: UserServiceDeps) {
      * Many creates in a few writes (SCIM /Bulk): each input is validated and built as by create();
      * claims, users and events are written in batches. Returns per input the user or its error.
      */
-    async createMany(inputs: unknown[], ctx: WriteContext): Promise<(StoredUser | ScimError)[]> {
-      const built: (StoredUser | ScimError)[] = [];
+    async createMany(inputs: unknown[], ctx: WriteContext): Promise<(StoredUser | Refusal)[]> {
+      const built: (StoredUser | Refusal)[] = [];
       for (const input of inputs) {
         try {
           built.push(await buildDocument(validateResource(input, { schemas, mode: 'create' }), undefined, ctx));
         } catch (err) {
-          if (!(err instanceof ScimError)) throw err;
+          if (!isRefusal(err)) throw err;
           built.push(err);
         }
       }
-      const docs = built.filter((b): b is StoredUser => !(b instanceof ScimError));
+      const docs = built.filter((b): b is StoredUser => !isRefusal(b));
       const refused = await users.insertMany(docs);
       const created: StoredUser[] = [];
-      const outcome = new Map<StoredUser, ScimError | undefined>();
+      const outcome = new Map<StoredUser, Refusal | undefined>();
       docs.forEach((doc, i) => {
         const err = refused[i];
         outcome.set(doc, err ? conflictFor(err) : undefined);
@@ -350,7 +361,7 @@ export function createUserService(deps: UserServiceDeps) {
         })),
       );
       for (const user of created) await deps.effects?.afterCreate(user, ctx);
-      return built.map((b) => (b instanceof ScimError ? b : (outcome.get(b) ?? b)));
+      return built.map((b) => (isRefusal(b) ? b : (outcome.get(b) ?? b)));
     },
 
     async get(id: string, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
@@ -393,7 +404,7 @@ export function createUserService(deps: UserServiceDeps) {
       checkIfMatch(ctx.ifMatch, user.meta.version);
       const groupIds = await memberships.removeMemberEverywhere(user._id);
       for (const groupId of groupIds) await groups.touch(groupId, now());
-      if (!(await users.delete(user))) throw notFound(`User ${id} not found`);
+      if (!(await users.delete(user))) throw new NotFoundError(`User ${id} not found`);
       await recordUserEvent('user_delete', user, ctx);
       await deps.effects?.afterDelete(user, ctx);
     },

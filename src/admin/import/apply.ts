@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MembershipRepository } from '../../groups/memberships.js';
-import { ScimError } from '../../scim/errors.js';
+import { ConflictError, PreconditionFailedError } from '../../errors.js';
 import { etagFor } from '../../scim/etag.js';
 import type { Projection } from '../../scim/projection.js';
 import type { ScimResource } from '../../scim/validate.js';
@@ -81,7 +81,7 @@ export function createWriter(deps: WriterDeps) {
             return 'created';
           } catch (err) {
             // Created by someone else meanwhile: update it instead.
-            const other = err instanceof ScimError && err.status === 409 && attempt < UPDATE_ATTEMPTS;
+            const other = err instanceof ConflictError && attempt < UPDATE_ATTEMPTS;
             if (!other || !(await users.findByUserName(row.userName))) throw err;
             continue;
           }
@@ -93,7 +93,7 @@ export function createWriter(deps: WriterDeps) {
           ({ changed } = await users.replace(current._id, merged, writeCtx, NO_GROUPS));
         } catch (err) {
           // Someone else wrote the user between our read and our write: merge again onto theirs.
-          if (err instanceof ScimError && err.status === 412 && attempt < UPDATE_ATTEMPTS) continue;
+          if (err instanceof PreconditionFailedError && attempt < UPDATE_ATTEMPTS) continue;
           throw err;
         }
         const added = await joinGroups(current._id, targets, false);

@@ -4,6 +4,7 @@ import { settingsRoutes } from './admin/settingsRoutes.js';
 import { createApp } from './app.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createBulkService } from './bulk/service.js';
+import { renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
 import { createEventLog, EVENT_INDEXES, type EventLog } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
@@ -119,6 +120,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       return currentTemplates.byName;
     },
   };
+  await renameCollections(db);
   await ensureIndexes(db, INDEXES);
   const events = createEventLog(db, deps.now);
   const registry = createSchemaRegistry(loadSchemaDocuments());

@@ -10,16 +10,19 @@ import { isEmailAddress } from '../scim/validate.js';
 /**
  * The email outbox (collection `emails`). An email is rendered and stored first, then a
  * `send-email` job delivers it. Each attempt first takes the email's claim (an insert into
- * `emailClaims` under the email's id: only one caller can succeed) with a lease, so a job that runs twice, or on two
+ * `outbox_claims` under the email's id: only one caller can succeed) with a lease, so a job that runs twice, or on two
  * Roster instances, never sends again after a successful send. Bodies hold single-use links: they are cleared (set to null) as soon as the
  * email is sent or has failed for good.
  */
 
 export const EMAILS_COLLECTION = 'emails';
-/** One document per email being or having been sent: the atomic claim (see takeClaim). */
-export const EMAIL_CLAIMS_COLLECTION = 'emailClaims';
+/**
+ * One document per email being or having been sent: the atomic claim (see takeClaim). Not the
+ * users' `email_claims` (address uniqueness). Was `emailClaims` (src/db/migrations.ts renames it).
+ */
+export const OUTBOX_CLAIMS_COLLECTION = 'outbox_claims';
 
-export interface EmailClaim {
+export interface OutboxClaim {
   /** The email's id. */
   _id: string;
   leaseId: string;
@@ -75,7 +78,7 @@ export interface OutboxEmail {
   attempts: number;
   /** Earliest time of the next attempt (wall clock). */
   nextAttemptAt: Date;
-  /** Owner and expiry of the current 'sending' claim (mirrors emailClaims); a stale claim may be taken over. */
+  /** Owner and expiry of the current 'sending' claim (mirrors outbox_claims); a stale claim may be taken over. */
   leaseId: string | null;
   leaseUntil: Date | null;
   createdAt: Date;
@@ -125,7 +128,7 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): nu
 
 export function createOutbox(options: OutboxOptions) {
   const emails: Collection<OutboxEmail> = options.db.collection<OutboxEmail>(EMAILS_COLLECTION);
-  const claims: Collection<EmailClaim> = options.db.collection<EmailClaim>(EMAIL_CLAIMS_COLLECTION);
+  const claims: Collection<OutboxClaim> = options.db.collection<OutboxClaim>(OUTBOX_CLAIMS_COLLECTION);
   const log = options.logger;
 
   async function insert(input: OutboxEmailInput): Promise<OutboxEmail> {
@@ -174,7 +177,7 @@ export function createOutbox(options: OutboxOptions) {
   const cleared = { subject: null, text: null, html: null, leaseId: null, leaseUntil: null };
 
   /**
-   * Takes the email's claim: inserting a document with the email's id into `emailClaims`, which
+   * Takes the email's claim: inserting a document with the email's id into `outbox_claims`, which
    * fails for every caller but one. A claim whose lease expired (its owner died) is deleted and
    * taken once more.
    */

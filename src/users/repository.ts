@@ -3,7 +3,12 @@ import { insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mong
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
 
-/** One document per claimed address: the directory-wide uniqueness space of company and alternate emails. */
+/**
+ * One document per claimed address: the directory-wide uniqueness space of company and alternate
+ * emails ("email claims" everywhere; the outbox's send claims are `outbox_claims`).
+ */
+export const EMAIL_CLAIMS_COLLECTION = 'email_claims';
+
 interface EmailClaim {
   _id: string;
   userId: string;
@@ -17,7 +22,7 @@ export const USER_INDEXES: IndexSpec[] = [
   { collection: 'users', key: { externalId: 1 }, options: { name: 'externalId' } },
   { collection: 'users', key: { 'meta.lastModified': 1 }, options: { name: 'lastModified' } },
   { collection: 'users', key: { 'lifecycle.state': 1 }, options: { name: 'state' } },
-  { collection: 'email_claims', key: { userId: 1 }, options: { name: 'userId' } },
+  { collection: EMAIL_CLAIMS_COLLECTION, key: { userId: 1 }, options: { name: 'userId' } },
 ];
 
 export class DuplicateError extends Error {
@@ -53,22 +58,25 @@ export type UserRepository = ReturnType<typeof createUserRepository>;
  */
 export function createUserRepository(db: Db) {
   const users: Collection<StoredUser> = db.collection<StoredUser>('users');
-  const claims: Collection<EmailClaim> = db.collection<EmailClaim>('email_claims');
+  const emailClaims: Collection<EmailClaim> = db.collection<EmailClaim>(EMAIL_CLAIMS_COLLECTION);
 
   async function claim(userId: string, email: string): Promise<void> {
     try {
-      await claims.insertOne({ _id: email, userId, at: new Date() });
+      await emailClaims.insertOne({ _id: email, userId, at: new Date() });
       return;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }
-    const holder = await claims.findOne({ _id: email });
+    const holder = await emailClaims.findOne({ _id: email });
     if (!holder || holder.userId === userId) return;
     const ownerHolds = await holds(holder.userId, email);
     const young = holder.at !== undefined && Date.now() - holder.at.getTime() < CLAIM_GRACE_MS;
     if (ownerHolds || young) throw new DuplicateError('email', email);
     // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
-    const taken = await claims.updateOne({ _id: email, userId: holder.userId }, { $set: { userId, at: new Date() } });
+    const taken = await emailClaims.updateOne(
+      { _id: email, userId: holder.userId },
+      { $set: { userId, at: new Date() } },
+    );
     if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
   }
 
@@ -92,7 +100,7 @@ export function createUserRepository(db: Db) {
   }
 
   async function release(userId: string, emails: string[]): Promise<void> {
-    if (emails.length) await claims.deleteMany({ _id: { $in: emails }, userId });
+    if (emails.length) await emailClaims.deleteMany({ _id: { $in: emails }, userId });
   }
 
   return {
@@ -133,7 +141,7 @@ export function createUserRepository(db: Db) {
       );
       const flat = wanted.flatMap((list, i) => list.map((claimDoc) => ({ claimDoc, i })));
       const failedClaims = await insertUnordered(
-        claims,
+        emailClaims,
         flat.map((f) => f.claimDoc),
       );
       // A refused claim may be stale: the one-by-one path decides (and takes stale claims over).
@@ -173,7 +181,7 @@ export function createUserRepository(db: Db) {
       }
       const old = before ? uniqueEmails(before) : [];
       for (const email of uniqueEmails(user).filter((e) => !old.includes(e))) {
-        const holder = await claims.findOne({ _id: email });
+        const holder = await emailClaims.findOne({ _id: email });
         if (holder && holder.userId !== user._id && (await holds(holder.userId, email))) {
           return new DuplicateError('email', email);
         }
@@ -233,7 +241,7 @@ export function createUserRepository(db: Db) {
 
     async delete(user: StoredUser): Promise<boolean> {
       const result = await users.deleteOne({ _id: user._id });
-      await claims.deleteMany({ userId: user._id });
+      await emailClaims.deleteMany({ userId: user._id });
       return result.deletedCount === 1;
     },
 

@@ -1,69 +1,25 @@
-import { newId } from '../db/ids.js';
-import {
-  ConflictError,
-  InvalidError,
-  isRefusal,
-  NotFoundError,
-  PreconditionFailedError,
-  type Refusal,
-} from '../errors.js';
+import { ConflictError, isRefusal, NotFoundError, PreconditionFailedError, type Refusal } from '../errors.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
-import { userResource, type Actor, type EventChange, type NewEvent } from '../events/types.js';
+import { userResource, type EventChange, type NewEvent } from '../events/types.js';
 import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
-import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
 import { checkIfMatch } from '../scim/etag.js';
-import { compileFilter, type AttributeResolver } from '../scim/filter.js';
+import { compileFilter } from '../scim/filter.js';
 import { applyPatch, parsePatchRequest } from '../scim/patch.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
-import { createResolver } from '../scim/resolver.js';
-import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
-import { isEmailAddress, validateResource, type ScimResource } from '../scim/validate.js';
-import {
-  normalizedFields,
-  storedContent,
-  toScimUser,
-  type GroupRef,
-  type StoredUser,
-  type UserSource,
-} from './mapping.js';
+import type { SchemaDocument } from '../scim/schemaRegistry.js';
+import { validateResource, type ScimResource } from '../scim/validate.js';
+import type { PasswordRules, UserEffects, WriteContext } from './contracts.js';
+import { createUserDocuments } from './documents.js';
+import { createGroupsOf } from './groupsOf.js';
+import { normalizedFields, toScimUser, type GroupRef, type StoredUser } from './mapping.js';
 import { DuplicateError, VersionConflictError, type UserRepository } from './repository.js';
+import { elementResolver, userResolver } from './resolver.js';
 
-export interface WriteContext {
-  actor: Actor;
-  /** The token's source category: decides the default state of new users. */
-  source: UserSource;
-  /** false: no email for this write's transition (CSV import, admin choice). */
-  sendEmail?: boolean;
-  /** Where this write's email goes ("company", "alternate" or an address); used once, never stored. */
-  destination?: string;
-  ifMatch?: string;
-  /**
-   * Judge the write as it would be made (validation, lifecycle rules, password policy, uniqueness)
-   * and write nothing: no document, event, email or schedule. The CSV import's dry run.
-   */
-  dryRun?: boolean;
-  /** A replace that would change nothing (see changesBetween) writes nothing, not even a new version. */
-  skipUnchanged?: boolean;
-}
-
-/** Lifecycle behaviour around user writes (emails, schedules, state events); see src/lifecycle. */
-export interface UserEffects {
-  afterCreate(user: StoredUser, ctx: WriteContext): Promise<void>;
-  afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext): Promise<void>;
-  afterDelete(user: StoredUser, ctx: WriteContext): Promise<void>;
-}
-
-export interface PasswordRules {
-  hash(password: string): Promise<string>;
-  /** Whether the password is the one the stored hash was made from. */
-  verify(password: string, hash: string | undefined): Promise<boolean>;
-  /** A human message when the password breaks the policy. */
-  check(password: string, user: { userName: string; emails: string[] }): string | undefined;
-}
+export type { PasswordRules, UserEffects, WriteContext } from './contracts.js';
 
 export interface UserServiceDeps {
   config: Config;
@@ -80,24 +36,6 @@ export interface UserServiceDeps {
 
 export type UserService = ReturnType<typeof createUserService>;
 
-export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
-  return createResolver(schemas, {
-    extensionKeys: { [SCHEMA_URNS.enterprise]: 'enterprise', [SCHEMA_URNS.lifecycle]: 'lifecycle' },
-    normalized: { username: 'norm.userName', 'emails.value': 'norm.emails', emails: 'norm.emails' },
-    joins: { 'groups.value': 'groups.value', groups: 'groups.value' },
-    computed: {
-      active: (op, value) => {
-        const wanted = value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
-        if (op === 'pr') return {};
-        if (op !== 'eq' && op !== 'ne')
-          throw new InvalidError('"active" supports eq, ne and pr', { scimType: 'invalidFilter' });
-        const active = op === 'eq' ? wanted : !wanted;
-        return active ? { 'lifecycle.state': 'ACTIVE' } : { 'lifecycle.state': { $ne: 'ACTIVE' } };
-      },
-    },
-  });
-}
-
 /** The user rules: validation, uniqueness, state, passwords, versions and events around the repository. */
 export function createUserService(deps: UserServiceDeps) {
   const { config, users, groups, memberships, schemas } = deps;
@@ -105,55 +43,8 @@ export function createUserService(deps: UserServiceDeps) {
   const baseUrl = scimBaseUrl(config);
   const positions = createPagePositions();
   const resolver = userResolver(schemas);
-
-  /**
-   * Direct groups, then groups of those groups (indirect), for many users at once: one query per
-   * nesting level whatever the number of users, cycle-safe.
-   */
-  async function groupsOfMany(userIds: string[]): Promise<Map<string, GroupRef[]>> {
-    const result = new Map<string, GroupRef[]>(userIds.map((id) => [id, []]));
-    const direct = await memberships.groupIdsOf(userIds);
-    if (!direct.length) return result;
-    const parents = new Map<string, string[]>(); // group -> groups it is a member of
-    let frontier = [...new Set(direct.map((m) => m.groupId))];
-    const known = new Set(frontier);
-    const names = new Map<string, string>();
-    for (let depth = 0; frontier.length && depth < 20; depth++) {
-      // Each level's names are read beside its parent edges: no round trip of their own.
-      const [edges, found] = await Promise.all([memberships.groupIdsOf(frontier), groups.findByIds(frontier)]);
-      for (const g of found) names.set(g._id, g.displayName);
-      frontier = [];
-      for (const edge of edges) {
-        parents.set(edge.memberId, [...(parents.get(edge.memberId) ?? []), edge.groupId]);
-        if (!known.has(edge.groupId)) {
-          known.add(edge.groupId);
-          frontier.push(edge.groupId);
-        }
-      }
-    }
-    for (const g of await groups.findByIds(frontier)) names.set(g._id, g.displayName); // past the depth limit
-    for (const userId of userIds) {
-      const seen = new Map<string, 'direct' | 'indirect'>();
-      const queue = direct.filter((m) => m.memberId === userId).map((m) => m.groupId);
-      queue.forEach((g) => seen.set(g, 'direct'));
-      for (let i = 0; i < queue.length; i++) {
-        for (const parent of parents.get(queue[i]) ?? []) {
-          if (!seen.has(parent)) {
-            seen.set(parent, 'indirect');
-            queue.push(parent);
-          }
-        }
-      }
-      const refs = [...seen]
-        .filter(([id]) => names.has(id))
-        .map(([id, type]) => ({ value: id, display: names.get(id)!, type }))
-        .sort((a, b) => a.display.localeCompare(b.display));
-      result.set(userId, refs);
-    }
-    return result;
-  }
-
-  const groupsOf = async (userId: string) => (await groupsOfMany([userId])).get(userId)!;
+  const { groupsOf, groupsOfMany } = createGroupsOf(memberships, groups);
+  const { buildDocument, changesBetween } = createUserDocuments({ config, passwords: deps.passwords, baseUrl, now });
 
   /** `knownGroups`: the caller already has them (a new user has none). */
   async function render(user: StoredUser, projection: Projection, knownGroups?: GroupRef[]): Promise<ScimResource> {
@@ -167,40 +58,6 @@ export function createUserService(deps: UserServiceDeps) {
     return user;
   }
 
-  function lifecycleInput(resource: ScimResource): LifecycleInput {
-    return {
-      active: typeof resource.active === 'boolean' ? resource.active : undefined,
-      extension: resource[SCHEMA_URNS.lifecycle] as LifecycleInput['extension'],
-    };
-  }
-
-  function checkEmails(resource: ScimResource, alternate?: string) {
-    for (const email of (resource.emails as { value?: unknown }[] | undefined) ?? []) {
-      if (typeof email?.value === 'string' && !isEmailAddress(email.value))
-        throw new InvalidError(`"${email.value}" is not an email address (one plain address)`, {
-          scimType: 'invalidValue',
-        });
-    }
-    if (alternate !== undefined && !isEmailAddress(alternate)) {
-      throw new InvalidError(`alternateEmail "${alternate}" is not an email address`, { scimType: 'invalidValue' });
-    }
-  }
-
-  async function passwordFields(resource: ScimResource, current: StoredUser['secret'], ctx: WriteContext) {
-    const password = resource.password;
-    if (password === undefined) return undefined;
-    if (typeof password !== 'string')
-      throw new InvalidError('"password" must be a string', { scimType: 'invalidValue' });
-    // The same password again is no change (checked first: it passed the policy when it was set).
-    if (ctx.skipUnchanged && (await deps.passwords.verify(password, current?.passwordHash))) return undefined;
-    const emails = ((resource.emails as { value: string }[] | undefined) ?? []).map((e) => e.value);
-    const problem = deps.passwords.check(password, { userName: String(resource.userName), emails });
-    if (problem) throw new InvalidError(`password: ${problem}`, { scimType: 'invalidValue' });
-    // A dry run is not worth a hash (scrypt is slow on purpose): any value that differs from the stored hash.
-    const passwordHash = ctx.dryRun ? `dry-run:${newId()}` : await deps.passwords.hash(password);
-    return { ...current, passwordHash, passwordSetAt: now(), failedLogins: 0 };
-  }
-
   function conflictFor(err: DuplicateError): ConflictError {
     const message =
       err.field === 'userName' ? `userName "${err.value}" is already taken` : `Email ${err.value} is already in use`;
@@ -210,46 +67,6 @@ export function createUserService(deps: UserServiceDeps) {
   function uniquenessError(err: unknown): never {
     if (err instanceof DuplicateError) throw conflictFor(err);
     throw err;
-  }
-
-  /** Validated SCIM input -> the next stored document (shared by create, replace and patch). */
-  async function buildDocument(
-    resource: ScimResource,
-    before: StoredUser | undefined,
-    ctx: WriteContext,
-  ): Promise<StoredUser> {
-    const at = now();
-    const input = lifecycleInput(resource);
-    const lifecycle = before ? updatedLifecycle(before.lifecycle, input) : initialLifecycle(input, ctx.source, config);
-    checkEmails(resource, lifecycle.alternateEmail);
-    const secret = await passwordFields(resource, before?.secret, ctx);
-    if (secret) lifecycle.passwordStatus = 'ACTIVE';
-    if (lifecycle.state === 'ACTIVE' && before?.lifecycle.state !== 'ACTIVE') lifecycle.activatedAt = at;
-    const content = storedContent(resource);
-    const doc: StoredUser = {
-      _id: before?._id ?? newId(),
-      ...content,
-      lifecycle,
-      ...((secret ?? before?.secret) ? { secret: secret ?? before?.secret } : {}),
-      norm: normalizedFields({ ...content, lifecycle }),
-      meta: before
-        ? { created: before.meta.created, lastModified: at, version: before.meta.version + 1 }
-        : { created: at, lastModified: at, version: 1 },
-    };
-    return doc;
-  }
-
-  function changesBetween(before: StoredUser, after: StoredUser): EventChange[] {
-    const a = withoutRefs(toScimUser(before, baseUrl, undefined));
-    const b = withoutRefs(toScimUser(after, baseUrl, undefined));
-    const changes: EventChange[] = [];
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (key === 'meta' || key === 'schemas') continue;
-      if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) changes.push({ field: key, from: a[key], to: b[key] });
-    }
-    if (before.secret?.passwordHash !== after.secret?.passwordHash)
-      changes.push({ field: 'password', from: '[hidden]', to: '[hidden]' });
-    return changes;
   }
 
   async function recordUserEvent(
@@ -465,16 +282,3 @@ export function createUserService(deps: UserServiceDeps) {
     candidatesForReminder: (cutoff: Date) => users.reminderCandidates(cutoff),
   };
 }
-
-/** Event values are stored documents: keys such as "$ref" cannot be stored, and are derived anyway. */
-function withoutRefs(value: ScimResource): ScimResource {
-  return JSON.parse(JSON.stringify(value, (key, v: unknown) => (key === '$ref' ? undefined : v))) as ScimResource;
-}
-
-/** Resolves attribute names inside a value filter applied to one element (PATCH paths like emails[type eq "work"]). */
-const elementResolver: AttributeResolver = ({ attribute, subAttribute }) => ({
-  field: subAttribute ? `${attribute}.${subAttribute}` : attribute,
-  type: attribute.toLowerCase() === 'primary' ? 'boolean' : 'string',
-  caseExact: false,
-  multiValued: false,
-});

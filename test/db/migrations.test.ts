@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoster } from '../../src/compose.js';
 import { renameCollection } from '../../src/db/migrations.js';
-import { OUTBOX_CLAIMS_COLLECTION } from '../../src/jobs/emailOutbox.js';
+import { OUTBOX_CLAIMS_COLLECTION } from '../../src/jobs/outboxClaims.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestRoster, type TestRoster } from '../helpers/roster.js';
 

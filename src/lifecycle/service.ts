@@ -46,6 +46,20 @@ export function createLifecycle(deps: LifecycleDeps) {
     }
   }
 
+  function recordScheduleEvent(
+    type: 'user_activation_schedule_create' | 'user_activation_schedule_delete',
+    schedule: Schedule,
+    user: { _id: string; userName: string },
+    actor: Actor,
+  ) {
+    return deps.recordEvent({
+      type,
+      resource: userResource(user),
+      initiatedBy: actor,
+      details: { scheduleId: schedule._id, state: schedule.state, at: schedule.at.toISOString() },
+    });
+  }
+
   async function addSchedule(
     user: StoredUser,
     input: Pick<Schedule, 'state' | 'at' | 'sendEmail' | 'destination'>,
@@ -53,12 +67,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   ) {
     const schedule = await schedules.create({ userId: user._id, ...input, createdBy: actor }, now());
     await jobs.schedule(STATE_CHANGE_JOB, input.at, { scheduleId: schedule._id });
-    await deps.recordEvent({
-      type: 'user_activation_schedule_create',
-      resource: userResource(user),
-      initiatedBy: actor,
-      details: { scheduleId: schedule._id, state: input.state, at: input.at.toISOString() },
-    });
+    await recordScheduleEvent('user_activation_schedule_create', schedule, user, actor);
     return schedule;
   }
 
@@ -70,12 +79,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     const taken = await schedules.take(schedule._id);
     if (!taken) return false;
     await jobs.cancel({ name: STATE_CHANGE_JOB, data: { scheduleId: schedule._id } });
-    await deps.recordEvent({
-      type: 'user_activation_schedule_delete',
-      resource: userResource(user),
-      initiatedBy: actor,
-      details: { scheduleId: schedule._id, state: schedule.state, at: schedule.at.toISOString() },
-    });
+    await recordScheduleEvent('user_activation_schedule_delete', schedule, user, actor);
     return true;
   }
 

@@ -7,6 +7,7 @@ import { consoleRoutes } from './console/routes.js';
 import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessions.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createBulkService } from './bulk/service.js';
+import { renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
 import { createEventLog, EVENT_INDEXES, type EventLog } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
@@ -24,7 +25,7 @@ import { groupMemberRoutes } from './groups/groupMemberRoutes.js';
 import { createGroupMemberService } from './groups/groupMembers.js';
 import { groupRoutes } from './groups/routes.js';
 import { createGroupService } from './groups/service.js';
-import { checkPasswordPolicy, hashPassword } from './lifecycle/passwords.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from './lifecycle/passwords.js';
 import { createUserRepository, USER_INDEXES } from './users/repository.js';
 import { userRoutes } from './users/routes.js';
 import { createUserService, type UserEffects, type UserService } from './users/service.js';
@@ -128,6 +129,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       return currentTemplates.byName;
     },
   };
+  await renameCollections(db);
   await ensureIndexes(db, INDEXES);
   const events = createEventLog(db, deps.now);
   const registry = createSchemaRegistry(loadSchemaDocuments());
@@ -159,6 +161,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     recordEvents: (list) => events.recordMany(list),
     passwords: {
       hash: hashPassword,
+      verify: verifyPassword,
       check: (password, user) =>
         checkPasswordPolicy(password, config.passwords, { username: user.userName, emails: user.emails }),
     },
@@ -243,8 +246,8 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       adminUserQueryRoutes(users),
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
-        createImporter({ config, db, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
-        createExporter({ config, db, groups: groupRepository, memberships }),
+        createImporter({ config, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
+        createExporter({ config, users: userRepository, groups: groupRepository, memberships }),
       ),
     ],
     publicRouters: [

@@ -13,11 +13,11 @@
  * values as stored.
  */
 import { stringify } from 'csv-stringify/sync';
-import type { Db } from 'mongodb';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import type { MembershipRepository } from '../groups/memberships.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { toScimUser, type StoredUser } from '../users/mapping.js';
+import type { UserRepository } from '../users/repository.js';
 import { exportHeader, protectCell, scimUserToCsvRow } from './csvColumns.js';
 
 const BATCH = 500;
@@ -32,7 +32,7 @@ interface GroupName {
 
 export interface ExporterDeps {
   config: Config;
-  db: Db;
+  users: UserRepository;
   groups: GroupRepository;
   memberships: MembershipRepository;
 }
@@ -40,17 +40,13 @@ export interface ExporterDeps {
 export type Exporter = ReturnType<typeof createExporter>;
 
 export function createExporter(deps: ExporterDeps) {
-  const { groups, memberships } = deps;
+  const { users, groups, memberships } = deps;
   const baseUrl = scimBaseUrl(deps.config);
-  const users = deps.db.collection<StoredUser>('users');
 
   /** Users in creation order, a batch at a time, with their direct group names and manager userName. */
   async function* batches(): AsyncGenerator<{ user: StoredUser; groups: GroupName[]; manager?: string }[]> {
     const groupNames = new Map<string, string>();
-    const cursor = users
-      .find({}, { projection: { secret: 0 } })
-      .sort({ 'meta.created': 1, _id: 1 })
-      .batchSize(BATCH);
+    const cursor = users.streamAll(BATCH);
     let batch: StoredUser[] = [];
     const flush = async () => {
       const ids = batch.map((u) => u._id);
@@ -72,12 +68,7 @@ export function createExporter(deps: ExporterDeps) {
         ),
       ];
       const managers = new Map(
-        managerIds.length
-          ? (await users.find({ _id: { $in: managerIds } }, { projection: { userName: 1 } }).toArray()).map((u) => [
-              u._id,
-              u.userName,
-            ])
-          : [],
+        managerIds.length ? (await users.findByIds(managerIds, { userName: 1 })).map((u) => [u._id, u.userName]) : [],
       );
       const out = batch.map((user) => {
         const managerId = (user.enterprise?.manager as { value?: string } | undefined)?.value;
@@ -148,7 +139,7 @@ export function createExporter(deps: ExporterDeps) {
         const chunks = csv(max, options.raw ?? false);
         return { contentType: 'text/csv; charset=utf-8', filename: `users-${stamp}.csv`, chunks };
       }
-      await users.findOne({}, { projection: { _id: 1 } });
+      await users.ping();
       return { contentType: 'application/json; charset=utf-8', filename: `users-${stamp}.json`, chunks: json() };
     },
   };

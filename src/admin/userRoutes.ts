@@ -1,12 +1,11 @@
 import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import type { Actor } from '../events/types.js';
-import { AdminError } from '../http/errors.js';
+import { AdminError, refusalAnswer } from '../http/errors.js';
 import type { Principal } from '../http/auth.js';
 import type { Lifecycle } from '../lifecycle/service.js';
 import type { StoredUser } from '../users/mapping.js';
 import type { UserService } from '../users/service.js';
-import { ScimError } from '../scim/errors.js';
 import { readJsonObject } from './json.js';
 
 const MAX_BULK_USERS = 1000;
@@ -91,15 +90,10 @@ export function adminUserRoutes(users: UserService, lifecycle: Lifecycle): Route
       try {
         results.push({ userId: id, ok: true, result: await actions[action](id, options, actorOf(ctx)) });
       } catch (err) {
-        if (err instanceof AdminError)
-          results.push({ userId: id, ok: false, error: { code: err.code, message: err.message } });
-        else if (err instanceof ScimError)
-          results.push({
-            userId: id,
-            ok: false,
-            error: { code: err.scimType ?? String(err.status), message: err.message },
-          });
-        else throw err;
+        const answer = refusalAnswer(err);
+        if (!answer) throw err;
+        const code = answer.code ?? answer.scimType ?? String(answer.status);
+        results.push({ userId: id, ok: false, error: { code, message: answer.message } });
       }
     }
     ctx.body = {

@@ -1,4 +1,4 @@
-import { AdminError } from '../http/errors.js';
+import { InvalidError } from '../errors.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
 
 /**
@@ -40,8 +40,8 @@ export const SORT_KEYS: Record<string, string> = {
 };
 const MAX_QUERY = 200;
 
-function invalid(message: string): AdminError {
-  return new AdminError(400, 'invalid_parameter', message);
+function invalid(message: string): InvalidError {
+  return new InvalidError(message, { code: 'invalid_parameter' });
 }
 
 function oneOf(name: string, value: string | undefined, allowed: string[]): string | undefined {

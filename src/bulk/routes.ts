@@ -1,6 +1,7 @@
 import { createRouter, type Router } from '../http/router.js';
 import { actorOf, queryOf } from '../http/scimResponse.js';
 import type { GroupService } from '../groups/service.js';
+import { isRefusal } from '../errors.js';
 import { ScimError } from '../scim/errors.js';
 import { listResponse, parseListRequest } from '../scim/list.js';
 import type { UserService } from '../users/service.js';
@@ -28,13 +29,13 @@ export function bulkAndRootRoutes(
       try {
         return await list();
       } catch (err) {
-        if (err instanceof ScimError && err.scimType === 'invalidFilter') return err;
+        if (isRefusal(err) && err.scimType === 'invalidFilter') return err;
         throw err;
       }
     };
     const { startIndex, count } = request;
     const userPage = await attempt(() => users.list({ ...raw, count }));
-    const userResults = userPage instanceof ScimError ? { Resources: [], totalResults: 0 } : userPage;
+    const userResults = isRefusal(userPage) ? { Resources: [], totalResults: 0 } : userPage;
     const groupPage = await attempt(() =>
       groups.list({
         ...raw,
@@ -42,8 +43,8 @@ export function bulkAndRootRoutes(
         count: count - userResults.Resources.length,
       }),
     );
-    if (userPage instanceof ScimError && groupPage instanceof ScimError) throw userPage;
-    const groupResults = groupPage instanceof ScimError ? { Resources: [], totalResults: 0 } : groupPage;
+    if (isRefusal(userPage) && isRefusal(groupPage)) throw userPage;
+    const groupResults = isRefusal(groupPage) ? { Resources: [], totalResults: 0 } : groupPage;
     return listResponse([...userResults.Resources, ...groupResults.Resources], {
       totalResults: userResults.totalResults + groupResults.totalResults,
       startIndex,

@@ -1,3 +1,4 @@
+import { ConflictError, InvalidError, isRefusal } from '../errors.js';
 import type { Actor } from '../events/types.js';
 import type { GroupService } from '../groups/service.js';
 import {
@@ -9,7 +10,6 @@ import {
   type BulkOperation,
   type BulkResult,
 } from '../scim/bulk.js';
-import { badRequest, ScimError } from '../scim/errors.js';
 import type { UserService } from '../users/service.js';
 
 export interface BulkDeps {
@@ -31,11 +31,13 @@ const MAX_BATCH = 250;
 export function createBulkService(deps: BulkDeps) {
   async function run(op: BulkOperation, actor: Actor): Promise<BulkResult> {
     const match = /^\/(Users|Groups)(?:\/([^/?]+))?$/i.exec(op.path);
-    if (!match) throw badRequest('invalidPath', `Unsupported bulk path ${op.path}`);
+    if (!match) throw new InvalidError(`Unsupported bulk path ${op.path}`, { scimType: 'invalidPath' });
     const type = match[1].toLowerCase() === 'users' ? 'User' : 'Group';
     const id = match[2];
-    if (op.method === 'POST' && id) throw badRequest('invalidPath', 'POST goes to /Users or /Groups');
-    if (op.method !== 'POST' && !id) throw badRequest('invalidPath', `${op.method} needs /${match[1]}/{id}`);
+    if (op.method === 'POST' && id)
+      throw new InvalidError('POST goes to /Users or /Groups', { scimType: 'invalidPath' });
+    if (op.method !== 'POST' && !id)
+      throw new InvalidError(`${op.method} needs /${match[1]}/{id}`, { scimType: 'invalidPath' });
     const ctx = { actor, source: 'bulk' as const, ifMatch: op.version };
     const service = type === 'User' ? deps.users : deps.groups;
     let result: { resource: Record<string, unknown>; version: number } | undefined;
@@ -99,7 +101,7 @@ export function createBulkService(deps: BulkDeps) {
           );
           created.forEach((outcome, i) => {
             const { index, op } = current[i];
-            if (outcome instanceof ScimError) {
+            if (isRefusal(outcome)) {
               results[index] = errorResult(op, outcome);
               if (op.bulkId) failed.add(op.bulkId);
               errors++;
@@ -126,7 +128,7 @@ export function createBulkService(deps: BulkDeps) {
           if (broken) {
             results[item.index] = errorResult(
               item.op,
-              new ScimError(409, `bulkId ${broken} could not be resolved`, 'invalidValue'),
+              new ConflictError(`bulkId ${broken} could not be resolved`, { scimType: 'invalidValue' }),
             );
             if (item.op.bulkId) failed.add(item.op.bulkId);
             errors++;
@@ -150,7 +152,7 @@ export function createBulkService(deps: BulkDeps) {
             if (op.method === 'POST' && op.bulkId && result.location)
               ids.set(op.bulkId, result.location.split('/').pop()!);
           } catch (err) {
-            const error = err instanceof ScimError ? err : null;
+            const error = isRefusal(err) ? err : null;
             if (!error) throw err;
             results[item.index] = errorResult(item.op, error);
             if (item.op.bulkId) failed.add(item.op.bulkId);
@@ -163,7 +165,7 @@ export function createBulkService(deps: BulkDeps) {
           for (const item of waiting) {
             results[item.index] = errorResult(
               item.op,
-              new ScimError(409, 'Circular bulkId references', 'invalidValue'),
+              new ConflictError('Circular bulkId references', { scimType: 'invalidValue' }),
             );
             errors++;
           }

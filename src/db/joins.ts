@@ -1,4 +1,4 @@
-import { badRequest } from '../scim/errors.js';
+import { InvalidError } from '../errors.js';
 
 export type JoinResolver = (op: string, value: unknown) => Promise<Record<string, unknown>>;
 
@@ -13,7 +13,7 @@ export async function resolveJoins(query: unknown, resolvers: Record<string, Joi
   if ('$join' in node) {
     const { name, op, value } = node.$join as { name: string; op: string; value: unknown };
     const resolver = resolvers[name];
-    if (!resolver) throw badRequest('invalidFilter', `Filtering on ${name} is not supported`);
+    if (!resolver) throw new InvalidError(`Filtering on ${name} is not supported`, { scimType: 'invalidFilter' });
     return resolver(op, value);
   }
   const out: Record<string, unknown> = {};
@@ -28,9 +28,12 @@ export function idJoin(
 ): JoinResolver {
   return async (op, value) => {
     if (op === 'pr') return { _id: { $in: await allRelated() } };
-    if (typeof value !== 'string') throw badRequest('invalidFilter', 'Membership filters compare with a string id');
+    if (typeof value !== 'string')
+      throw new InvalidError('Membership filters compare with a string id', { scimType: 'invalidFilter' });
     if (op === 'eq') return { _id: { $in: await relatedIds(value) } };
     if (op === 'ne') return { _id: { $nin: await relatedIds(value) } };
-    throw badRequest('invalidFilter', `Operator ${op} is not supported on membership attributes; use eq, ne or pr`);
+    throw new InvalidError(`Operator ${op} is not supported on membership attributes; use eq, ne or pr`, {
+      scimType: 'invalidFilter',
+    });
   };
 }

@@ -1,5 +1,5 @@
 import type { Collection, Document, Filter, Sort } from 'mongodb';
-import { badRequest } from '../scim/errors.js';
+import { InvalidError } from '../errors.js';
 import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
 import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
@@ -70,7 +70,7 @@ export async function compileListQuery<T extends Document>(
   if (request.sortBy) {
     const resolved = resolver(parseAttributePath(request.sortBy));
     if (!resolved || resolved.join || resolved.compute)
-      throw badRequest('invalidPath', `Cannot sort by "${request.sortBy}"`);
+      throw new InvalidError(`Cannot sort by "${request.sortBy}"`, { scimType: 'invalidPath' });
     sortField = resolved.normalizedField ?? resolved.field;
   }
   return { filter, query, sortField };

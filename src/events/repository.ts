@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Filter } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
-import { AdminError } from '../http/errors.js';
+import { InvalidError } from '../errors.js';
 import type { EventType, NewEvent, RosterEvent } from './types.js';
 
 export const EVENTS_COLLECTION = 'events';
@@ -87,7 +87,7 @@ export interface EventLog {
   record(event: NewEvent): Promise<void>;
   /** Many events in one write (bulk creates). */
   recordMany(events: NewEvent[]): Promise<void>;
-  /** Newest first; throws AdminError(400, 'invalid_parameter') on bad parameters. */
+  /** Newest first; throws InvalidError (code invalid_parameter) on bad parameters. */
   query(params?: EventQueryParams): Promise<EventPage>;
   indexes: IndexSpec[];
 }
@@ -97,8 +97,8 @@ interface Cursor {
   id: string;
 }
 
-function invalid(message: string): AdminError {
-  return new AdminError(400, 'invalid_parameter', message);
+function invalid(message: string): InvalidError {
+  return new InvalidError(message, { code: 'invalid_parameter' });
 }
 
 export function encodeEventCursor(cursor: Cursor): string {

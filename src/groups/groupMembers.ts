@@ -7,7 +7,7 @@
  * PATCH of the group's members.
  */
 import { listResources } from '../db/listing.js';
-import { badRequest, conflict, notFound } from '../scim/errors.js';
+import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { AttributeResolver } from '../scim/filter.js';
 import { PATCH_OP_SCHEMA } from '../scim/patch.js';
 import { parseProjection, projectResource, type Projection } from '../scim/projection.js';
@@ -44,7 +44,8 @@ export function toScimGroupMember(m: Membership, baseUrl: string): ScimResource 
 
 function idOf(value: unknown, name: string): string {
   const id = (value as { value?: unknown } | undefined)?.value;
-  if (typeof id !== 'string' || !id) throw badRequest('invalidValue', `"${name}.value" is required (an id)`);
+  if (typeof id !== 'string' || !id)
+    throw new InvalidError(`"${name}.value" is required (an id)`, { scimType: 'invalidValue' });
   return id;
 }
 
@@ -62,7 +63,7 @@ export function createGroupMemberService(deps: {
   const schemas = [schema];
   const load = async (id: string) => {
     const membership = await memberships.find(id);
-    if (!membership) throw notFound(`GroupMember ${id} not found`);
+    if (!membership) throw new NotFoundError(`GroupMember ${id} not found`);
     return membership;
   };
 
@@ -92,7 +93,7 @@ export function createGroupMemberService(deps: {
       const groupId = idOf(body.group, 'group');
       const memberId = idOf(body.member, 'member');
       if (await memberships.has(groupId, memberId)) {
-        throw conflict(`${memberId} is already a member of group ${groupId}`);
+        throw new ConflictError(`${memberId} is already a member of group ${groupId}`, { scimType: 'uniqueness' });
       }
       await groups.patch(
         groupId,

@@ -1,24 +1,25 @@
 import type { RouterContext } from '@koa/router';
 import { createRouter, type Router } from '../http/router.js';
-import { actorOf, ifMatch, queryOf, sendCreated, sendResource, sendStream } from '../http/scimResponse.js';
+import {
+  actorOf,
+  ifMatch,
+  listRoutes,
+  projectionOf,
+  sendCreated,
+  sendResource,
+  sendStream,
+} from '../http/scimResponse.js';
 import { etagFor } from '../scim/etag.js';
-import { parseProjection } from '../scim/projection.js';
 import type { GroupService, GroupWriteContext } from './service.js';
 
 /** /Groups: thin HTTP glue over the group service. */
 export function groupRoutes(service: GroupService): Router {
   const router = createRouter();
   const context = (ctx: RouterContext): GroupWriteContext => ({ actor: actorOf(ctx), ifMatch: ifMatch(ctx) });
-  const projection = (ctx: RouterContext) => parseProjection(ctx.query.attributes, ctx.query.excludedAttributes);
 
-  router.get('/Groups', async (ctx) => {
-    ctx.body = await service.list(queryOf(ctx));
-  });
-  router.post('/Groups/.search', async (ctx) => {
-    ctx.body = await service.list(ctx.request.body as Record<string, unknown>);
-  });
+  listRoutes(router, '/Groups', (raw) => service.list(raw));
   router.post('/Groups', async (ctx) => {
-    const { group, resource, location } = await service.create(ctx.request.body, context(ctx), projection(ctx));
+    const { group, resource, location } = await service.create(ctx.request.body, context(ctx), projectionOf(ctx));
     sendCreated(ctx, resource, group.meta.version, location);
   });
   router.get('/Groups/:id', async (ctx) => {
@@ -27,11 +28,11 @@ export function groupRoutes(service: GroupService): Router {
       const { group, chunks } = await service.getStreamed(ctx.params.id);
       return sendStream(ctx, chunks, group.meta.version);
     }
-    const { group, resource } = await service.get(ctx.params.id, projection(ctx));
+    const { group, resource } = await service.get(ctx.params.id, projectionOf(ctx));
     sendResource(ctx, resource, group.meta.version);
   });
   router.put('/Groups/:id', async (ctx) => {
-    const { group, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    const { group, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projectionOf(ctx));
     sendResource(ctx, resource, group.meta.version);
   });
   // 204 unless the client asks for attributes: rendering members would make a one-member change
@@ -42,7 +43,7 @@ export function groupRoutes(service: GroupService): Router {
       ctx.params.id,
       ctx.request.body,
       context(ctx),
-      projection(ctx),
+      projectionOf(ctx),
       wantsBody,
     );
     if (wantsBody) return sendResource(ctx, resource!, group.meta.version);

@@ -1,19 +1,20 @@
 import { newId } from '../db/ids.js';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
-import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { compileFilter } from '../scim/filter.js';
-import { applyPatch, parsePatchRequest, partitionMembersOperations, type PatchOperation } from '../scim/patch.js';
+import { applyPatch, parsePatchRequest, partitionMembersOperations } from '../scim/patch.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../scim/resolver.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
 import { validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
-import type { Membership, MembershipRepository } from './memberships.js';
+import type { MembershipRepository } from './memberships.js';
+import { createGroupMembers } from './members.js';
 import { groupContent, toScimGroup } from './mapping.js';
 import { DuplicateGroupError, type GroupRepository, type StoredGroup } from './repository.js';
 
@@ -35,14 +36,7 @@ export interface GroupServiceDeps {
   now?: () => Date;
 }
 
-interface MemberInput {
-  value: string;
-  type?: string;
-}
-
 export type GroupService = ReturnType<typeof createGroupService>;
-
-const SIMPLE_MEMBER_FILTER = /^\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
 
 /** Group rules: unique names, members in their own collection (constant-time changes), versions and events. */
 export function createGroupService(deps: GroupServiceDeps) {
@@ -56,26 +50,18 @@ export function createGroupService(deps: GroupServiceDeps) {
     joins: { 'members.value': 'members.value', members: 'members.value' },
   });
 
+  const { renderMembers, resolveMembers, membersOf, setMembers, applyMemberOperation } = createGroupMembers({
+    groups,
+    memberships,
+    users,
+    baseUrl,
+    resolver,
+  });
+
   async function load(id: string): Promise<StoredGroup> {
     const group = await groups.findById(id);
-    if (!group) throw notFound(`Group ${id} not found`);
+    if (!group) throw new NotFoundError(`Group ${id} not found`);
     return group;
-  }
-
-  async function renderMembers(memberships: Membership[]) {
-    const userIds = memberships.filter((m) => m.type === 'User').map((m) => m.memberId);
-    const groupIds = memberships.filter((m) => m.type === 'Group').map((m) => m.memberId);
-    const names = new Map<string, string>();
-    for (const u of await users.findByIds(userIds, { userName: 1, displayName: 1 })) {
-      names.set(u._id, (u.displayName as string | undefined) ?? u.userName);
-    }
-    for (const g of await groups.findByIds(groupIds)) names.set(g._id, g.displayName);
-    return memberships.map((m) => ({
-      value: m.memberId,
-      $ref: `${baseUrl}/${m.type === 'User' ? 'Users' : 'Groups'}/${m.memberId}`,
-      type: m.type,
-      ...(names.has(m.memberId) ? { display: names.get(m.memberId) } : {}),
-    }));
   }
 
   async function render(group: StoredGroup, projection: Projection): Promise<ScimResource> {
@@ -85,34 +71,9 @@ export function createGroupService(deps: GroupServiceDeps) {
     return projectResource(toScimGroup(group, baseUrl, members), schemas, projection);
   }
 
-  /** Checks that members exist and says whether each is a User or a Group. */
-  async function resolveMembers(
-    input: MemberInput[],
-    selfId?: string,
-  ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
-    const ids = [...new Set(input.map((m) => m.value))];
-    if (selfId && ids.includes(selfId)) throw badRequest('invalidValue', 'A group cannot be a member of itself');
-    const userDocs = await users.findByIds(ids, { _id: 1 });
-    const foundUsers = new Set(userDocs.map((u) => u._id));
-    const rest = ids.filter((id) => !foundUsers.has(id));
-    const groupDocs = await groups.findByIds(rest);
-    const foundGroups = new Set(groupDocs.map((g) => g._id));
-    const missing = rest.filter((id) => !foundGroups.has(id));
-    if (missing.length) throw badRequest('invalidValue', `Members not found: ${missing.slice(0, 10).join(', ')}`);
-    return ids.map((id) => ({ id, type: foundUsers.has(id) ? 'User' : 'Group' }));
-  }
-
-  function membersOf(resource: ScimResource): MemberInput[] {
-    const list = (resource.members as MemberInput[] | undefined) ?? [];
-    for (const m of list) {
-      if (typeof m.value !== 'string' || !m.value)
-        throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
-    }
-    return list;
-  }
-
   function duplicate(err: unknown): never {
-    if (err instanceof DuplicateGroupError) throw conflict(`A group named "${err.message}" already exists`);
+    if (err instanceof DuplicateGroupError)
+      throw new ConflictError(`A group named "${err.message}" already exists`, { scimType: 'uniqueness' });
     throw err;
   }
 
@@ -142,10 +103,10 @@ export function createGroupService(deps: GroupServiceDeps) {
         meta: { created: before.meta.created, lastModified: now(), version: before.meta.version + 1 },
       };
       if (await groups.replace(before, after).catch(duplicate)) return { before, after };
-      if (ctx.ifMatch) throw new ScimError(412, 'The group changed while it was being updated');
+      if (ctx.ifMatch) throw new PreconditionFailedError('The group changed while it was being updated');
       return LOST_RACE;
     });
-    if (result === LOST_RACE) throw new ScimError(409, 'The group is being changed by others; retry');
+    if (result === LOST_RACE) throw new ConflictError('The group is being changed by others; retry');
     return result;
   }
 
@@ -156,77 +117,6 @@ export function createGroupService(deps: GroupServiceDeps) {
     if (before.externalId !== after.externalId)
       changes.push({ field: 'externalId', from: before.externalId, to: after.externalId });
     return changes;
-  }
-
-  /** Makes the member list exactly `wanted`, touching only the memberships that differ. */
-  async function setMembers(group: StoredGroup, wanted: { id: string; type: 'User' | 'Group' }[]) {
-    const current = new Set((await memberships.members(group._id)).map((m) => m.memberId));
-    const keep = new Set(wanted.map((m) => m.id));
-    const removed = await memberships.removeMembers(
-      group._id,
-      [...current].filter((id) => !keep.has(id)),
-    );
-    const added = await memberships.addMembers(
-      group._id,
-      wanted.filter((m) => !current.has(m.id)),
-    );
-    return { added, removed };
-  }
-
-  /** Applies the PATCH operations that target `members` directly to the membership collection. */
-  async function applyMemberOperation(group: StoredGroup, op: PatchOperation) {
-    const values = (v: unknown): MemberInput[] => {
-      const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
-      return list.map((m) => {
-        if (typeof m === 'string') return { value: m };
-        if (typeof m !== 'object' || m === null || typeof (m as MemberInput).value !== 'string') {
-          throw badRequest('invalidValue', 'Each member needs a "value" (the member id)');
-        }
-        return m as MemberInput;
-      });
-    };
-    const filter = op.path?.filter;
-    if (op.path?.subAttribute) throw new ScimError(400, 'Member sub-attributes cannot be changed', 'mutability');
-    if (op.op === 'add') {
-      if (filter) throw badRequest('invalidPath', 'add on members takes no filter');
-      return {
-        added: await memberships.addMembers(group._id, await resolveMembers(values(op.value), group._id)),
-        removed: 0,
-      };
-    }
-    if (op.op === 'replace') {
-      if (filter) throw badRequest('invalidPath', 'replace on members takes no filter; use remove and add');
-      return setMembers(group, await resolveMembers(values(op.value), group._id));
-    }
-    // remove
-    if (filter) {
-      const simple = SIMPLE_MEMBER_FILTER.exec(filter);
-      let ids: string[];
-      if (simple) {
-        try {
-          ids = [JSON.parse(`"${simple[1]}"`) as string];
-        } catch {
-          throw badRequest('invalidFilter', `Invalid filter: ${filter}`);
-        }
-      } else {
-        const compiled = compileFilter(filter, resolver);
-        const rendered = await renderMembers(await memberships.members(group._id));
-        ids = rendered.filter((m) => compiled.matches({ members: [m] })).map((m) => m.value);
-      }
-      const present = await memberships.memberIdsMatching(group._id, ids);
-      if (!present.length && !simple) throw new ScimError(400, `No member matches ${filter}`, 'noTarget');
-      return { added: 0, removed: await memberships.removeMembers(group._id, present) };
-    }
-    if (op.value !== undefined) {
-      return {
-        added: 0,
-        removed: await memberships.removeMembers(
-          group._id,
-          values(op.value).map((m) => m.value),
-        ),
-      };
-    }
-    return { added: 0, removed: await memberships.removeAllMembers(group._id) };
   }
 
   return {

@@ -6,7 +6,8 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
-import { errorBody, ScimError } from '../scim/errors.js';
+import { DomainError } from '../errors.js';
+import { errorBody, ScimError, type ScimType } from '../scim/errors.js';
 import type { Logger } from '../logger.js';
 
 /** Errors of the admin API and the end-user endpoints: `{ error: { code, message } }`. */
@@ -53,9 +54,68 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-const KOA_STATUS_TYPES: Record<number, string> = { 400: 'invalidSyntax' };
+const KOA_STATUS_TYPES: Record<number, ScimType> = { 400: 'invalidSyntax' };
 
-/** Turns every failure into a SCIM error body (or the admin shape under /admin), never a stack trace. */
+/** One error as answered: from a DomainError (src/errors.ts), a ScimError or an AdminError. */
+export interface Answer {
+  status: number;
+  message: string;
+  code?: string;
+  scimType?: ScimType;
+  headers: Record<string, string>;
+}
+
+/** The answer to a refusal (DomainError, ScimError, AdminError); undefined for anything else. */
+export function refusalAnswer(err: unknown): Answer | undefined {
+  if (err instanceof DomainError) {
+    return { status: err.status, message: err.message, code: err.code, scimType: err.scimType, headers: {} };
+  }
+  if (err instanceof ScimError) {
+    return { status: err.status, message: err.message, scimType: err.scimType, headers: err.headers };
+  }
+  if (err instanceof AdminError) return { status: err.status, message: err.message, code: err.code, headers: {} };
+  return undefined;
+}
+
+/** Refusals as they say, a database going away as 503, Koa's own errors as they are, anything else 500. */
+function answerTo(err: unknown, ctx: Context, logger: Logger): Answer {
+  const refusal = refusalAnswer(err);
+  if (refusal) return refusal;
+  if (isDatabaseUnavailable(err)) {
+    logger.warn({ requestId: ctx.state.requestId, err: (err as Error).message }, 'database unavailable');
+    return { status: 503, message: 'The database is unavailable; retry later', headers: { 'Retry-After': '5' } };
+  }
+  if (typeof (err as { status?: unknown }).status === 'number' && (err as { expose?: boolean }).expose) {
+    const e = err as { status: number; message: string; headers?: Record<string, string> };
+    return { status: e.status, message: e.message, scimType: KOA_STATUS_TYPES[e.status], headers: e.headers ?? {} };
+  }
+  logger.error({ requestId: ctx.state.requestId, err }, 'unhandled error');
+  return { status: 500, message: 'Internal server error', headers: {} };
+}
+
+/** Whether the path is answered with the admin error shape rather than a SCIM error body. */
+function usesAdminShape(path: string): boolean {
+  return (
+    path.startsWith('/admin/') ||
+    path === '/console' ||
+    path.startsWith('/console/') ||
+    path === '/activate' ||
+    path === '/reset-password' ||
+    path.startsWith('/auth/')
+  );
+}
+
+/** `{ error: { code, message } }`: the code given, else the scimType, else a name for the status. */
+function adminErrorBody(error: { status: number; message: string; code?: string; scimType?: ScimType }) {
+  return { error: { code: error.code ?? error.scimType ?? statusCode(error.status), message: error.message } };
+}
+
+/**
+ * The one place failures become answers: refusals (DomainError, ScimError, AdminError) as they
+ * say, a database going away as 503, Koa's own errors as they are, anything else a 500 without a
+ * stack trace. A SCIM error body under /scim/v2 and at the root, the admin shape under /admin and on
+ * the end-user endpoints.
+ */
 export function errorHandler(logger: Logger) {
   return async function handleErrors(ctx: Context, next: Next) {
     try {
@@ -64,33 +124,13 @@ export function errorHandler(logger: Logger) {
         throw new ScimError(404, `No endpoint at ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
-      let error: ScimError | AdminError;
-      if (err instanceof ScimError || err instanceof AdminError) {
-        error = err;
-      } else if (isDatabaseUnavailable(err)) {
-        logger.warn({ requestId: ctx.state.requestId, err: (err as Error).message }, 'database unavailable');
-        error = new ScimError(503, 'The database is unavailable; retry later', undefined, { 'Retry-After': '5' });
-      } else if (typeof (err as { status?: unknown }).status === 'number' && (err as { expose?: boolean }).expose) {
-        const e = err as { status: number; message: string; headers?: Record<string, string> };
-        error = new ScimError(e.status, e.message, KOA_STATUS_TYPES[e.status] as never, e.headers ?? {});
-      } else {
-        logger.error({ requestId: ctx.state.requestId, err }, 'unhandled error');
-        error = new ScimError(500, 'Internal server error');
-      }
+      const error = answerTo(err, ctx, logger);
       ctx.status = error.status;
-      if (error instanceof ScimError) ctx.set(error.headers);
-      if (
-        ctx.path.startsWith('/admin/') ||
-        ctx.path === '/console' ||
-        ctx.path.startsWith('/console/') ||
-        ctx.path === '/activate' ||
-        ctx.path === '/reset-password' ||
-        ctx.path.startsWith('/auth/')
-      ) {
-        const code = error instanceof AdminError ? error.code : (error.scimType ?? statusCode(error.status));
-        ctx.body = { error: { code, message: error.message } };
+      ctx.set(error.headers);
+      if (usesAdminShape(ctx.path)) {
+        ctx.body = adminErrorBody(error);
       } else {
-        ctx.body = errorBody(error as ScimError);
+        ctx.body = errorBody(error);
         ctx.type = SCIM_CONTENT_TYPE;
       }
     }

@@ -4,7 +4,9 @@ import { SCIM_CONTENT_TYPE } from './errors.js';
 import { etagFor, etagMatches } from '../scim/etag.js';
 import type { Principal } from './auth.js';
 import type { Actor } from '../events/types.js';
+import { parseProjection, type Projection } from '../scim/projection.js';
 import type { ScimResource } from '../scim/validate.js';
+import type { Router } from './router.js';
 
 /** Sets the ETag; true (and 304) when a read's If-None-Match already has this version. */
 function notModified(ctx: Context, version: number): boolean {
@@ -50,4 +52,19 @@ export function ifMatch(ctx: Context): string | undefined {
 /** Query parameters as a plain object (arrays kept, so duplicates can be refused). */
 export function queryOf(ctx: Context): Record<string, unknown> {
   return { ...ctx.query };
+}
+
+/** `attributes` / `excludedAttributes` of the request (RFC 7644 §3.9), for reads and writes alike. */
+export function projectionOf(ctx: Context): Projection {
+  return parseProjection(ctx.query.attributes, ctx.query.excludedAttributes);
+}
+
+/** GET {path} and POST {path}/.search: one list, asked for in the query or in the body. */
+export function listRoutes(router: Router, path: string, list: (raw: Record<string, unknown>) => Promise<unknown>) {
+  router.get(path, async (ctx) => {
+    ctx.body = await list(queryOf(ctx));
+  });
+  router.post(`${path}/.search`, async (ctx) => {
+    ctx.body = await list(ctx.request.body as Record<string, unknown>);
+  });
 }

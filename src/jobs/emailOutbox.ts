@@ -1,34 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import type { IndexSpec } from '../db/mongo.js';
 import type { Actor, EventType, NewEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { renderTemplate, type TemplateName, type Templates, type TemplateVars } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
+import { createOutboxClaims } from './outboxClaims.js';
 import { isEmailAddress } from '../scim/validate.js';
 
 /**
  * The email outbox (collection `emails`). An email is rendered and stored first, then a
  * `send-email` job delivers it. Each attempt first takes the email's claim (an insert into
- * `emailClaims` under the email's id: only one caller can succeed) with a lease, so a job that runs twice, or on two
+ * `outbox_claims` under the email's id: only one caller can succeed) with a lease, so a job that runs twice, or on two
  * Roster instances, never sends again after a successful send. Bodies hold single-use links: they are cleared (set to null) as soon as the
  * email is sent or has failed for good.
  */
 
 export const EMAILS_COLLECTION = 'emails';
-/** One document per email being or having been sent: the atomic claim (see takeClaim). */
-export const EMAIL_CLAIMS_COLLECTION = 'emailClaims';
-
-export interface EmailClaim {
-  /** The email's id. */
-  _id: string;
-  leaseId: string;
-  leaseUntil: Date;
-  /** true once the email is sent or failed: the claim is never given up again. */
-  done: boolean;
-  claimedAt: Date;
-}
-
 export type EmailKind = TemplateName;
 export type EmailStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
@@ -75,7 +63,7 @@ export interface OutboxEmail {
   attempts: number;
   /** Earliest time of the next attempt (wall clock). */
   nextAttemptAt: Date;
-  /** Owner and expiry of the current 'sending' claim (mirrors emailClaims); a stale claim may be taken over. */
+  /** Owner and expiry of the current 'sending' claim (mirrors outbox_claims); a stale claim may be taken over. */
   leaseId: string | null;
   leaseUntil: Date | null;
   createdAt: Date;
@@ -125,7 +113,7 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): nu
 
 export function createOutbox(options: OutboxOptions) {
   const emails: Collection<OutboxEmail> = options.db.collection<OutboxEmail>(EMAILS_COLLECTION);
-  const claims: Collection<EmailClaim> = options.db.collection<EmailClaim>(EMAIL_CLAIMS_COLLECTION);
+  const { takeClaim, releaseClaim, closeClaim } = createOutboxClaims(options.db);
   const log = options.logger;
 
   async function insert(input: OutboxEmailInput): Promise<OutboxEmail> {
@@ -172,31 +160,6 @@ export function createOutbox(options: OutboxOptions) {
   }
 
   const cleared = { subject: null, text: null, html: null, leaseId: null, leaseUntil: null };
-
-  /**
-   * Takes the email's claim: inserting a document with the email's id into `emailClaims`, which
-   * fails for every caller but one. A claim whose lease expired (its owner died) is deleted and
-   * taken once more.
-   */
-  async function takeClaim(emailId: string, leaseId: string, leaseUntil: Date): Promise<boolean> {
-    for (let round = 0; round < 2; round++) {
-      try {
-        await claims.insertOne({ _id: emailId, leaseId, leaseUntil, done: false, claimedAt: new Date() });
-        return true;
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-      }
-      const existing = await claims.findOne({ _id: emailId });
-      if (!existing) continue; // released meanwhile: try again
-      if (existing.done || existing.leaseUntil.getTime() >= Date.now()) return false;
-      await claims.deleteOne({ _id: emailId, leaseId: existing.leaseId, done: false });
-    }
-    return false;
-  }
-
-  const releaseClaim = (emailId: string, leaseId: string) => claims.deleteOne({ _id: emailId, leaseId, done: false });
-  const closeClaim = (emailId: string, leaseId: string) =>
-    claims.updateOne({ _id: emailId, leaseId }, { $set: { done: true } });
 
   async function fail(email: OutboxEmail, error: string, extra: Record<string, unknown> = {}): Promise<SendOutcome> {
     const at = options.now();

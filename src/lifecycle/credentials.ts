@@ -1,5 +1,5 @@
 import { SYSTEM, userResource, type Actor } from '../events/types.js';
-import { AdminError } from '../http/errors.js';
+import { ConflictError } from '../errors.js';
 import { normalize } from '../scim/validate.js';
 import type { StoredUser } from '../users/mapping.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
@@ -39,7 +39,7 @@ export function createCredentials(deps: LifecycleContext) {
     async expirePassword(id: string, actor: Actor) {
       const user = await loadUser(id);
       if (user.lifecycle.passwordStatus === 'PENDING') {
-        throw new AdminError(409, 'no_password', 'The user has no password yet');
+        throw new ConflictError('The user has no password yet', { code: 'no_password' });
       }
       const after = await users.modify(id, { actor, source: user.lifecycle.source }, (u) => {
         u.lifecycle.passwordStatus = 'EXPIRED';

@@ -1,5 +1,5 @@
 import { SYSTEM, userResource, type Actor } from '../events/types.js';
-import { AdminError } from '../http/errors.js';
+import { ConflictError, InvalidError } from '../errors.js';
 import { EMAIL_EVENT_TYPES, type EmailKind } from '../jobs/index.js';
 import { isEmailAddress } from '../scim/validate.js';
 import { companyEmailOf, type StoredUser } from '../users/mapping.js';
@@ -22,7 +22,9 @@ export function checkDestination(destination: unknown): string | undefined {
   ) {
     return destination;
   }
-  throw new AdminError(400, 'invalid_destination', 'destination must be "company", "alternate" or an email address');
+  throw new InvalidError('destination must be "company", "alternate" or an email address', {
+    code: 'invalid_destination',
+  });
 }
 
 /**
@@ -132,19 +134,19 @@ export function createLifecycleEmails(deps: LifecycleContext) {
     const destination = checkDestination(options.destination);
     const user = await loadUser(id);
     if (user.lifecycle.state !== 'ACTIVE') {
-      throw new AdminError(409, 'not_eligible', `The user is ${user.lifecycle.state}; ${what} go to ACTIVE users only`);
+      throw new ConflictError(`The user is ${user.lifecycle.state}; ${what} go to ACTIVE users only`, {
+        code: 'not_eligible',
+      });
     }
     if (user.lifecycle.passwordAuthority !== 'none') {
-      throw new AdminError(
-        409,
-        'external_password',
-        `Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`,
-      );
+      throw new ConflictError(`Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`, {
+        code: 'external_password',
+      });
     }
     const kind =
       what === 'activation emails' && user.lifecycle.passwordStatus === 'PENDING' ? 'activation' : 'password-reset';
     const sent = await sendLinkEmail(user, kind, destination, actor);
-    if (!sent) throw new AdminError(409, 'no_address', 'The user has no email address to send to');
+    if (!sent) throw new ConflictError('The user has no email address to send to', { code: 'no_address' });
     return sent;
   }
 

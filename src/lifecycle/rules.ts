@@ -1,4 +1,4 @@
-import { ScimError } from '../scim/errors.js';
+import { InvalidError } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { Lifecycle, PasswordAuthority, UserSource, UserState } from '../users/mapping.js';
 
@@ -44,7 +44,7 @@ export function nextState(current: UserState, input: LifecycleInput): UserState 
   const explicit = input.extension?.state;
   if (explicit && explicit !== current) {
     if (explicit === 'STAGED' && current !== 'STAGED') {
-      throw new ScimError(400, 'A user cannot return to STAGED', 'mutability');
+      throw new InvalidError('A user cannot return to STAGED', { scimType: 'mutability' });
     }
     return explicit;
   }

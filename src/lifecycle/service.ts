@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { SYSTEM, userResource } from '../events/types.js';
-import { AdminError } from '../http/errors.js';
+import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { Jobs } from '../jobs/index.js';
 import { companyEmailOf, type StoredUser, type UserState } from '../users/mapping.js';
 import type { UserService, WriteContext } from '../users/service.js';
@@ -46,6 +46,20 @@ export function createLifecycle(deps: LifecycleDeps) {
     }
   }
 
+  function recordScheduleEvent(
+    type: 'user_activation_schedule_create' | 'user_activation_schedule_delete',
+    schedule: Schedule,
+    user: { _id: string; userName: string },
+    actor: Actor,
+  ) {
+    return deps.recordEvent({
+      type,
+      resource: userResource(user),
+      initiatedBy: actor,
+      details: { scheduleId: schedule._id, state: schedule.state, at: schedule.at.toISOString() },
+    });
+  }
+
   async function addSchedule(
     user: StoredUser,
     input: Pick<Schedule, 'state' | 'at' | 'sendEmail' | 'destination'>,
@@ -53,12 +67,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   ) {
     const schedule = await schedules.create({ userId: user._id, ...input, createdBy: actor }, now());
     await jobs.schedule(STATE_CHANGE_JOB, input.at, { scheduleId: schedule._id });
-    await deps.recordEvent({
-      type: 'user_activation_schedule_create',
-      resource: userResource(user),
-      initiatedBy: actor,
-      details: { scheduleId: schedule._id, state: input.state, at: input.at.toISOString() },
-    });
+    await recordScheduleEvent('user_activation_schedule_create', schedule, user, actor);
     return schedule;
   }
 
@@ -70,12 +79,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     const taken = await schedules.take(schedule._id);
     if (!taken) return false;
     await jobs.cancel({ name: STATE_CHANGE_JOB, data: { scheduleId: schedule._id } });
-    await deps.recordEvent({
-      type: 'user_activation_schedule_delete',
-      resource: userResource(user),
-      initiatedBy: actor,
-      details: { scheduleId: schedule._id, state: schedule.state, at: schedule.at.toISOString() },
-    });
+    await recordScheduleEvent('user_activation_schedule_delete', schedule, user, actor);
     return true;
   }
 
@@ -91,7 +95,7 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   async function loadUser(id: string): Promise<StoredUser> {
     const user = await users.find(id);
-    if (!user) throw new AdminError(404, 'not_found', `User ${id} not found`);
+    if (!user) throw new NotFoundError(`User ${id} not found`, { code: 'not_found' });
     return user;
   }
 
@@ -196,7 +200,8 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     async activate(id: string, options: { sendEmail?: boolean; destination?: string }, actor: Actor) {
       const user = await loadUser(id);
-      if (user.lifecycle.state === 'ACTIVE') throw new AdminError(409, 'already_active', 'The user is already ACTIVE');
+      if (user.lifecycle.state === 'ACTIVE')
+        throw new ConflictError('The user is already ACTIVE', { code: 'already_active' });
       return setState(id, 'ACTIVE', {
         actor,
         source: user.lifecycle.source,
@@ -208,7 +213,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     async suspend(id: string, actor: Actor) {
       const user = await loadUser(id);
       if (user.lifecycle.state === 'SUSPENDED')
-        throw new AdminError(409, 'already_suspended', 'The user is already SUSPENDED');
+        throw new ConflictError('The user is already SUSPENDED', { code: 'already_suspended' });
       return setState(id, 'SUSPENDED', { actor, source: user.lifecycle.source });
     },
 
@@ -218,18 +223,18 @@ export function createLifecycle(deps: LifecycleDeps) {
       actor: Actor,
     ) {
       if (input.state !== 'ACTIVE' && input.state !== 'SUSPENDED') {
-        throw new AdminError(400, 'invalid_state', 'state must be "ACTIVE" or "SUSPENDED"');
+        throw new InvalidError('state must be "ACTIVE" or "SUSPENDED"', { code: 'invalid_state' });
       }
       const at = typeof input.at === 'string' ? new Date(input.at) : undefined;
       if (!at || Number.isNaN(at.getTime()))
-        throw new AdminError(400, 'invalid_at', 'at must be an ISO 8601 date-time');
+        throw new InvalidError('at must be an ISO 8601 date-time', { code: 'invalid_at' });
       if (input.sendEmail !== undefined && typeof input.sendEmail !== 'boolean') {
-        throw new AdminError(400, 'invalid_send_email', 'sendEmail must be a boolean');
+        throw new InvalidError('sendEmail must be a boolean', { code: 'invalid_send_email' });
       }
       const destination = checkDestination(input.destination);
       const user = await loadUser(id);
       if (input.state === 'ACTIVE' && user.lifecycle.state === 'ACTIVE') {
-        throw new AdminError(409, 'already_active', 'The user is already ACTIVE');
+        throw new ConflictError('The user is already ACTIVE', { code: 'already_active' });
       }
       // One pending schedule per user and kind: the new one replaces the old, and the SCIM attribute shows it.
       for (const old of await schedules.pendingFor(id, input.state)) await removeSchedule(old, user, actor);
@@ -248,10 +253,10 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     async cancelSchedule(scheduleId: string, actor: Actor) {
       const schedule = await schedules.get(scheduleId);
-      if (!schedule) throw new AdminError(404, 'not_found', `Schedule ${scheduleId} not found`);
+      if (!schedule) throw new NotFoundError(`Schedule ${scheduleId} not found`, { code: 'not_found' });
       const user = (await users.find(schedule.userId)) ?? ({ _id: schedule.userId, userName: '' } as StoredUser);
       if (!(await removeSchedule(schedule, user, actor)))
-        throw new AdminError(404, 'not_found', `Schedule ${scheduleId} not found`);
+        throw new NotFoundError(`Schedule ${scheduleId} not found`, { code: 'not_found' });
       await users.unset(schedule.userId, [`lifecycle.${scheduleKey(schedule.state)}`]);
     },
 

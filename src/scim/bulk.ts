@@ -1,4 +1,4 @@
-import { badRequest, errorBody, ScimError } from './errors.js';
+import { badRequest, errorBody, ScimError, type ErrorLike } from './errors.js';
 import { SCHEMA_URNS } from './schemaRegistry.js';
 
 export interface BulkOperation {
@@ -107,7 +107,7 @@ export function substituteBulkIds<T>(value: T, ids: Map<string, string>): T {
   return swap(value) as T;
 }
 
-export function errorResult(op: BulkOperation, error: ScimError): BulkResult {
+export function errorResult(op: BulkOperation, error: ErrorLike): BulkResult {
   return {
     method: op.method,
     ...(op.bulkId ? { bulkId: op.bulkId } : {}),

@@ -1,4 +1,3 @@
-import type { Config } from '../config/index.js';
 import { RESOURCE_TYPES, SCHEMA_URNS, type SchemaRegistry } from './schemaRegistry.js';
 
 /** The features Roster really implements; discovery advertises exactly these. */
@@ -12,7 +11,13 @@ export interface Features {
   cursorPaging: boolean;
 }
 
-export function serviceProviderConfig(config: Config, baseUrl: string, features: Features) {
+/** The part of Roster's configuration discovery shows (the protocol module knows no more of it). */
+export interface DiscoverySettings {
+  server: { publicUrl: string };
+  scim: { maxResults: number; defaultCount: number; bulk: { maxOperations: number; maxPayloadSize: number } };
+}
+
+export function serviceProviderConfig(config: DiscoverySettings, baseUrl: string, features: Features) {
   return {
     schemas: [SCHEMA_URNS.serviceProviderConfig],
     documentationUri: `${config.server.publicUrl}/`,

@@ -34,12 +34,19 @@ export interface ScimErrorBody {
   detail: string;
 }
 
-export function errorBody(error: ScimError): ScimErrorBody {
+/** What an error body is made of: a ScimError, or any error with a status (src/errors.ts). */
+export interface ErrorLike {
+  status: number;
+  scimType?: ScimType;
+  message: string;
+}
+
+export function errorBody(error: ErrorLike): ScimErrorBody {
   return {
     schemas: [ERROR_SCHEMA],
     status: String(error.status),
     ...(error.scimType ? { scimType: error.scimType } : {}),
-    detail: error.detail,
+    detail: error.message,
   };
 }
 

@@ -1,3 +1,4 @@
+// Over ~350 lines on purpose: a pure protocol module, one translation (filter AST -> MongoDB query) read top to bottom.
 /**
  * SCIM filters (RFC 7644 §3.4.2.2) -> a MongoDB query (plain objects) plus an exact in-memory matcher.
  *

@@ -1,3 +1,4 @@
+// Over ~350 lines on purpose: a pure protocol module, RFC 7644 §3.5.2 and the IdP request shapes in one place.
 /**
  * SCIM PATCH (RFC 7644 §3.5.2) on the SCIM form of a resource, plus the request shapes Okta and Microsoft Entra ID
  * really send. Pure: no I/O. The caller validates the patched resource against the schema afterwards (types,

@@ -3,7 +3,12 @@ import { insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mong
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
 
-/** One document per claimed address: the directory-wide uniqueness space of company and alternate emails. */
+/**
+ * One document per claimed address: the directory-wide uniqueness space of company and alternate
+ * emails ("email claims" everywhere; the outbox's send claims are `outbox_claims`).
+ */
+export const EMAIL_CLAIMS_COLLECTION = 'email_claims';
+
 interface EmailClaim {
   _id: string;
   userId: string;
@@ -23,7 +28,7 @@ export const USER_INDEXES: IndexSpec[] = [
     options: { name: 'state_passwordStatus' },
   },
   { collection: 'users', key: { 'lifecycle.locked': 1 }, options: { name: 'locked' } },
-  { collection: 'email_claims', key: { userId: 1 }, options: { name: 'userId' } },
+  { collection: EMAIL_CLAIMS_COLLECTION, key: { userId: 1 }, options: { name: 'userId' } },
 ];
 
 export interface LifecycleCounts {
@@ -67,24 +72,32 @@ export type UserRepository = ReturnType<typeof createUserRepository>;
  */
 export function createUserRepository(db: Db) {
   const users: Collection<StoredUser> = db.collection<StoredUser>('users');
-  const claims: Collection<EmailClaim> = db.collection<EmailClaim>('email_claims');
+  const emailClaims: Collection<EmailClaim> = db.collection<EmailClaim>(EMAIL_CLAIMS_COLLECTION);
 
   async function claim(userId: string, email: string): Promise<void> {
     try {
-      await claims.insertOne({ _id: email, userId, at: new Date() });
+      await emailClaims.insertOne({ _id: email, userId, at: new Date() });
       return;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }
-    const holder = await claims.findOne({ _id: email });
+    const holder = await emailClaims.findOne({ _id: email });
     if (!holder || holder.userId === userId) return;
-    const owner = await users.findOne({ _id: holder.userId }, { projection: { norm: 1 } });
-    const ownerHolds = owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email);
+    const ownerHolds = await holds(holder.userId, email);
     const young = holder.at !== undefined && Date.now() - holder.at.getTime() < CLAIM_GRACE_MS;
     if (ownerHolds || young) throw new DuplicateError('email', email);
     // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
-    const taken = await claims.updateOne({ _id: email, userId: holder.userId }, { $set: { userId, at: new Date() } });
+    const taken = await emailClaims.updateOne(
+      { _id: email, userId: holder.userId },
+      { $set: { userId, at: new Date() } },
+    );
     if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
+  }
+
+  /** Whether the user exists and has this address as company or alternate email (a claim is not stale). */
+  async function holds(userId: string, email: string): Promise<boolean> {
+    const owner = await users.findOne({ _id: userId }, { projection: { norm: 1 } });
+    return Boolean(owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email));
   }
 
   async function claimAll(userId: string, emails: string[]): Promise<void> {
@@ -101,7 +114,7 @@ export function createUserRepository(db: Db) {
   }
 
   async function release(userId: string, emails: string[]): Promise<void> {
-    if (emails.length) await claims.deleteMany({ _id: { $in: emails }, userId });
+    if (emails.length) await emailClaims.deleteMany({ _id: { $in: emails }, userId });
   }
 
   return {
@@ -142,7 +155,7 @@ export function createUserRepository(db: Db) {
       );
       const flat = wanted.flatMap((list, i) => list.map((claimDoc) => ({ claimDoc, i })));
       const failedClaims = await insertUnordered(
-        claims,
+        emailClaims,
         flat.map((f) => f.claimDoc),
       );
       // A refused claim may be stale: the one-by-one path decides (and takes stale claims over).
@@ -171,12 +184,44 @@ export function createUserRepository(db: Db) {
       return results;
     },
 
+    /**
+     * What insert() (no `before`) or replace() would refuse, read without writing: another user's
+     * userName, or an address another user holds. For dry runs; the writes check for themselves.
+     */
+    async findDuplicate(user: StoredUser, before?: StoredUser): Promise<DuplicateError | undefined> {
+      if (!before || before.norm.userName !== user.norm.userName) {
+        const other = await users.findOne({ 'norm.userName': user.norm.userName }, { projection: { _id: 1 } });
+        if (other && other._id !== user._id) return new DuplicateError('userName', user.userName);
+      }
+      const old = before ? uniqueEmails(before) : [];
+      for (const email of uniqueEmails(user).filter((e) => !old.includes(e))) {
+        const holder = await emailClaims.findOne({ _id: email });
+        if (holder && holder.userId !== user._id && (await holds(holder.userId, email))) {
+          return new DuplicateError('email', email);
+        }
+      }
+      return undefined;
+    },
+
     findById(id: string): Promise<StoredUser | null> {
       return users.findOne({ _id: id });
     },
 
     findByIds(ids: string[], projection?: Record<string, 0 | 1>): Promise<StoredUser[]> {
       return users.find({ _id: { $in: ids } }, projection ? { projection } : {}).toArray();
+    },
+
+    /** Every user in creation order, without password data, read a batch at a time (exports). */
+    streamAll(batchSize: number): AsyncIterable<StoredUser> {
+      return users
+        .find({}, { projection: { secret: 0 } })
+        .sort({ 'meta.created': 1, _id: 1 })
+        .batchSize(batchSize);
+    },
+
+    /** Answers once the database does: the first query of a stream, run before its answer starts. */
+    async ping(): Promise<void> {
+      await users.findOne({}, { projection: { _id: 1 } });
     },
 
     findByUserName(userName: string): Promise<StoredUser | null> {
@@ -210,7 +255,7 @@ export function createUserRepository(db: Db) {
 
     async delete(user: StoredUser): Promise<boolean> {
       const result = await users.deleteOne({ _id: user._id });
-      await claims.deleteMany({ userId: user._id });
+      await emailClaims.deleteMany({ userId: user._id });
       return result.deletedCount === 1;
     },
 

@@ -1,8 +1,7 @@
 import type { RouterContext } from '@koa/router';
 import { createRouter, type Router } from '../http/router.js';
 import type { Principal } from '../http/auth.js';
-import { actorOf, ifMatch, queryOf, sendCreated, sendResource } from '../http/scimResponse.js';
-import { parseProjection } from '../scim/projection.js';
+import { actorOf, ifMatch, listRoutes, projectionOf, sendCreated, sendResource } from '../http/scimResponse.js';
 import type { UserService, WriteContext } from './service.js';
 
 /** /Users: thin HTTP glue over the user service. */
@@ -13,28 +12,22 @@ export function userRoutes(service: UserService): Router {
     source: (ctx.state.principal as Principal).source,
     ifMatch: ifMatch(ctx),
   });
-  const projection = (ctx: RouterContext) => parseProjection(ctx.query.attributes, ctx.query.excludedAttributes);
 
-  router.get('/Users', async (ctx) => {
-    ctx.body = await service.list(queryOf(ctx));
-  });
-  router.post('/Users/.search', async (ctx) => {
-    ctx.body = await service.list(ctx.request.body as Record<string, unknown>);
-  });
+  listRoutes(router, '/Users', (raw) => service.list(raw));
   router.post('/Users', async (ctx) => {
-    const { user, resource, location } = await service.create(ctx.request.body, context(ctx), projection(ctx));
+    const { user, resource, location } = await service.create(ctx.request.body, context(ctx), projectionOf(ctx));
     sendCreated(ctx, resource, user.meta.version, location);
   });
   router.get('/Users/:id', async (ctx) => {
-    const { user, resource } = await service.get(ctx.params.id, projection(ctx));
+    const { user, resource } = await service.get(ctx.params.id, projectionOf(ctx));
     sendResource(ctx, resource, user.meta.version);
   });
   router.put('/Users/:id', async (ctx) => {
-    const { user, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    const { user, resource } = await service.replace(ctx.params.id, ctx.request.body, context(ctx), projectionOf(ctx));
     sendResource(ctx, resource, user.meta.version);
   });
   router.patch('/Users/:id', async (ctx) => {
-    const { user, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projection(ctx));
+    const { user, resource } = await service.patch(ctx.params.id, ctx.request.body, context(ctx), projectionOf(ctx));
     sendResource(ctx, resource, user.meta.version);
   });
   router.delete('/Users/:id', async (ctx) => {

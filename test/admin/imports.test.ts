@@ -320,6 +320,36 @@ describe('dry run', () => {
   });
 });
 
+describe('dry run and import judge alike', () => {
+  it('refuses the same lines with the same reasons as the import, and as SCIM does', async () => {
+    const text = [
+      'Username,Email,state,Password,jobTitle',
+      'alike1@example.com,alike1@example.com,,,Tester',
+      'kept@example.com,,STAGED,,', // an update the lifecycle refuses
+      'boss@example.com,,,abc,', // an update with a password the policy refuses
+      'alike2@example.com,alike2@example.com,,short,', // a create with a weak password
+      'alike3@example.com,kim@home.example,,,', // another user's home email is free for a company email
+    ].join('\n');
+    const dry = await importCsv(t, text, '?dryRun=true');
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ created: 2, updated: 0, failed: 3 });
+    expect(await userByName(t, 'alike1@example.com')).toBeUndefined();
+    const real = await importCsv(t, text);
+    expect(real.status).toBe(200);
+    expect(real.body).toMatchObject({ created: 2, updated: 0, failed: 3 });
+    expect(real.body.errors).toEqual(dry.body.errors);
+    expect(dry.body.errors.map((e: { line: number }) => e.line)).toEqual([3, 4, 5]);
+    // The reason a line gets is the detail a SCIM client gets for the same user.
+    const scim = await t.scim().post('/Users', {
+      schemas: [USER],
+      userName: 'alike4@example.com',
+      password: 'short',
+    });
+    expect(scim.status).toBe(400);
+    expect(dry.body.errors[2].reason).toBe(scim.body.detail.replace('alike4@example.com', 'alike2@example.com'));
+  });
+});
+
 describe('bulk default state ACTIVE', () => {
   it('imports users as ACTIVE without sending them email', async () => {
     const active = await startTestRoster(

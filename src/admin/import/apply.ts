@@ -1,0 +1,106 @@
+/**
+ * Writing one line through the user service, source `bulk`, no email. The service judges the user
+ * exactly as it judges a SCIM POST or PUT; in a dry run (ctx.dryRun) it judges and writes nothing.
+ * - An existing userName (case-insensitive) is an update: the current SCIM form with the CSV values
+ *   laid over it (merge.ts), guarded by the version read; a line that changes nothing writes nothing
+ *   (`unchanged`).
+ * - Groups are additive: the user is added to the listed groups and stays in others. Memberships
+ *   are added right after the user (a crash between the two is repaired by importing the file
+ *   again: memberships are idempotent).
+ */
+import { randomUUID } from 'node:crypto';
+import type { MembershipRepository } from '../../groups/memberships.js';
+import { ConflictError, PreconditionFailedError } from '../../errors.js';
+import { etagFor } from '../../scim/etag.js';
+import type { Projection } from '../../scim/projection.js';
+import type { ScimResource } from '../../scim/validate.js';
+import { toScimUser } from '../../users/mapping.js';
+import type { UserService, WriteContext } from '../../users/service.js';
+import { ENTERPRISE_SCHEMA } from '../csvColumns.js';
+import { isObj, mergeForUpdate } from './merge.js';
+import type { Outcome } from './report.js';
+import { DRY_RUN_MANAGER, type GroupTarget, type Row } from './validate.js';
+
+const UPDATE_ATTEMPTS = 3;
+/** The answer of a write is not used: without `groups` the service skips the user's group lookup. */
+const NO_GROUPS: Projection = { excludedAttributes: ['groups'] };
+
+export interface WriterDeps {
+  users: UserService;
+  memberships: MembershipRepository;
+  /** Who writes, source `bulk`, no email; dryRun: judge only. */
+  ctx: WriteContext;
+  baseUrl: string;
+}
+
+export function createWriter(deps: WriterDeps) {
+  const { users, memberships, ctx, baseUrl } = deps;
+  const dryRun = Boolean(ctx.dryRun);
+  /** Members added per group, for one group_update event each at the end. */
+  const groupsTouched = new Map<string, number>();
+
+  /** Adds the user to the groups (a dry run counts those it would add); returns how many. */
+  async function joinGroups(userId: string, targets: GroupTarget[], isNew: boolean): Promise<number> {
+    let added = 0;
+    for (const group of targets) {
+      if (dryRun) {
+        if (!isNew && !(await memberships.has(group.id, userId))) added++;
+        continue;
+      }
+      const n = await memberships.addMembers(group.id, [{ id: userId, type: 'User' }]);
+      if (n) groupsTouched.set(group.id, (groupsTouched.get(group.id) ?? 0) + n);
+      added += n;
+    }
+    return added;
+  }
+
+  return {
+    groupsTouched,
+
+    /** The line's user as SCIM input, with its manager's id. */
+    inputOf(row: Row, managerId: string | undefined): ScimResource {
+      const input = structuredClone(row.csv.user);
+      if (!managerId) return input;
+      const enterprise = isObj(input[ENTERPRISE_SCHEMA]) ? input[ENTERPRISE_SCHEMA] : {};
+      const value = managerId === DRY_RUN_MANAGER ? randomUUID() : managerId;
+      input[ENTERPRISE_SCHEMA] = { ...enterprise, manager: { value } };
+      const schemas = input.schemas as string[];
+      if (!schemas.includes(ENTERPRISE_SCHEMA)) schemas.push(ENTERPRISE_SCHEMA);
+      return input;
+    },
+
+    /** Creates the user, or updates the one with this userName. */
+    async write(row: Row, input: ScimResource, targets: GroupTarget[]): Promise<Outcome> {
+      for (let attempt = 1; ; attempt++) {
+        // One indexed lookup per line (no map of every user: the import's memory stays flat).
+        const current = await users.findByUserName(row.userName);
+        if (!current) {
+          try {
+            const { user } = await users.create(input, ctx, NO_GROUPS);
+            await joinGroups(user._id, targets, true);
+            return 'created';
+          } catch (err) {
+            // Created by someone else meanwhile: update it instead.
+            const other = err instanceof ConflictError && attempt < UPDATE_ATTEMPTS;
+            if (!other || !(await users.findByUserName(row.userName))) throw err;
+            continue;
+          }
+        }
+        const merged = mergeForUpdate(toScimUser(current, baseUrl, undefined), input);
+        let changed: boolean;
+        try {
+          const writeCtx = { ...ctx, ifMatch: etagFor(current.meta.version), skipUnchanged: true };
+          ({ changed } = await users.replace(current._id, merged, writeCtx, NO_GROUPS));
+        } catch (err) {
+          // Someone else wrote the user between our read and our write: merge again onto theirs.
+          if (err instanceof PreconditionFailedError && attempt < UPDATE_ATTEMPTS) continue;
+          throw err;
+        }
+        const added = await joinGroups(current._id, targets, false);
+        return changed || added ? 'updated' : 'unchanged';
+      }
+    },
+  };
+}
+
+export type Writer = ReturnType<typeof createWriter>;

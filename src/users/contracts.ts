@@ -1,0 +1,36 @@
+/** What callers of the user service hand in: the write's context, the lifecycle's hooks, the password rules. */
+import type { Actor } from '../events/types.js';
+import type { StoredUser, UserSource } from './mapping.js';
+
+export interface WriteContext {
+  actor: Actor;
+  /** The token's source category: decides the default state of new users. */
+  source: UserSource;
+  /** false: no email for this write's transition (CSV import, admin choice). */
+  sendEmail?: boolean;
+  /** Where this write's email goes ("company", "alternate" or an address); used once, never stored. */
+  destination?: string;
+  ifMatch?: string;
+  /**
+   * Judge the write as it would be made (validation, lifecycle rules, password policy, uniqueness)
+   * and write nothing: no document, event, email or schedule. The CSV import's dry run.
+   */
+  dryRun?: boolean;
+  /** A replace that would change nothing (see changesBetween) writes nothing, not even a new version. */
+  skipUnchanged?: boolean;
+}
+
+/** Lifecycle behaviour around user writes (emails, schedules, state events); see src/lifecycle. */
+export interface UserEffects {
+  afterCreate(user: StoredUser, ctx: WriteContext): Promise<void>;
+  afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext): Promise<void>;
+  afterDelete(user: StoredUser, ctx: WriteContext): Promise<void>;
+}
+
+export interface PasswordRules {
+  hash(password: string): Promise<string>;
+  /** Whether the password is the one the stored hash was made from. */
+  verify(password: string, hash: string | undefined): Promise<boolean>;
+  /** A human message when the password breaks the policy. */
+  check(password: string, user: { userName: string; emails: string[] }): string | undefined;
+}

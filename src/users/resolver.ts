@@ -1,0 +1,31 @@
+/** How filters on users (and on elements inside PATCH value paths) find their stored fields. */
+import { InvalidError } from '../errors.js';
+import type { AttributeResolver } from '../scim/filter.js';
+import { createResolver } from '../scim/resolver.js';
+import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
+
+export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
+  return createResolver(schemas, {
+    extensionKeys: { [SCHEMA_URNS.enterprise]: 'enterprise', [SCHEMA_URNS.lifecycle]: 'lifecycle' },
+    normalized: { username: 'norm.userName', 'emails.value': 'norm.emails', emails: 'norm.emails' },
+    joins: { 'groups.value': 'groups.value', groups: 'groups.value' },
+    computed: {
+      active: (op, value) => {
+        const wanted = value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+        if (op === 'pr') return {};
+        if (op !== 'eq' && op !== 'ne')
+          throw new InvalidError('"active" supports eq, ne and pr', { scimType: 'invalidFilter' });
+        const active = op === 'eq' ? wanted : !wanted;
+        return active ? { 'lifecycle.state': 'ACTIVE' } : { 'lifecycle.state': { $ne: 'ACTIVE' } };
+      },
+    },
+  });
+}
+
+/** Resolves attribute names inside a value filter applied to one element (PATCH paths like emails[type eq "work"]). */
+export const elementResolver: AttributeResolver = ({ attribute, subAttribute }) => ({
+  field: subAttribute ? `${attribute}.${subAttribute}` : attribute,
+  type: attribute.toLowerCase() === 'primary' ? 'boolean' : 'string',
+  caseExact: false,
+  multiValued: false,
+});

@@ -11,6 +11,14 @@ import type { Principal } from './auth.js';
 export function createBuckets(now: () => number = Date.now, maxKeys = 100_000) {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
+    /** Like take, but takes nothing: the seconds to wait when the bucket is empty, else undefined. */
+    peek(key: string, perMinute: number): number | undefined {
+      const bucket = buckets.get(key);
+      if (!bucket) return undefined;
+      const perMs = perMinute / 60_000;
+      const tokens = Math.min(perMinute, bucket.tokens + (now() - bucket.at) * perMs);
+      return tokens < 1 ? Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) : undefined;
+    },
     take(key: string, perMinute: number): number | undefined {
       const perMs = perMinute / 60_000;
       const t = now();

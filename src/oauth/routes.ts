@@ -64,5 +64,10 @@ export function oauthRoutes(config: Config, tokens: TokenService): Router {
       ctx.body = { error: err.error, error_description: err.message };
     }
   });
+  router.all('/oauth/token', (ctx) => {
+    ctx.status = 405;
+    ctx.set('Allow', 'POST');
+    ctx.body = { error: 'invalid_request', error_description: 'Use POST' };
+  });
   return router;
 }

@@ -29,6 +29,7 @@ export function accessTokenClaims(input: AccessTokenInput): JWTPayload {
     client_id: input.clientId,
     scope: input.scopes.join(' '),
     iat,
+    nbf: iat,
     exp: iat + input.ttlSeconds,
     jti: input.jti,
   };

@@ -94,6 +94,7 @@ describe('POST /oauth/token', () => {
       client_id: client.client_id,
       scope: 'scim:read scim:write',
       iat,
+      nbf: iat,
       exp: iat + 3600,
     });
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);

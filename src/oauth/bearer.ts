@@ -83,7 +83,12 @@ export function createBearerVerifier(deps: BearerVerifierDeps) {
       algorithms: issuer.algorithms,
       requiredClaims: ['exp'],
     });
-    if (!callerAllowed(issuer, payload)) return undefined;
+    if (!callerAllowed(issuer, payload)) {
+      // Names the caller (never the token) so an admin can add it to the allow-list.
+      const { sub, appid, azp } = payload;
+      deps.logger.warn({ issuer: issuer.name, sub, appid, azp }, 'trusted issuer token from a caller not allowed');
+      return undefined;
+    }
     return { name: issuer.name, source: issuer.source, scopes: [...issuer.scopes] };
   }
 

@@ -22,10 +22,17 @@ export interface AuthSchemes {
   trustedIssuers: boolean;
 }
 
-/** RFC 7643 §5 authenticationSchemes for what is enabled; the first listed is primary. */
+/** RFC 7643 §5 authenticationSchemes for what is enabled; the first listed (static tokens when there are any) is primary. */
 export function authenticationSchemes(enabled: AuthSchemes, publicUrl: string) {
   const docs = `${publicUrl}/`;
   const schemes = [
+    enabled.staticTokens && {
+      type: 'oauthbearertoken',
+      name: 'OAuth Bearer Token',
+      description: 'Authentication with a bearer token issued by the Roster administrator',
+      specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+      documentationUri: docs,
+    },
     enabled.oauthClients && {
       type: 'oauth2',
       name: 'OAuth 2.0 client credentials',
@@ -38,13 +45,6 @@ export function authenticationSchemes(enabled: AuthSchemes, publicUrl: string) {
       name: 'JWT bearer token of a trusted issuer',
       description: 'Bearer JWTs issued by an identity provider configured in oauth.trustedIssuers',
       specUri: 'https://www.rfc-editor.org/rfc/rfc9068',
-      documentationUri: docs,
-    },
-    enabled.staticTokens && {
-      type: 'oauthbearertoken',
-      name: 'OAuth Bearer Token',
-      description: 'Authentication with a bearer token issued by the Roster administrator',
-      specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
       documentationUri: docs,
     },
   ].filter((s) => s !== false);

@@ -220,16 +220,34 @@ describe('the admin API and the credential check', () => {
 });
 
 describe('ServiceProviderConfig.authenticationSchemes', () => {
-  it('lists OAuth client credentials (primary) and the static tokens, with spec and documentation links', async () => {
+  it('lists the static tokens (primary) and OAuth client credentials, with spec and documentation links', async () => {
     const res = await t.scim().get('/ServiceProviderConfig').expect(200);
     const schemes = res.body.authenticationSchemes as Record<string, unknown>[];
     expect(schemes.map((s) => [s.type, s.primary])).toEqual([
-      ['oauth2', true],
-      ['oauthbearertoken', false],
+      ['oauthbearertoken', true],
+      ['oauth2', false],
     ]);
     for (const scheme of schemes) {
       expect(scheme.specUri).toMatch(/^https:\/\/www\.rfc-editor\.org\/rfc\/rfc\d+$/);
       expect(scheme.documentationUri).toMatch(/^http:\/\/roster\.test\//);
+    }
+  });
+
+  it('without static SCIM tokens lists OAuth client credentials alone, as primary', async () => {
+    const oauthOnly = await startTestRoster({
+      auth: { ...t.config.auth, scimTokens: [] },
+    });
+    try {
+      const c = await registerClient(oauthOnly, { name: 'only-oauth', source: 'manual', scopes: ['scim:read'] });
+      const res = await oauthOnly
+        .scim(await accessToken(oauthOnly, c))
+        .get('/ServiceProviderConfig')
+        .expect(200);
+      expect(
+        res.body.authenticationSchemes.map((s: { type: string; primary: boolean }) => [s.type, s.primary]),
+      ).toEqual([['oauth2', true]]);
+    } finally {
+      await oauthOnly.close();
     }
   });
 });

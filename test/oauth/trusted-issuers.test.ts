@@ -173,11 +173,11 @@ describe('JWTs of trusted external issuers', () => {
   it('are listed in ServiceProviderConfig', async () => {
     const res = await t.scim().get('/ServiceProviderConfig').expect(200);
     expect(res.body.authenticationSchemes.map((s: { type: string }) => s.type)).toEqual([
+      'oauthbearertoken',
       'oauth2',
       'oauthbearertoken',
-      'oauthbearertoken',
     ]);
-    expect(res.body.authenticationSchemes[1].specUri).toBe('https://www.rfc-editor.org/rfc/rfc9068');
+    expect(res.body.authenticationSchemes[2].specUri).toBe('https://www.rfc-editor.org/rfc/rfc9068');
   });
 });
 

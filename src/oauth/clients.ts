@@ -36,6 +36,13 @@ export interface ClientServiceDeps {
   now?: () => Date;
 }
 
+/** The algorithm a JWK without `alg` is checked with: the one its key type and curve imply. */
+function defaultAlg(key: JWK): string {
+  if (key.kty === 'RSA') return 'RS256';
+  if (key.kty === 'OKP') return 'EdDSA';
+  return { 'P-384': 'ES384', 'P-521': 'ES512' }[key.crv ?? ''] ?? 'ES256';
+}
+
 const newSecret = () => `rcs_${randomBytes(32).toString('base64url')}`;
 const invalid = (message: string) => new AdminError(400, 'invalid_request', message);
 
@@ -56,7 +63,7 @@ async function parseRegistration(body: Record<string, unknown>) {
     }
     if (PRIVATE_MEMBERS.some((m) => m in key)) throw invalid('jwk must be the public key only (no private members)');
     try {
-      await importJWK(key, key.alg ?? (key.kty === 'RSA' ? 'RS256' : key.kty === 'OKP' ? 'EdDSA' : 'ES256'));
+      await importJWK(key, key.alg ?? defaultAlg(key));
     } catch (err) {
       throw invalid(`jwk is not a usable public key: ${(err as Error).message}`);
     }

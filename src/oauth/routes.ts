@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { readRawBody } from '../http/body.js';
 import { createRouter, type Router } from '../http/router.js';
 import { SIGNING_ALG } from '../keys/signingKeys.js';
+import { ASSERTION_ALGS } from './clientAuth.js';
 import { invalidRequest, OAuthError } from './errors.js';
 import { SCOPES } from './scopes.js';
 import type { TokenService } from './tokenService.js';
@@ -35,7 +36,7 @@ export function authorizationServerMetadata(config: Config) {
     grant_types_supported: ['client_credentials'],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
-    token_endpoint_auth_signing_alg_values_supported: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     scopes_supported: [...SCOPES],
     service_documentation: `${config.server.publicUrl}/`,
     access_token_signing_alg_values_supported: [SIGNING_ALG],

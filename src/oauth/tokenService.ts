@@ -5,13 +5,10 @@ import type { NewEvent } from '../events/types.js';
 import { createBuckets } from '../http/rateLimit.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { AssertionLog, OAuthClientDoc } from './clientRepository.js';
-import { readClientCredentials, type ClientCredentials } from './clientAuth.js';
+import { ASSERTION_ALGS, readClientCredentials, type ClientCredentials } from './clientAuth.js';
 import type { ClientService } from './clients.js';
 import { invalidClient, invalidRequest, OAuthError } from './errors.js';
 import { ACCESS_TOKEN_TYP, accessTokenClaims, grantedScopes, rosterIssuer, tokenEndpoint } from './tokens.js';
-
-/** What a client may sign its private_key_jwt assertion with (asymmetric only). */
-const ASSERTION_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export interface TokenServiceDeps {
   config: Config;

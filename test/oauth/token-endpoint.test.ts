@@ -160,6 +160,23 @@ describe('POST /oauth/token', () => {
     );
   });
 
+  it.each(['RS256', 'PS256', 'ES384', 'EdDSA'])('private_key_jwt with a %s key registered without alg', async (alg) => {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+    const jwtClient = await registerClient(t, {
+      name: `jwt-${alg}`,
+      source: 'manual',
+      jwk: await exportJWK(publicKey),
+    });
+    const assertion = await clientAssertion(privateKey, jwtClient.client_id, clock, {}, alg);
+    const res = await tokenRequest(t, {
+      grant_type: 'client_credentials',
+      client_id: jwtClient.client_id,
+      client_assertion_type: ASSERTION_TYPE,
+      client_assertion: assertion,
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  });
+
   it('a wrong secret or an unknown client is invalid_client; with Basic a 401 challenge', async () => {
     const basic = await tokenRequest(
       t,

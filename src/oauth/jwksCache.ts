@@ -64,15 +64,19 @@ export function createJwksCache(options: JwksCacheOptions) {
         let entry = entries.get(uri);
         if (!entry) entries.set(uri, (entry = { fetchedAt: 0, attemptedAt: -Infinity }));
         const stale = now() - entry.fetchedAt >= options.maxAgeSeconds() * 1000;
-        if ((!entry.getKey || stale) && !coolingDown(entry)) await load(uri, entry);
-        else if (entry.inflight) await entry.inflight;
+        if ((!entry.getKey || stale) && !coolingDown(entry)) {
+          // An issuer briefly unreachable: keep verifying with the keys read before, if any.
+          await load(uri, entry).catch((err: unknown) => {
+            if (!entry.getKey) throw err;
+          });
+        } else if (entry.inflight) await entry.inflight.catch(() => undefined);
         if (!entry.getKey) throw new Error(`JWKS ${uri} could not be read`);
         try {
           return await entry.getKey(header, token);
         } catch (err) {
           if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
           // A read under way (another request's) may bring the key; else read once unless cooling down.
-          if (entry.inflight) await entry.inflight;
+          if (entry.inflight) await entry.inflight.catch(() => undefined);
           else if (coolingDown(entry)) throw err;
           else await load(uri, entry);
           return entry.getKey(header, token);

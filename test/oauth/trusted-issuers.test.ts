@@ -18,6 +18,8 @@ let server: Server;
 let jwksRequests = 0;
 /** What the local JWKS endpoint serves right now. */
 let served: JWK[] = [];
+/** When true the JWKS endpoint answers 503. */
+let failing = false;
 const keys: Record<string, { privateKey: CryptoKey; jwk: JWK }> = {};
 
 async function makeKey(kid: string) {
@@ -40,6 +42,10 @@ beforeAll(async () => {
   served = [keys.k1.jwk];
   server = createServer((req, res) => {
     jwksRequests++;
+    if (failing) {
+      res.statusCode = 503;
+      return res.end();
+    }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ keys: served }));
   });
@@ -152,6 +158,19 @@ describe('JWTs of trusted external issuers', () => {
     advance(601);
     expect(await status(await sign('k1'))).toBe(200);
     expect(jwksRequests).toBe(before + 1);
+  });
+
+  it('keeps verifying with the keys read before while the issuer answers errors', async () => {
+    const before = jwksRequests;
+    failing = true;
+    try {
+      advance(601);
+      expect(await status(await sign('k1'))).toBe(200);
+      expect(await status(await sign('k1'))).toBe(200);
+      expect(jwksRequests).toBe(before + 1);
+    } finally {
+      failing = false;
+    }
   });
 
   it('an inline JWKS needs no HTTP; the issuer scopes apply (read-only here)', async () => {

@@ -19,6 +19,16 @@ export interface TokenServiceDeps {
   now?: () => Date;
 }
 
+/** The client id a request claims (unverified): for the failure limit and the event. */
+function claimedClientId(credentials: ClientCredentials): string {
+  if (credentials.clientId !== undefined || credentials.method !== 'private_key_jwt') return credentials.clientId ?? '';
+  try {
+    return String(decodeJwt(credentials.assertion).iss ?? '');
+  } catch {
+    return '';
+  }
+}
+
 /** Why a client's authentication failed: for the event and the log, never containing the secret. */
 class AuthFailure extends Error {}
 
@@ -94,7 +104,8 @@ export function createTokenService(deps: TokenServiceDeps) {
       if (params.grant_type !== 'client_credentials') {
         throw new OAuthError(400, 'unsupported_grant_type', 'Only the client_credentials grant is supported');
       }
-      const keys = [`client:${credentials.clientId ?? ''}`, `address:${address}`];
+      const claimed = claimedClientId(credentials);
+      const keys = [`client:${claimed}`, `address:${address}`];
       throttle(keys);
       let client: OAuthClientDoc;
       try {
@@ -104,7 +115,7 @@ export function createTokenService(deps: TokenServiceDeps) {
         for (const key of keys) failures.take(key, config.oauth.failedAuthPerMinute);
         await deps.recordEvent({
           type: 'oauth_client_auth_failed',
-          initiatedBy: { type: 'client', name: (credentials.clientId ?? 'unknown').slice(0, 100) },
+          initiatedBy: { type: 'client', name: claimed.slice(0, 100) },
           success: false,
           details: { method: credentials.method, reason: err.message.slice(0, 300) },
         });

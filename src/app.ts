@@ -2,7 +2,7 @@ import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type { Db } from 'mongodb';
 import type { Config } from './config/index.js';
 import { discoveryRoutes } from './discovery/routes.js';
-import { requireToken, type Authenticator } from './http/auth.js';
+import { requireScimScope, requireToken, type Authenticator } from './http/auth.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
 import { overloadGuard } from './http/overload.js';
@@ -11,7 +11,7 @@ import { requestContext } from './http/requestContext.js';
 import { createRouter, type Router } from './http/router.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
-import type { Features } from './scim/discovery.js';
+import type { AuthSchemes, Features } from './scim/discovery.js';
 import type { SchemaRegistry } from './scim/schemaRegistry.js';
 
 export interface AppDeps {
@@ -22,6 +22,8 @@ export interface AppDeps {
   metrics: HttpMetrics;
   registry: SchemaRegistry;
   features: Features;
+  /** What ServiceProviderConfig lists as enabled ways to authenticate. */
+  authSchemes: () => AuthSchemes;
   /** Routers mounted under /scim/v2 after the SCIM token check and JSON body parsing. */
   scimRouters?: Router[];
   /** Routers mounted under /admin/v1 after the admin token check (they parse their own bodies). */
@@ -106,9 +108,9 @@ export function createApp(deps: AppDeps): Koa {
   });
   const overload = overloadGuard(() => config.server.overload);
   const scim = createRouter({ prefix: '/scim/v2' });
-  scim.use(requireToken(authenticator, 'scim'), limiter, overload, scimContentType);
+  scim.use(requireToken(authenticator, 'scim'), requireScimScope, limiter, overload, scimContentType);
   // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
-  scim.use(discoveryRoutes(config, deps.registry, deps.features).routes());
+  scim.use(discoveryRoutes(config, deps.registry, deps.features, deps.authSchemes).routes());
   scim.use(
     '/Bulk',
     jsonBody(() => config.scim.bulk.maxPayloadSize),

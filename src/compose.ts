@@ -44,6 +44,13 @@ import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycl
 import { jwksRoutes, signingKeyAdminRoutes } from './keys/routes.js';
 import { createSigningKeys, SIGNING_KEY_INDEXES, type SigningKeys } from './keys/signingKeys.js';
 import { loadTemplates, type Templates } from './mail/templates.js';
+import { oauthClientAdminRoutes } from './oauth/adminRoutes.js';
+import { createBearerVerifier } from './oauth/bearer.js';
+import { createAssertionLog, createClientRepository, OAUTH_INDEXES } from './oauth/clientRepository.js';
+import { createClientService, type ClientService } from './oauth/clients.js';
+import { createJwksCache } from './oauth/jwksCache.js';
+import { oauthRoutes } from './oauth/routes.js';
+import { createTokenService } from './oauth/tokenService.js';
 import { createMailer, type Mailer } from './mail/transport.js';
 
 export interface RosterDeps {
@@ -68,6 +75,7 @@ export interface Roster {
   lifecycle: Lifecycle;
   jobs: Jobs;
   signingKeys: SigningKeys;
+  oauthClients: ClientService;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -101,6 +109,7 @@ const INDEXES: IndexSpec[] = [
   ...LIFECYCLE_INDEXES,
   ...SIGNING_KEY_INDEXES,
   ...CONSOLE_SESSION_INDEXES,
+  ...OAUTH_INDEXES,
 ];
 
 /** What discovery advertises: keep in step with what the routes really do. */
@@ -133,17 +142,38 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   await ensureIndexes(db, INDEXES);
   const events = createEventLog(db, deps.now);
   const registry = createSchemaRegistry(loadSchemaDocuments());
-  const authenticator = createAuthenticator(config, deps.extraTokens);
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
   const signingKeys = createSigningKeys(db, {
     rotateAfterDays: () => config.signing.rotateAfterDays,
     publishRetiredForDays: () => config.signing.publishRetiredForDays,
     now: deps.now,
   });
+  const recordEvent = (event: NewEvent) => events.record(event);
+  const oauthClients = createClientService({
+    repository: createClientRepository(db),
+    recordEvent,
+    secretOverlapHours: () => config.oauth.secretOverlapHours,
+    clientCacheSeconds: () => config.oauth.clientCacheSeconds,
+    now: deps.now,
+  });
+  const tokens = createTokenService({
+    config,
+    clients: oauthClients,
+    assertions: createAssertionLog(db),
+    signingKeys,
+    recordEvent,
+    now: deps.now,
+  });
+  const jwks = createJwksCache({
+    maxAgeSeconds: () => config.oauth.jwksCacheSeconds,
+    cooldownSeconds: () => config.oauth.jwksRefreshCooldownSeconds,
+    now: deps.now,
+  });
+  const verifyJwt = createBearerVerifier({ config, signingKeys, clients: oauthClients, jwks, logger, now: deps.now });
+  const authenticator = createAuthenticator(config, deps.extraTokens, verifyJwt);
   const userRepository = createUserRepository(db);
   const groupRepository = createGroupRepository(db);
   const memberships = createMembershipRepository(db);
-  const recordEvent = (event: NewEvent) => events.record(event);
   // The lifecycle needs the user service and the user service calls the lifecycle after writes.
   const effects: UserEffects = {
     afterCreate: (user, ctx) => lifecycle.effects.afterCreate(user, ctx),
@@ -210,6 +240,11 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     metrics,
     registry,
     features: FEATURES,
+    authSchemes: () => ({
+      staticTokens: authenticator.hasTokens('scim'),
+      oauthClients: config.oauth.enabled,
+      trustedIssuers: config.oauth.trustedIssuers.length > 0,
+    }),
     accepting: () => accepting,
     adminAuth: adminCredential(authenticator, consoleSessions),
     scimRouters: [
@@ -242,6 +277,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         () => lastReload,
       ),
       signingKeyAdminRoutes(signingKeys),
+      oauthClientAdminRoutes(oauthClients),
       eventRoutes(events),
       adminUserQueryRoutes(users),
       adminUserRoutes(users, lifecycle),
@@ -252,6 +288,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     ],
     publicRouters: [
       jwksRoutes(signingKeys),
+      oauthRoutes(config, tokens),
       lifecycleRoutes(config, lifecycle),
       credentialRoutes(config, lifecycle, authenticator),
       consoleRoutes(config, authenticator, consoleSessions, path.join(PROJECT_ROOT, 'console')),
@@ -266,6 +303,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     lifecycle,
     jobs,
     signingKeys,
+    oauthClients,
     async start() {
       await jobs.start();
       await lifecycle.startRecurring();

@@ -38,11 +38,13 @@ async function main(): Promise<void> {
   });
 
   const missing: PrincipalKind[] = [];
-  if (config.auth.scimTokens.length === 0) missing.push('scim');
+  // SCIM clients may instead use OAuth (registered clients or trusted issuers): production needs no SCIM token then.
+  const oauthOnly = config.production && (config.oauth.enabled || config.oauth.trustedIssuers.length > 0);
+  if (config.auth.scimTokens.length === 0 && !oauthOnly) missing.push('scim');
   if (config.auth.adminTokens.length === 0) missing.push('admin');
   if (missing.length && config.production) {
     logger.fatal(
-      'no SCIM or admin token configured (ROSTER_SCIM_TOKEN, ROSTER_ADMIN_TOKEN); refusing to start in production',
+      `no ${missing.join(' or ')} token configured (ROSTER_SCIM_TOKEN, ROSTER_ADMIN_TOKEN); refusing to start in production`,
     );
     process.exit(78);
   }

@@ -17,6 +17,39 @@ const tokenSecret = z
   })
   .refine((t) => Boolean(t.token) !== Boolean(t.hash), 'give exactly one of "token" or "hash"');
 
+const scope = z.enum(['scim:read', 'scim:write', 'admin']);
+/** Asymmetric algorithms only: never `none`, never HMAC (a public key must not become a shared secret). */
+const asymmetricAlg = z.enum([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]);
+const trustedIssuer = z
+  .strictObject({
+    name: z.string().min(1),
+    issuer: z.string().min(1),
+    jwksUri: z.url().optional(),
+    jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    allowedSubjects: z.array(z.string().min(1)).default([]),
+    allowedAppIds: z.array(z.string().min(1)).default([]),
+    source: z.enum(['manual', 'bulk', 'integration']).default('integration'),
+    scopes: z.array(scope).min(1).default(['scim:read', 'scim:write']),
+    algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'ES256']),
+  })
+  .refine((t) => Boolean(t.jwksUri) !== Boolean(t.jwks), 'give exactly one of "jwksUri" or "jwks"')
+  .refine(
+    (t) => t.allowedSubjects.length + t.allowedAppIds.length > 0,
+    'list the allowed callers in "allowedSubjects" and/or "allowedAppIds"',
+  );
+
 const configSchema = z
   .object({
     server: z.strictObject({
@@ -44,6 +77,18 @@ const configSchema = z
         perUsernamePerMinute: z.number().int().min(1),
         perIpPerMinute: z.number().int().min(1),
       }),
+    }),
+    oauth: z.strictObject({
+      enabled: z.boolean(),
+      accessTokenTtlSeconds: z.number().int().min(60).max(86_400),
+      secretOverlapHours: z.number().min(0),
+      clientCacheSeconds: z.number().min(0).max(60),
+      clockSkewSeconds: z.number().int().min(0).max(300),
+      failedAuthPerMinute: z.number().int().min(1),
+      assertionMaxLifetimeSeconds: z.number().int().min(30).max(3600),
+      jwksCacheSeconds: z.number().int().min(30),
+      jwksRefreshCooldownSeconds: z.number().int().min(1),
+      trustedIssuers: z.array(trustedIssuer),
     }),
     scim: z.strictObject({
       maxResults: z.number().int().min(100, 'must be at least 100 (Okta imports by 100)'),
@@ -106,6 +151,7 @@ const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type TokenSource = 'manual' | 'bulk' | 'integration';
+export type TrustedIssuer = Config['oauth']['trustedIssuers'][number];
 export type Json = Record<string, unknown>;
 
 export class ConfigError extends Error {

@@ -30,7 +30,7 @@ export function checkCsrf(ctx: Context, session: ConsoleSession): void {
 
 /** The console's principal: events name the admin token that signed in, as `console:<name>`. */
 export function consolePrincipal(session: ConsoleSession): Principal {
-  return { kind: 'admin', name: `console:${session.adminName}`, source: 'manual' };
+  return { kind: 'admin', name: `console:${session.adminName}`, source: 'manual', scopes: ['admin'] };
 }
 
 /**

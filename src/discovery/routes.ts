@@ -2,12 +2,23 @@ import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import type { SchemaRegistry } from '../scim/schemaRegistry.js';
-import { resourceTypeDocuments, schemaDocuments, serviceProviderConfig, type Features } from '../scim/discovery.js';
+import {
+  resourceTypeDocuments,
+  schemaDocuments,
+  serviceProviderConfig,
+  type AuthSchemes,
+  type Features,
+} from '../scim/discovery.js';
 import { ScimError, notFound } from '../scim/errors.js';
 import { listResponse } from '../scim/list.js';
 
 /** /ServiceProviderConfig, /ResourceTypes and /Schemas: read-only, 405 for any other method. */
-export function discoveryRoutes(config: Config, registry: SchemaRegistry, features: Features): Router {
+export function discoveryRoutes(
+  config: Config,
+  registry: SchemaRegistry,
+  features: Features,
+  authSchemes: () => AuthSchemes,
+): Router {
   const router = createRouter();
   const base = scimBaseUrl(config);
   const schemas = schemaDocuments(registry, base);
@@ -27,7 +38,7 @@ export function discoveryRoutes(config: Config, registry: SchemaRegistry, featur
   };
 
   // Built per request: the SCIM limits it advertises follow a configuration reload.
-  readOnly('/ServiceProviderConfig', () => serviceProviderConfig(config, base, features));
+  readOnly('/ServiceProviderConfig', () => serviceProviderConfig(config, base, features, authSchemes()));
   readOnly(
     '/ResourceTypes',
     (ctx) => (rejectFilter(ctx), listResponse(types, { totalResults: types.length, startIndex: 1 })),

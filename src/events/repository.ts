@@ -30,6 +30,11 @@ export const EVENT_TYPES = [
   'group_delete',
   'import_start',
   'import_end',
+  'oauth_client_created',
+  'oauth_client_secret_rotated',
+  'oauth_client_revoked',
+  'oauth_token_issued',
+  'oauth_client_auth_failed',
 ] as const satisfies readonly EventType[];
 type MissingEventTypes = Exclude<EventType, (typeof EVENT_TYPES)[number]>;
 const everyEventTypeListed: [MissingEventTypes] extends [never] ? true : MissingEventTypes = true;

@@ -21,11 +21,16 @@ export type EventType =
   | 'group_update'
   | 'group_delete'
   | 'import_start'
-  | 'import_end';
+  | 'import_end'
+  | 'oauth_client_created'
+  | 'oauth_client_secret_rotated'
+  | 'oauth_client_revoked'
+  | 'oauth_token_issued'
+  | 'oauth_client_auth_failed';
 
-/** Who acted: a SCIM or admin token (by name), the system (jobs), or the end user. */
+/** Who acted: a SCIM or admin token (by name), an OAuth client at the token endpoint, the system (jobs), or the end user. */
 export interface Actor {
-  type: 'admin' | 'scim' | 'system' | 'user';
+  type: 'admin' | 'scim' | 'client' | 'system' | 'user';
   name: string;
 }
 
@@ -39,7 +44,7 @@ export interface RosterEvent {
   _id: string;
   timestamp: Date;
   type: EventType;
-  resource?: { type: 'User' | 'Group' | 'Import'; id: string; username?: string };
+  resource?: { type: 'User' | 'Group' | 'Import' | 'OAuthClient'; id: string; username?: string };
   initiatedBy: Actor;
   changes?: EventChange[];
   recipientEmail?: string;

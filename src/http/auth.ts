@@ -1,18 +1,32 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Config, TokenSource } from '../config/index.js';
+import type { Grant } from '../oauth/bearer.js';
+import { scimScopeFor } from '../oauth/scopes.js';
 import { ScimError } from '../scim/errors.js';
 import { AdminError } from './errors.js';
 
 /** SCIM clients, admins, and applications that call the credential check (POST /auth/verify). */
 export type PrincipalKind = 'scim' | 'admin' | 'verify';
 
-/** Who is calling: shown in events as `initiatedBy`. */
+/** Who is calling: shown in events as `initiatedBy`; `source` picks the default user state. */
 export interface Principal {
   kind: PrincipalKind;
   name: string;
   source: TokenSource;
+  /** What the caller may do: OAuth scopes; a static token has every scope of its kind. */
+  scopes: readonly string[];
 }
+
+/** The scopes a static token of each kind has, and those that let an OAuth token in. */
+const KIND_SCOPES: Record<PrincipalKind, readonly string[]> = {
+  scim: ['scim:read', 'scim:write'],
+  admin: ['admin'],
+  verify: [],
+};
+
+/** Verifies a JWT bearer token (OAuth access tokens, trusted issuers); undefined when not valid. */
+export type JwtVerifier = (token: string) => Promise<Grant | undefined>;
 
 interface TokenEntry extends Principal {
   hash: Buffer;
@@ -23,42 +37,56 @@ export function sha256(token: string): Buffer {
 }
 
 export interface Authenticator {
+  /** A static token's principal. */
   identify(authorization: string | undefined): Principal | undefined;
+  /** A static token's principal, else what a valid JWT grants. */
+  authenticate(authorization: string | undefined): Promise<Principal | Grant | undefined>;
   hasTokens(kind: PrincipalKind): boolean;
 }
+
+const bearerToken = (authorization: string | undefined) => /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
 
 /** Tokens are kept only as SHA-256 digests and compared in constant time, every entry every time. */
 export function createAuthenticator(
   config: Config,
   extra: { kind: PrincipalKind; name: string; token: string }[] = [],
+  verifyJwt?: JwtVerifier,
 ): Authenticator {
   const entries: TokenEntry[] = [];
   const digest = (t: { token?: string; hash?: string }) =>
     t.token ? sha256(t.token) : Buffer.from(t.hash!.slice('sha256:'.length), 'hex');
-  for (const t of config.auth.scimTokens)
-    entries.push({ kind: 'scim', name: t.name, source: t.source, hash: digest(t) });
-  for (const t of config.auth.adminTokens)
-    entries.push({ kind: 'admin', name: t.name, source: 'manual', hash: digest(t) });
-  for (const t of config.auth.verifyTokens)
-    entries.push({ kind: 'verify', name: t.name, source: 'manual', hash: digest(t) });
-  for (const t of extra) entries.push({ kind: t.kind, name: t.name, source: 'manual', hash: sha256(t.token) });
+  const add = (kind: PrincipalKind, name: string, source: TokenSource, hash: Buffer) =>
+    entries.push({ kind, name, source, hash, scopes: KIND_SCOPES[kind] });
+  for (const t of config.auth.scimTokens) add('scim', t.name, t.source, digest(t));
+  for (const t of config.auth.adminTokens) add('admin', t.name, 'manual', digest(t));
+  for (const t of config.auth.verifyTokens) add('verify', t.name, 'manual', digest(t));
+  for (const t of extra) add(t.kind, t.name, 'manual', sha256(t.token));
 
+  function identify(authorization: string | undefined): Principal | undefined {
+    const token = bearerToken(authorization);
+    if (!token) return undefined;
+    const presented = sha256(token);
+    let found: TokenEntry | undefined;
+    for (const entry of entries) {
+      if (timingSafeEqual(entry.hash, presented) && !found) found = entry;
+    }
+    return found && { kind: found.kind, name: found.name, source: found.source, scopes: KIND_SCOPES[found.kind] };
+  }
   return {
-    identify(authorization) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-      if (!match) return undefined;
-      const presented = sha256(match[1]);
-      let found: TokenEntry | undefined;
-      for (const entry of entries) {
-        if (timingSafeEqual(entry.hash, presented) && !found) found = entry;
-      }
-      return found && { kind: found.kind, name: found.name, source: found.source };
+    identify,
+    async authenticate(authorization) {
+      const principal = identify(authorization);
+      if (principal || !verifyJwt) return principal;
+      const token = bearerToken(authorization);
+      return token ? verifyJwt(token) : undefined;
     },
     hasTokens: (kind) => entries.some((e) => e.kind === kind),
   };
 }
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="roster"' };
+/** RFC 6750 §3.1: a JWT that failed verification (expired, wrong audience, revoked client...). */
+const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer realm="roster", error="invalid_token"' };
 
 const API_NAMES: Record<PrincipalKind, string> = {
   scim: 'the SCIM API',
@@ -66,24 +94,52 @@ const API_NAMES: Record<PrincipalKind, string> = {
   verify: 'the credential check',
 };
 
-/** Guards a router or route: 401 without a valid token, 403 with a token of another kind. */
+/** 403 with the scope that would do (RFC 6750 §3.1). */
+function insufficientScope(ctx: Context, kind: PrincipalKind, needed: string): Error {
+  const message = `The token lacks the scope ${needed}`;
+  const headers = { 'WWW-Authenticate': `Bearer realm="roster", error="insufficient_scope", scope="${needed}"` };
+  if (kind === 'scim') return new ScimError(403, message, undefined, headers);
+  ctx.set(headers);
+  return new AdminError(403, 'insufficient_scope', message);
+}
+
+/**
+ * Guards a router or route: 401 without a valid token, 403 with a static token of another kind or an
+ * OAuth token without a scope for this API (no scope opens the credential check).
+ */
 export function requireToken(authenticator: Authenticator, kind: PrincipalKind) {
   return async function authenticate(ctx: Context, next: Next) {
-    const principal = authenticator.identify(ctx.get('authorization') || undefined);
-    if (!principal) {
-      const message = ctx.get('authorization') ? 'Invalid bearer token' : 'Authorization: Bearer <token> is required';
+    const authorization = ctx.get('authorization') || undefined;
+    const found = await authenticator.authenticate(authorization);
+    if (!found) {
+      const message = authorization ? 'Invalid bearer token' : 'Authorization: Bearer <token> is required';
+      const challenge = bearerToken(authorization)?.includes('.') ? INVALID_TOKEN : CHALLENGE;
       if (kind !== 'scim') {
-        ctx.set(CHALLENGE);
+        ctx.set(challenge);
         throw new AdminError(401, 'unauthorized', message);
       }
-      throw new ScimError(401, message, undefined, CHALLENGE);
+      throw new ScimError(401, message, undefined, challenge);
     }
-    if (principal.kind !== kind) {
-      const message = `A ${principal.kind} token cannot call ${API_NAMES[kind]}`;
+    if ('kind' in found && found.kind !== kind) {
+      const message = `A ${found.kind} token cannot call ${API_NAMES[kind]}`;
       if (kind !== 'scim') throw new AdminError(403, 'forbidden', message);
       throw new ScimError(403, message);
     }
+    if (!('kind' in found)) {
+      if (kind === 'verify') throw new AdminError(403, 'forbidden', `An OAuth token cannot call ${API_NAMES[kind]}`);
+      if (!found.scopes.some((s) => KIND_SCOPES[kind].includes(s))) {
+        throw insufficientScope(ctx, kind, KIND_SCOPES[kind].join(' '));
+      }
+    }
+    const principal: Principal = { kind, ...found };
     ctx.state.principal = principal;
     return next();
   };
+}
+
+/** SCIM reads need scim:read, writes scim:write (static SCIM tokens have both). */
+export async function requireScimScope(ctx: Context, next: Next) {
+  const needed = scimScopeFor(ctx.method, ctx.path);
+  if (!(ctx.state.principal as Principal).scopes.includes(needed)) throw insufficientScope(ctx, 'scim', needed);
+  return next();
 }

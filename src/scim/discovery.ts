@@ -17,7 +17,51 @@ export interface DiscoverySettings {
   scim: { maxResults: number; defaultCount: number; bulk: { maxOperations: number; maxPayloadSize: number } };
 }
 
-export function serviceProviderConfig(config: DiscoverySettings, baseUrl: string, features: Features) {
+/** Which ways of authenticating a SCIM client are really enabled. */
+export interface AuthSchemes {
+  /** Static bearer tokens (auth.scimTokens, ROSTER_SCIM_TOKEN). */
+  staticTokens: boolean;
+  /** OAuth 2.0 client credentials at POST /oauth/token. */
+  oauthClients: boolean;
+  /** JWTs of trusted external issuers (oauth.trustedIssuers). */
+  trustedIssuers: boolean;
+}
+
+/** RFC 7643 §5 authenticationSchemes for what is enabled; the first listed (static tokens when there are any) is primary. */
+export function authenticationSchemes(enabled: AuthSchemes, publicUrl: string) {
+  const docs = `${publicUrl}/`;
+  const schemes = [
+    enabled.staticTokens && {
+      type: 'oauthbearertoken',
+      name: 'OAuth Bearer Token',
+      description: 'Authentication with a bearer token issued by the Roster administrator',
+      specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+      documentationUri: docs,
+    },
+    enabled.oauthClients && {
+      type: 'oauth2',
+      name: 'OAuth 2.0 client credentials',
+      description: `Bearer access tokens from ${publicUrl}/oauth/token (client credentials grant; client_secret_basic, client_secret_post or private_key_jwt); metadata at ${publicUrl}/.well-known/oauth-authorization-server`,
+      specUri: 'https://www.rfc-editor.org/rfc/rfc6749',
+      documentationUri: docs,
+    },
+    enabled.trustedIssuers && {
+      type: 'oauthbearertoken',
+      name: 'JWT bearer token of a trusted issuer',
+      description: 'Bearer JWTs issued by an identity provider configured in oauth.trustedIssuers',
+      specUri: 'https://www.rfc-editor.org/rfc/rfc9068',
+      documentationUri: docs,
+    },
+  ].filter((s) => s !== false);
+  return schemes.map((scheme, i) => ({ ...scheme, primary: i === 0 }));
+}
+
+export function serviceProviderConfig(
+  config: DiscoverySettings,
+  baseUrl: string,
+  features: Features,
+  auth: AuthSchemes,
+) {
   return {
     schemas: [SCHEMA_URNS.serviceProviderConfig],
     documentationUri: `${config.server.publicUrl}/`,
@@ -39,15 +83,7 @@ export function serviceProviderConfig(config: DiscoverySettings, baseUrl: string
       maxPageSize: config.scim.maxResults,
       cursorTimeout: features.cursorPaging ? 3600 : 0,
     },
-    authenticationSchemes: [
-      {
-        type: 'oauthbearertoken',
-        name: 'OAuth Bearer Token',
-        description: 'Authentication with a bearer token issued by the Roster administrator',
-        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
-        primary: true,
-      },
-    ],
+    authenticationSchemes: authenticationSchemes(auth, config.server.publicUrl),
     meta: {
       resourceType: 'ServiceProviderConfig',
       location: `${baseUrl}/ServiceProviderConfig`,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBuckets } from '../../src/http/rateLimit.js';
+import { createBuckets } from '../../src/buckets.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 
 describe('per-token rate limiting', () => {

@@ -7,6 +7,7 @@ Commands:
                             export every user
   users <action> ID...      activate, suspend, send-activation, send-reset, schedule
   events [filters]          show the event log, newest first
+  oauth-clients <action>    create, list, show, rotate, revoke OAuth clients
   help [command]            show help for a command
 
 Options:
@@ -97,5 +98,27 @@ Options:
   --cursor C      continue after a previous page (printed when more events exist)
   --json          print the raw JSON answer instead of a table
   -h, --help      show this help
+`,
+  'oauth-clients': `Usage: roster oauth-clients <action> [ID] [options]
+
+OAuth 2.0 clients of the token endpoint (POST /oauth/token, client credentials grant),
+through /admin/v1/oauth/clients.
+
+Actions:
+  create --name NAME --source manual|bulk|integration [--scope SCOPE]... [--jwk-file FILE]
+                 register a client; prints its client_id and, without --jwk-file,
+                 its client_secret (shown only this once)
+  list           every client, active or revoked
+  show ID        one client (never its secret)
+  rotate ID      a new secret; the previous one keeps working for oauth.secretOverlapHours
+  revoke ID      no more tokens, and the tokens it holds are refused at once
+
+Options:
+  --scope SCOPE     scim:read, scim:write or admin (repeat, or separate with commas);
+                    default scim:read and scim:write
+  --jwk-file FILE   the client's public key as a JWK (JSON): the client authenticates
+                    with private_key_jwt (RFC 7523) instead of a secret
+  --json            print the raw JSON answer
+  -h, --help        show this help
 `,
 };

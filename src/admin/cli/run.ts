@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { eventsCommand } from './commands/events.js';
 import { exportCommand } from './commands/exportUsers.js';
 import { importCommand } from './commands/importCsv.js';
+import { oauthClientsCommand } from './commands/oauthClients.js';
 import { usersCommand } from './commands/users.js';
 import { CommandContext, type CliIo } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   users: usersCommand,
   events: eventsCommand,
+  'oauth-clients': oauthClientsCommand,
 };
 
 function version(): string {

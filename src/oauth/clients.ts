@@ -1,0 +1,178 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { importJWK, type JWK } from 'jose';
+import type { TokenSource } from '../config/index.js';
+import type { Actor, NewEvent } from '../events/types.js';
+import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
+import { hashPassword, verifyPassword } from '../lifecycle/passwords.js';
+import type { ClientRepository, OAuthClientDoc, StoredSecret } from './clientRepository.js';
+import { DEFAULT_CLIENT_SCOPES, isScope, SCOPES, type Scope } from './scopes.js';
+
+const SOURCES: TokenSource[] = ['manual', 'bulk', 'integration'];
+/** Key types a client may register for private_key_jwt (asymmetric only). */
+const KEY_TYPES = ['RSA', 'EC', 'OKP'];
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
+const HOUR_MS = 3_600_000;
+
+/** What the admin API shows of a client: never a secret or its hash. */
+export function clientView(doc: OAuthClientDoc) {
+  return {
+    client_id: doc._id,
+    name: doc.name,
+    source: doc.source,
+    scopes: doc.scopes,
+    token_endpoint_auth_method: doc.publicJwk ? 'private_key_jwt' : 'client_secret_basic',
+    ...(doc.publicJwk && { jwk: doc.publicJwk }),
+    secrets: doc.secrets.map((s) => ({ created_at: s.createdAt, ...(s.expiresAt && { expires_at: s.expiresAt }) })),
+    created_at: doc.createdAt,
+    ...(doc.revokedAt && { revoked_at: doc.revokedAt }),
+  };
+}
+
+export interface ClientServiceDeps {
+  repository: ClientRepository;
+  recordEvent: (event: NewEvent) => Promise<void>;
+  secretOverlapHours: () => number;
+  clientCacheSeconds: () => number;
+  now?: () => Date;
+}
+
+/** The algorithm a JWK without `alg` is checked with: the one its key type and curve imply. */
+function defaultAlg(key: JWK): string {
+  if (key.kty === 'RSA') return 'RS256';
+  if (key.kty === 'OKP') return 'EdDSA';
+  return { 'P-384': 'ES384', 'P-521': 'ES512' }[key.crv ?? ''] ?? 'ES256';
+}
+
+const newSecret = () => `rcs_${randomBytes(32).toString('base64url')}`;
+const invalid = (message: string) => new InvalidError(message, { code: 'invalid_request' });
+
+async function parseRegistration(body: Record<string, unknown>) {
+  const { name, source, scopes, jwk } = body;
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+    throw invalid('name is required (1 to 200 characters)');
+  }
+  if (!SOURCES.includes(source as TokenSource)) throw invalid(`source must be one of ${SOURCES.join(', ')}`);
+  if (scopes !== undefined && (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isScope))) {
+    throw invalid(`scopes must be a non-empty list of ${SCOPES.join(', ')}`);
+  }
+  let publicJwk: JWK | undefined;
+  if (jwk !== undefined) {
+    const key = jwk as JWK;
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk) || !KEY_TYPES.includes(key.kty ?? '')) {
+      throw invalid('jwk must be a public JWK of type RSA, EC or OKP');
+    }
+    if (PRIVATE_MEMBERS.some((m) => m in key)) throw invalid('jwk must be the public key only (no private members)');
+    try {
+      await importJWK(key, key.alg ?? defaultAlg(key));
+    } catch (err) {
+      throw invalid(`jwk is not a usable public key: ${(err as Error).message}`);
+    }
+    publicJwk = key;
+  }
+  return {
+    name: name.trim(),
+    source: source as TokenSource,
+    scopes: [...new Set((scopes as Scope[] | undefined) ?? DEFAULT_CLIENT_SCOPES)],
+    publicJwk,
+  };
+}
+
+/** OAuth clients: registration, secret rotation with an overlap, revocation, and the checks on use. */
+export function createClientService(deps: ClientServiceDeps) {
+  const { repository, recordEvent } = deps;
+  const now = deps.now ?? (() => new Date());
+  const cache = new Map<string, { at: number; doc: OAuthClientDoc | null }>();
+  const event = (type: NewEvent['type'], doc: OAuthClientDoc, actor: Actor) =>
+    recordEvent({
+      type,
+      initiatedBy: actor,
+      resource: { type: 'OAuthClient', id: doc._id },
+      details: { name: doc.name, source: doc.source, scopes: doc.scopes },
+    });
+
+  async function existing(id: string): Promise<OAuthClientDoc> {
+    const doc = await repository.find(id);
+    if (!doc) throw new NotFoundError(`No OAuth client ${id}`, { code: 'not_found' });
+    return doc;
+  }
+
+  return {
+    async create(body: Record<string, unknown>, actor: Actor) {
+      const registration = await parseRegistration(body);
+      const secret = registration.publicJwk ? undefined : newSecret();
+      const doc: OAuthClientDoc = {
+        _id: randomUUID(),
+        name: registration.name,
+        source: registration.source,
+        scopes: registration.scopes,
+        secrets: secret ? [{ hash: await hashPassword(secret), createdAt: now() }] : [],
+        ...(registration.publicJwk && { publicJwk: registration.publicJwk }),
+        createdAt: now(),
+        version: 1,
+      };
+      await repository.insert(doc);
+      await event('oauth_client_created', doc, actor);
+      return { ...clientView(doc), ...(secret && { client_secret: secret }) };
+    },
+
+    list: async () => (await repository.list()).map(clientView),
+
+    get: async (id: string) => clientView(await existing(id)),
+
+    /** A new secret; the ones before it keep working for secretOverlapHours (shortened, never lengthened). */
+    async rotate(id: string, actor: Actor) {
+      const doc = await existing(id);
+      if (doc.revokedAt) throw new ConflictError('A revoked client cannot get a new secret', { code: 'revoked' });
+      if (doc.publicJwk)
+        throw new ConflictError('This client authenticates with private_key_jwt', { code: 'no_secret' });
+      const t = now();
+      const overlapEnd = new Date(t.getTime() + deps.secretOverlapHours() * HOUR_MS);
+      const secret = newSecret();
+      const kept: StoredSecret[] = doc.secrets
+        .filter((s) => !s.expiresAt || s.expiresAt > t)
+        .map((s) => ({ ...s, expiresAt: s.expiresAt && s.expiresAt < overlapEnd ? s.expiresAt : overlapEnd }));
+      const secrets = [...kept, { hash: await hashPassword(secret), createdAt: t }];
+      if (!(await repository.replaceSecrets(id, doc.version, secrets))) {
+        throw new ConflictError('The client changed meanwhile; retry', { code: 'conflict' });
+      }
+      cache.delete(id);
+      const updated = { ...doc, secrets, version: doc.version + 1 };
+      await event('oauth_client_secret_rotated', updated, actor);
+      return { ...clientView(updated), client_secret: secret };
+    },
+
+    /** Revoked at once: no new tokens, and the tokens it holds are refused on their next use. */
+    async revoke(id: string, actor: Actor) {
+      const before = await existing(id);
+      const doc = (await repository.revoke(id, now()))!;
+      cache.delete(id);
+      if (!before.revokedAt) await event('oauth_client_revoked', doc, actor);
+      return clientView(doc);
+    },
+
+    /** The client if it exists and is not revoked; read at most every clientCacheSeconds. */
+    async active(id: string): Promise<OAuthClientDoc | undefined> {
+      const t = now().getTime();
+      let entry = cache.get(id);
+      if (!entry || t - entry.at >= deps.clientCacheSeconds() * 1000 || t < entry.at) {
+        entry = { at: t, doc: await repository.find(id) };
+        cache.set(id, entry);
+        if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+      }
+      return entry.doc && !entry.doc.revokedAt ? entry.doc : undefined;
+    },
+
+    /** True when the secret matches one of the client's secrets still in force. */
+    async secretMatches(doc: OAuthClientDoc, secret: string): Promise<boolean> {
+      const t = now();
+      let matched = false;
+      for (const stored of doc.secrets) {
+        if (stored.expiresAt && stored.expiresAt <= t) continue;
+        if (await verifyPassword(secret, stored.hash)) matched = true;
+      }
+      return matched;
+    },
+  };
+}
+
+export type ClientService = ReturnType<typeof createClientService>;

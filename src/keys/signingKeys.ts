@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
 import type { Db } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 
 /** The one algorithm Roster signs with (OAuth access tokens, security event tokens). */
 export const SIGNING_ALG = 'ES256';
@@ -13,10 +13,12 @@ interface SigningKeyDoc {
   publicJwk: JWK;
   privateJwk: JWK;
   createdAt: Date;
+  /** 1 for the first key, then one more per rotation: unique, so two instances never both rotate. */
+  generation: number;
 }
 
 export const SIGNING_KEY_INDEXES: IndexSpec[] = [
-  { collection: 'signing_keys', key: { createdAt: -1 }, options: { name: 'created' } },
+  { collection: 'signing_keys', key: { generation: 1 }, options: { name: 'generation', unique: true } },
 ];
 
 export interface SigningKeyOptions {
@@ -51,7 +53,11 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
   let cache: { at: number; docs: SigningKeyDoc[] } | undefined;
   const privateKeys = new Map<string, CryptoKey>();
 
-  async function create(): Promise<SigningKeyDoc> {
+  /**
+   * Makes the key of the next generation. Of instances doing so at once, one insert wins the unique
+   * generation and the others take its key, so every instance signs with the same key.
+   */
+  async function create(previous: SigningKeyDoc | undefined): Promise<SigningKeyDoc> {
     const pair = await generateKeyPair(SIGNING_ALG, { extractable: true });
     const kid = randomUUID();
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: SIGNING_ALG, use: 'sig' };
@@ -61,17 +67,24 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
       publicJwk,
       privateJwk: await exportJWK(pair.privateKey),
       createdAt: now(),
+      generation: (previous?.generation ?? 0) + 1,
     };
-    await collection.insertOne(doc);
     cache = undefined;
-    return doc;
+    try {
+      await collection.insertOne(doc);
+      return doc;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      const [winner] = await published();
+      return winner;
+    }
   }
 
-  /** Newest first, limited to those still published. */
-  async function published(): Promise<SigningKeyDoc[]> {
+  /** Newest first, limited to those still published; `fresh` skips the cache. */
+  async function published(fresh = false): Promise<SigningKeyDoc[]> {
     const t = now().getTime();
-    if (cache && t - cache.at < CACHE_MS) return cache.docs;
-    const docs = await collection.find({}).sort({ createdAt: -1 }).limit(20).toArray();
+    if (!fresh && cache && t - cache.at < CACHE_MS) return cache.docs;
+    const docs = await collection.find({}).sort({ generation: -1 }).limit(20).toArray();
     const keep = docs.filter((doc, i) => {
       if (i === 0) return true;
       const supersededAt = docs[i - 1].createdAt.getTime();
@@ -84,7 +97,7 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
   async function current(): Promise<SigningKeyDoc> {
     const [newest] = await published();
     if (newest && now().getTime() - newest.createdAt.getTime() < options.rotateAfterDays() * DAY_MS) return newest;
-    return create();
+    return create(newest);
   }
 
   async function privateKeyOf(doc: SigningKeyDoc): Promise<CryptoKey> {
@@ -103,10 +116,12 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
     },
     async jwks() {
       await current();
-      return { keys: (await published()).map((doc) => doc.publicJwk) };
+      // Read afresh: a key another instance just made must verify at once (JWKS is fetched rarely).
+      return { keys: (await published(true)).map((doc) => doc.publicJwk) };
     },
     async rotate() {
-      return (await create())._id;
+      const [newest] = await published(true);
+      return (await create(newest))._id;
     },
   };
 }

@@ -1,5 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRoster } from '../../src/compose.js';
+import { createLogger } from '../../src/logger.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 
 const DAY = 86_400_000;
@@ -62,5 +64,29 @@ describe('signing keys and /.well-known/jwks.json', () => {
     const kid = decodeProtectedHeader(await t.roster.signingKeys.sign({}, 'at+jwt')).kid;
     expect(kid).toBe(res.body.kid);
     expect((await jwks()).keys[0].kid).toBe(kid);
+  });
+});
+
+describe('signing keys shared by instances', () => {
+  it('two instances making the first key at once, or rotating at once, end with one key that both sign with', async () => {
+    const t = await startTestRoster();
+    try {
+      const other = await createRoster({ config: t.config, db: t.db, logger: createLogger('silent') });
+      const kids = async () =>
+        (await Promise.all([t.roster.signingKeys.sign({}, 'at+jwt'), other.signingKeys.sign({}, 'at+jwt')])).map(
+          (jws) => decodeProtectedHeader(jws).kid,
+        );
+      const [a, b] = await kids();
+      expect(a).toBe(b);
+      const rotated = await Promise.all([t.roster.signingKeys.rotate(), other.signingKeys.rotate()]);
+      expect(rotated[0]).toBe(rotated[1]);
+      expect(rotated[0]).not.toBe(a);
+      // Each instance's JWKS already has the key the other made.
+      expect((await other.signingKeys.jwks()).keys.map((k) => k.kid)).toEqual([rotated[0], a]);
+      expect(await t.db.collection('signing_keys').countDocuments()).toBe(2);
+      await other.stop();
+    } finally {
+      await t.close();
+    }
   });
 });

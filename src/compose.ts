@@ -5,7 +5,7 @@ import { createApp } from './app.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createBulkService } from './bulk/service.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
-import { createEventLog, EVENT_INDEXES, type EventLog } from './events/repository.js';
+import { createEventLog, EVENT_INDEXES, type EventLog, type EventSubscriber } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
 import { loadSchemaDocuments } from './discovery/loadSchemas.js';
 import { createAuthenticator, type Authenticator } from './http/auth.js';
@@ -37,6 +37,13 @@ import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycl
 import { jwksRoutes, signingKeyAdminRoutes } from './keys/routes.js';
 import { createSigningKeys, SIGNING_KEY_INDEXES, type SigningKeys } from './keys/signingKeys.js';
 import { loadTemplates, type Templates } from './mail/templates.js';
+import {
+  createSecurityEvents,
+  EVENT_URIS,
+  SECURITY_EVENT_INDEXES,
+  type SecurityEvents,
+} from './securityEvents/index.js';
+import { ScimError } from './scim/errors.js';
 import { createMailer, type Mailer } from './mail/transport.js';
 
 export interface RosterDeps {
@@ -61,6 +68,7 @@ export interface Roster {
   lifecycle: Lifecycle;
   jobs: Jobs;
   signingKeys: SigningKeys;
+  securityEvents: SecurityEvents;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -82,6 +90,7 @@ const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
   'mail.smtpUrl': (c) => c.mail.smtpUrl,
   'mail.from': (c) => c.mail.from,
   jobs: (c) => c.jobs,
+  'securityEvents.sweepEvery': (c) => c.securityEvents.sweepEvery,
 };
 
 const INDEXES: IndexSpec[] = [
@@ -91,6 +100,7 @@ const INDEXES: IndexSpec[] = [
   ...MEMBERSHIP_INDEXES,
   ...LIFECYCLE_INDEXES,
   ...SIGNING_KEY_INDEXES,
+  ...SECURITY_EVENT_INDEXES,
 ];
 
 /** What discovery advertises: keep in step with what the routes really do. */
@@ -102,6 +112,7 @@ const FEATURES: Features = {
   sort: true,
   etag: true,
   cursorPaging: true,
+  securityEventUris: EVENT_URIS,
 };
 
 /** Wires config, database, services, jobs and HTTP together; shared by main.ts and the tests. */
@@ -120,7 +131,9 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     },
   };
   await ensureIndexes(db, INDEXES);
-  const events = createEventLog(db, deps.now);
+  // The security event publisher needs the services, which need the event log: it is looked up late.
+  const late: { subscriber?: EventSubscriber } = {};
+  const events = createEventLog(db, deps.now, () => late.subscriber);
   const registry = createSchemaRegistry(loadSchemaDocuments());
   const authenticator = createAuthenticator(config, deps.extraTokens);
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
@@ -177,6 +190,24 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     now: deps.now,
   });
   await lifecycle.defineJobs();
+  const notFound = (err: unknown) => {
+    if (err instanceof ScimError && err.status === 404) return undefined;
+    throw err;
+  };
+  const securityEvents = createSecurityEvents({
+    db,
+    config,
+    logger,
+    jobs,
+    signingKeys,
+    metrics: metrics.registry,
+    now: deps.now ?? (() => new Date()),
+    loadSnapshot: (type, id) =>
+      type === 'User'
+        ? users.get(id).then((r) => r.resource, notFound)
+        : groups.get(id, { excludedAttributes: ['members'] }).then((r) => r.resource, notFound),
+  });
+  late.subscriber = securityEvents.subscriber;
 
   let accepting = true;
   const app = createApp({
@@ -207,6 +238,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       settingsRoutes(() => current),
       signingKeyAdminRoutes(signingKeys),
       eventRoutes(events),
+      securityEvents.adminRouter,
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
         createImporter({ config, db, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
@@ -215,6 +247,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     ],
     publicRouters: [
       jwksRoutes(signingKeys),
+      securityEvents.pollRouter,
       lifecycleRoutes(config, lifecycle),
       credentialRoutes(config, lifecycle, authenticator),
     ],
@@ -228,9 +261,11 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     lifecycle,
     jobs,
     signingKeys,
+    securityEvents,
     async start() {
       await jobs.start();
       await lifecycle.startRecurring();
+      await securityEvents.start();
     },
     async reload(next: Config) {
       const nextTemplates = loadTemplates(path.resolve(PROJECT_ROOT, next.mail.templatesDir));

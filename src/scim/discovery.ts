@@ -10,6 +10,8 @@ export interface Features {
   sort: boolean;
   etag: boolean;
   cursorPaging: boolean;
+  /** RFC 9967: the SET event URIs Roster publishes to registered receivers. */
+  securityEventUris: readonly string[];
 }
 
 export function serviceProviderConfig(config: Config, baseUrl: string, features: Features) {
@@ -34,6 +36,8 @@ export function serviceProviderConfig(config: Config, baseUrl: string, features:
       maxPageSize: config.scim.maxResults,
       cursorTimeout: features.cursorPaging ? 3600 : 0,
     },
+    // RFC 9967 section 4; asynchronous requests (Prefer: respond-async) are not supported.
+    securityEvents: { asyncRequest: 'none', eventUris: [...features.securityEventUris] },
     authenticationSchemes: [
       {
         type: 'oauthbearertoken',

@@ -1,3 +1,4 @@
+import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 import { PROV, USER, verifySet } from './receiver.js';
@@ -127,7 +128,7 @@ describe('what a SET says', () => {
     await poll(token, { ack: Object.keys(res.body.sets), maxEvents: 0 }).expect(200);
     return claims;
   }
-  const uris = (claims: { events?: unknown }[]) => claims.map((c) => Object.keys(c.events as object)[0]);
+  const uris = (claims: JWTPayload[]) => claims.map((c) => Object.keys(c.events as object)[0]);
 
   it('every user and group provisioning event, with sub_id and one txn per request', async () => {
     const r = await pollReceiver({ name: 'all' });

@@ -1,3 +1,4 @@
+import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRoster, type TestRoster } from '../helpers/roster.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
@@ -46,9 +47,8 @@ async function take(receiver: { pollToken: string }, audience: string) {
     .expect(200);
   return claims;
 }
-const uriOf = (claims: { events?: unknown }) => Object.keys(claims.events as object)[0];
-const payloadOf = (claims: { events?: unknown }) =>
-  Object.values(claims.events as object)[0] as Record<string, unknown>;
+const uriOf = (claims: JWTPayload) => Object.keys(claims.events as object)[0];
+const payloadOf = (claims: JWTPayload) => Object.values(claims.events as object)[0] as Record<string, unknown>;
 
 describe('event selection per receiver', () => {
   it('a receiver gets only the event URIs it listed; another with none listed gets everything', async () => {

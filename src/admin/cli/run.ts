@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { eventsCommand } from './commands/events.js';
 import { exportCommand } from './commands/exportUsers.js';
 import { importCommand } from './commands/importCsv.js';
+import { receiversCommand } from './commands/receivers.js';
 import { usersCommand } from './commands/users.js';
 import { CommandContext, type CliIo } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   users: usersCommand,
   events: eventsCommand,
+  receivers: receiversCommand,
 };
 
 function version(): string {

@@ -11,8 +11,8 @@ export interface ReceiverAdminDeps {
   outbox: SetOutbox;
   publicUrl: () => string;
   now: () => Date;
-  /** A push receiver was enabled or changed: deliver what waits for it. */
-  wake(receiverIds: string[]): void;
+  /** Receivers were added, changed or deleted: forget cached lists, deliver what waits for these. */
+  changed(receiverIds: string[]): void;
 }
 
 /** A receiver as the admin API shows it: the Authorization value and the poll token's hash never. */
@@ -57,6 +57,7 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
   router.post('/event-receivers', async (ctx) => {
     const settings = receiverSettings(await readJsonObject(ctx));
     const { receiver, pollToken } = await deps.receivers.insert(settings, deps.now());
+    deps.changed([]);
     ctx.status = 201;
     ctx.set('Location', `${deps.publicUrl()}/admin/v1/event-receivers/${receiver._id}`);
     // The poll token is shown this once; Roster keeps only its hash.
@@ -82,7 +83,7 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
     const settings = receiverSettings(await readJsonObject(ctx), existing);
     const updated = await deps.receivers.update(existing._id, settings, deps.now());
     if (!updated) throw new AdminError(404, 'not_found', `No event receiver ${existing._id}`);
-    if (updated.enabled && updated.delivery === 'push') deps.wake([updated._id]);
+    deps.changed(updated.enabled && updated.delivery === 'push' ? [updated._id] : []);
     ctx.body = receiverJson(updated, deps.publicUrl());
   });
 
@@ -90,6 +91,7 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
     if (!(await deps.receivers.delete(ctx.params.id))) {
       throw new AdminError(404, 'not_found', `No event receiver ${ctx.params.id}`);
     }
+    deps.changed([]);
     await deps.outbox.removeReceiver(ctx.params.id);
     ctx.status = 204;
   });

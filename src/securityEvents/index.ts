@@ -13,7 +13,7 @@ import { createSetOutbox, SET_OUTBOX_INDEXES } from './outbox.js';
 import { createPollWaiters, pollRoutes } from './pollRoutes.js';
 import { createPublisher } from './publisher.js';
 import { createPushDelivery } from './push.js';
-import { createReceiverRepository, RECEIVER_INDEXES } from './receivers.js';
+import { createReceiverRepository, RECEIVER_INDEXES, type Receiver } from './receivers.js';
 
 export { EVENT_URIS } from './eventUris.js';
 
@@ -22,6 +22,11 @@ export const PUSH_JOB = 'security-event-push';
 export const SWEEP_JOB = 'security-event-sweep';
 /** Events still pending this long after they were written are published by the sweep. */
 const SWEEP_GRACE_MS = 10_000;
+/**
+ * The enabled receivers are read at most this often for the event writes (an import records an
+ * event per line); changes through this instance apply at once, through another within this.
+ */
+const RECEIVER_CACHE_MS = 1000;
 
 export interface SecurityEventDeps {
   db: Db;
@@ -51,6 +56,17 @@ export interface SecurityEvents {
 export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
   const { config, jobs } = deps;
   const receivers = createReceiverRepository(deps.db);
+  let cached: { at: number; list: Promise<Receiver[]> } | undefined;
+  const enabledReceivers = () => {
+    if (!cached || Date.now() - cached.at > RECEIVER_CACHE_MS) {
+      const list = receivers.enabled();
+      cached = { at: Date.now(), list };
+      list.catch(() => {
+        if (cached?.list === list) cached = undefined;
+      });
+    }
+    return cached.list;
+  };
   const outbox = createSetOutbox(deps.db);
   const waiters = createPollWaiters();
   const push = createPushDelivery({
@@ -65,7 +81,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
   });
   const publisher = createPublisher({
     db: deps.db,
-    receivers,
+    enabledReceivers,
     outbox,
     signingKeys: deps.signingKeys,
     loadSnapshot: deps.loadSnapshot,
@@ -103,7 +119,10 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
       outbox,
       publicUrl: () => config.server.publicUrl,
       now: deps.now,
-      wake: (ids) => push.wake(ids),
+      changed: (ids) => {
+        cached = undefined;
+        push.wake(ids);
+      },
     }),
     pollRouter: pollRoutes({ receivers, outbox, waiters, settings: () => config.securityEvents.poll }),
     async start() {

@@ -8,11 +8,12 @@ import type { Logger } from '../logger.js';
 import { needsSnapshot, setClaims, type Snapshot } from './claims.js';
 import { publicationOf, uriFor } from './eventUris.js';
 import type { OutboxSet, SetOutbox } from './outbox.js';
-import type { Receiver, ReceiverRepository } from './receivers.js';
+import type { Receiver } from './receivers.js';
 
 export interface PublisherDeps {
   db: Db;
-  receivers: ReceiverRepository;
+  /** The receivers that get SETs now (cached briefly, see index.ts). */
+  enabledReceivers(): Promise<Receiver[]>;
   outbox: SetOutbox;
   signingKeys: SigningKeys;
   /** The resource as a SCIM GET shows it, or undefined when it is gone. */
@@ -73,7 +74,7 @@ export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(
   }
 
   async function write(list: RosterEvent[]): Promise<void> {
-    const pairs = pairsFor(list, await deps.receivers.enabled());
+    const pairs = pairsFor(list, await deps.enabledReceivers());
     if (pairs.length) {
       const found = await snapshots(pairs);
       const first = await deps.outbox.reserve(pairs.length);
@@ -112,7 +113,7 @@ export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(
   return {
     async wants(list) {
       if (!list.some((e) => publicationOf(e))) return false;
-      return pairsFor(list, await deps.receivers.enabled()).length > 0;
+      return pairsFor(list, await deps.enabledReceivers()).length > 0;
     },
 
     async publish(list) {

@@ -88,20 +88,21 @@ export function createPushDelivery(deps: PushDeps) {
     }
   }
 
-  /** Sends the receiver's due SETs; returns when its queue is empty, waiting, or held by another run. */
-  async function drain(receiverId: string): Promise<void> {
+  /**
+   * Sends the receiver's due SETs in order. Returns when its queue is empty, when another run holds
+   * it, or when the head SET must wait: then with the time to come back, which the caller schedules
+   * once the lease is released (a job started before that would find the queue still held).
+   */
+  async function send(receiverId: string): Promise<Date | undefined> {
     const leaseId = randomUUID();
-    if (!(await deps.receivers.takeLease(receiverId, leaseId, LEASE_MS))) return;
+    if (!(await deps.receivers.takeLease(receiverId, leaseId, LEASE_MS))) return undefined;
     try {
       for (;;) {
         const receiver = await deps.receivers.find(receiverId);
-        if (!receiver || !receiver.enabled || receiver.delivery !== 'push' || !receiver.endpoint) return;
+        if (!receiver || !receiver.enabled || receiver.delivery !== 'push' || !receiver.endpoint) return undefined;
         const item = await deps.outbox.head(receiverId);
-        if (!item || !item.set) return;
-        if (item.nextAttemptAt.getTime() > Date.now()) {
-          await deps.scheduleRetry(receiverId, item.nextAttemptAt);
-          return;
-        }
+        if (!item || !item.set) return undefined;
+        if (item.nextAttemptAt.getTime() > Date.now()) return item.nextAttemptAt;
         const outcome = await post(receiver, item.set);
         const who = { receiverId, receiver: receiver.name, jti: item.jti };
         if (outcome.kind === 'delivered') {
@@ -120,15 +121,20 @@ export function createPushDelivery(deps: PushDeps) {
           } else {
             log.info({ ...who, attempts, reason: outcome.reason, next }, 'security event push failed; retrying');
             await deps.outbox.retryLater(item._id, attempts, next, outcome.reason);
-            await deps.scheduleRetry(receiverId, next);
-            return;
+            return next;
           }
         }
-        if (!(await deps.receivers.renewLease(receiverId, leaseId, LEASE_MS))) return;
+        if (!(await deps.receivers.renewLease(receiverId, leaseId, LEASE_MS))) return undefined;
       }
     } finally {
       await deps.receivers.releaseLease(receiverId, leaseId);
     }
+  }
+
+  /** One delivery run, then its retry scheduled (an Agenda job, which any instance may run). */
+  async function drain(receiverId: string): Promise<void> {
+    const retryAt = await send(receiverId);
+    if (retryAt) await deps.scheduleRetry(receiverId, retryAt);
   }
 
   return {

@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import { readJsonObject } from '../admin/json.js';
 import { AdminError } from '../http/errors.js';
 import { createRouter, type Router } from '../http/router.js';
@@ -45,7 +46,7 @@ function receiverJson(receiver: Receiver, publicUrl: string, deliveries?: Counts
   };
 }
 
-/** /admin/v1/event-receivers: register, list, show, change (enable/disable) and delete receivers. */
+/** /admin/v1/event-receivers: register, list, show, change (PATCH, PUT; enable/disable) and delete receivers. */
 export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
   const router = createRouter();
   const load = async (id: string) => {
@@ -78,14 +79,21 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
     ctx.body = receiverJson(receiver, deps.publicUrl(), counts, failures);
   });
 
-  router.patch('/event-receivers/:id', async (ctx) => {
+  // PATCH changes the fields given; PUT replaces them all (an omitted authorization is removed).
+  const update = (replace: boolean) => async (ctx: Context) => {
     const existing = await load(ctx.params.id);
-    const settings = receiverSettings(await readJsonObject(ctx), existing);
+    const body = await readJsonObject(ctx);
+    if (replace && body.delivery !== existing.delivery) {
+      throw new AdminError(400, 'invalid_receiver', `delivery must stay "${existing.delivery}"`);
+    }
+    const settings = receiverSettings(body, replace ? undefined : existing);
     const updated = await deps.receivers.update(existing._id, settings, deps.now());
     if (!updated) throw new AdminError(404, 'not_found', `No event receiver ${existing._id}`);
     deps.changed(updated.enabled && updated.delivery === 'push' ? [updated._id] : []);
     ctx.body = receiverJson(updated, deps.publicUrl());
-  });
+  };
+  router.patch('/event-receivers/:id', update(false));
+  router.put('/event-receivers/:id', update(true));
 
   router.delete('/event-receivers/:id', async (ctx) => {
     if (!(await deps.receivers.delete(ctx.params.id))) {

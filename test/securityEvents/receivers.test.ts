@@ -116,6 +116,29 @@ describe('receiver API', () => {
     expect((await patch(id, { authorization: null }).expect(200)).body.authorization).toBe('none');
     expect((await patch(id, { delivery: 'poll' }).expect(400)).body.error.message).toMatch(/delivery cannot change/);
     await patch(randomUUID(), { enabled: true }).expect(404);
+    // PUT replaces every field: what it leaves out goes back to its default.
+    await patch(id, { authorization: SECRET }).expect(200);
+    const put = (body: unknown) =>
+      t.request
+        .put(`/admin/v1/event-receivers/${id}`)
+        .set('Authorization', `Bearer ${TOKENS.admin}`)
+        .send(body as object);
+    const replaced = await put({
+      name: 'm3',
+      delivery: 'push',
+      endpoint: 'https://m3.example/e',
+      audience: 'm3',
+    }).expect(200);
+    expect(replaced.body).toMatchObject({
+      name: 'm3',
+      authorization: 'none',
+      events: [],
+      attributes: [],
+      enabled: true,
+    });
+    expect((await put({ name: 'm3', delivery: 'poll', audience: 'm3' }).expect(400)).body.error.message).toMatch(
+      /must stay "push"/,
+    );
     await t.admin().delete(`/event-receivers/${id}`).expect(204);
     await t.admin().delete(`/event-receivers/${id}`).expect(404);
     await t.admin().get(`/event-receivers/${id}`).expect(404);
@@ -195,7 +218,7 @@ describe('roster receivers (the CLI, as a child process)', () => {
     const missing = await roster(['show', receiver.id]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No event receiver/);
-  });
+  }, 120_000);
 
   it('explains wrong usage and server refusals', async () => {
     const none = await roster([]);
@@ -221,7 +244,7 @@ describe('roster receivers (the CLI, as a child process)', () => {
     expect(refused.stderr).toMatch(/http:\/\/ or https:\/\//);
     const help = await roster(['--help']);
     expect(help.stdout).toMatch(/--authorization-env VAR/);
-  });
+  }, 120_000);
 });
 
 describe('logs', () => {

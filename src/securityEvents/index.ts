@@ -108,7 +108,12 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
 
   async function sweep() {
     await publisher.sweep(SWEEP_GRACE_MS);
-    push.wake(await outbox.receiversDue());
+    // Push receivers whose next SET is due (a run lost with an instance, a job not scheduled).
+    const pushReceivers = (await receivers.enabled()).filter((r) => r.delivery === 'push');
+    const heads = await Promise.all(pushReceivers.map((r) => outbox.head(r._id)));
+    push.wake(
+      pushReceivers.filter((_, i) => heads[i] && heads[i].nextAttemptAt.getTime() <= Date.now()).map((r) => r._id),
+    );
     await outbox.forget(new Date(Date.now() - config.securityEvents.retainDays * 86_400_000));
   }
 

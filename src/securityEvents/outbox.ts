@@ -42,11 +42,6 @@ export const SET_OUTBOX_INDEXES: IndexSpec[] = [
     options: { name: 'receiverId_status_seq' },
   },
   { collection: SET_OUTBOX_COLLECTION, key: { receiverId: 1, jti: 1 }, options: { name: 'receiverId_jti' } },
-  {
-    collection: SET_OUTBOX_COLLECTION,
-    key: { status: 1, nextAttemptAt: 1 },
-    options: { name: 'status_nextAttemptAt' },
-  },
   { collection: SET_OUTBOX_COLLECTION, key: { status: 1, doneAt: 1 }, options: { name: 'status_doneAt' } },
 ];
 
@@ -125,16 +120,6 @@ export function createSetOutbox(db: Db) {
 
     /** Undelivered SETs over all receivers (the /metrics backlog gauge). */
     backlog: () => sets.countDocuments({ status: 'pending' }),
-
-    /** Receivers with a SET due now (the repair sweep wakes their delivery). */
-    async receiversDue(): Promise<string[]> {
-      const due = await sets
-        .find({ status: 'pending', nextAttemptAt: { $lte: new Date() } })
-        .project({ receiverId: 1 })
-        .limit(1000)
-        .toArray();
-      return [...new Set(due.map((d) => d.receiverId as string))];
-    },
 
     async removeReceiver(receiverId: string): Promise<void> {
       await sets.deleteMany({ receiverId });

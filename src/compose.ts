@@ -9,7 +9,7 @@ import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createBulkService } from './bulk/service.js';
 import { renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
-import { createEventLog, EVENT_INDEXES, type EventLog } from './events/repository.js';
+import { createEventLog, EVENT_INDEXES, type EventLog, type EventSubscriber } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
 import { loadSchemaDocuments } from './discovery/loadSchemas.js';
 import { createAuthenticator, type Authenticator } from './http/auth.js';
@@ -51,6 +51,13 @@ import { createClientService, type ClientService } from './oauth/clients.js';
 import { createJwksCache } from './oauth/jwksCache.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { createTokenService } from './oauth/tokenService.js';
+import {
+  createSecurityEvents,
+  EVENT_URIS,
+  SECURITY_EVENT_INDEXES,
+  type SecurityEvents,
+} from './securityEvents/index.js';
+import { ScimError } from './scim/errors.js';
 import { createMailer, type Mailer } from './mail/transport.js';
 
 export interface RosterDeps {
@@ -76,6 +83,7 @@ export interface Roster {
   jobs: Jobs;
   signingKeys: SigningKeys;
   oauthClients: ClientService;
+  securityEvents: SecurityEvents;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -99,6 +107,7 @@ const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
   'mail.smtpUrl': (c) => c.mail.smtpUrl,
   'mail.from': (c) => c.mail.from,
   jobs: (c) => c.jobs,
+  'securityEvents.sweepEvery': (c) => c.securityEvents.sweepEvery,
 };
 
 const INDEXES: IndexSpec[] = [
@@ -110,6 +119,7 @@ const INDEXES: IndexSpec[] = [
   ...SIGNING_KEY_INDEXES,
   ...CONSOLE_SESSION_INDEXES,
   ...OAUTH_INDEXES,
+  ...SECURITY_EVENT_INDEXES,
 ];
 
 /** What discovery advertises: keep in step with what the routes really do. */
@@ -121,6 +131,7 @@ const FEATURES: Features = {
   sort: true,
   etag: true,
   cursorPaging: true,
+  securityEventUris: EVENT_URIS,
 };
 
 /** Wires config, database, services, jobs and HTTP together; shared by main.ts and the tests. */
@@ -140,7 +151,9 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   };
   await renameCollections(db);
   await ensureIndexes(db, INDEXES);
-  const events = createEventLog(db, deps.now);
+  // The security event publisher needs the services, which need the event log: it is looked up late.
+  const late: { subscriber?: EventSubscriber } = {};
+  const events = createEventLog(db, deps.now, () => late.subscriber);
   const registry = createSchemaRegistry(loadSchemaDocuments());
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
   const signingKeys = createSigningKeys(db, {
@@ -219,6 +232,24 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     now: deps.now,
   });
   await lifecycle.defineJobs();
+  const notFound = (err: unknown) => {
+    if (err instanceof ScimError && err.status === 404) return undefined;
+    throw err;
+  };
+  const securityEvents = createSecurityEvents({
+    db,
+    config,
+    logger,
+    jobs,
+    signingKeys,
+    metrics: metrics.registry,
+    now: deps.now ?? (() => new Date()),
+    loadSnapshot: (type, id) =>
+      type === 'User'
+        ? users.get(id).then((r) => r.resource, notFound)
+        : groups.get(id, { excludedAttributes: ['members'] }).then((r) => r.resource, notFound),
+  });
+  late.subscriber = securityEvents.subscriber;
 
   const consoleSessions = createConsoleSessions(db, {
     idleMinutes: () => config.console.session.idleMinutes,
@@ -280,6 +311,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       oauthClientAdminRoutes(oauthClients),
       eventRoutes(events),
       adminUserQueryRoutes(users),
+      securityEvents.adminRouter,
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
         createImporter({ config, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
@@ -289,6 +321,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     publicRouters: [
       jwksRoutes(signingKeys),
       oauthRoutes(config, tokens),
+      securityEvents.pollRouter,
       lifecycleRoutes(config, lifecycle),
       credentialRoutes(config, lifecycle, authenticator),
       consoleRoutes(config, authenticator, consoleSessions, path.join(PROJECT_ROOT, 'console')),
@@ -304,9 +337,11 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     jobs,
     signingKeys,
     oauthClients,
+    securityEvents,
     async start() {
       await jobs.start();
       await lifecycle.startRecurring();
+      await securityEvents.start();
     },
     async reload(next: Config) {
       let nextTemplates: Templates;

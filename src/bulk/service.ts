@@ -1,4 +1,5 @@
 import { ConflictError, InvalidError, isRefusal } from '../errors.js';
+import { asOperation } from '../events/transaction.js';
 import type { Actor } from '../events/types.js';
 import type { GroupService } from '../groups/service.js';
 import {
@@ -29,7 +30,10 @@ const MAX_BATCH = 250;
  * `bulk` source, whatever the token's category (DESIGN.md).
  */
 export function createBulkService(deps: BulkDeps) {
-  async function run(op: BulkOperation, actor: Actor): Promise<BulkResult> {
+  /** Each operation's events are marked with its method (PUT or PATCH) within the request's txn. */
+  const run = (op: BulkOperation, actor: Actor) => asOperation(op.method, () => runOperation(op, actor));
+
+  async function runOperation(op: BulkOperation, actor: Actor): Promise<BulkResult> {
     const match = /^\/(Users|Groups)(?:\/([^/?]+))?$/i.exec(op.path);
     if (!match) throw new InvalidError(`Unsupported bulk path ${op.path}`, { scimType: 'invalidPath' });
     const type = match[1].toLowerCase() === 'users' ? 'User' : 'Group';

@@ -142,6 +142,20 @@ const configSchema = z
         absoluteHours: z.number().positive(),
       }),
     }),
+    securityEvents: z.strictObject({
+      push: z.strictObject({
+        timeoutMs: z.number().int().min(100),
+        retryBaseSeconds: z.number().positive(),
+        retryMaxMinutes: z.number().positive(),
+        giveUpAfterHours: z.number().positive(),
+      }),
+      poll: z.strictObject({
+        longPollSeconds: z.number().min(0).max(300),
+        maxEvents: z.number().int().min(1).max(10_000),
+      }),
+      sweepEvery: z.string().regex(/^\d+(\.\d+)? ?(ms|milliseconds?|seconds?|minutes?)$/, 'like "30 seconds"'),
+      retainDays: z.number().positive(),
+    }),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     }),

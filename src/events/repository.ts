@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Filter } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
 import { InvalidError } from '../errors.js';
+import { currentTransaction } from './transaction.js';
 import type { EventType, NewEvent, RosterEvent } from './types.js';
 
 export const EVENTS_COLLECTION = 'events';
@@ -60,6 +61,8 @@ export const EVENT_INDEXES: IndexSpec[] = [
     key: { 'initiatedBy.name': 1, timestamp: -1 },
     options: { name: 'actor_timestamp' },
   },
+  // The security event publisher's repair sweep finds events whose tokens were not written.
+  { collection: EVENTS_COLLECTION, key: { setsPending: 1, timestamp: 1 }, options: { name: 'setsPending_timestamp' } },
 ];
 
 /**
@@ -182,24 +185,54 @@ function withoutUndefined<T extends object>(value: T): T {
 }
 
 /** The append-only event log (DESIGN.md "Events"). */
-function toDocument(event: NewEvent, at: Date): RosterEvent {
+function toDocument(event: NewEvent, at: Date, txn: string, operation: string | undefined): RosterEvent {
   const { timestamp, success, ...rest } = event;
-  return withoutUndefined({ _id: randomUUID(), timestamp: timestamp ?? at, ...rest, success: success ?? true });
+  return withoutUndefined({
+    _id: randomUUID(),
+    timestamp: timestamp ?? at,
+    ...rest,
+    success: success ?? true,
+    txn,
+    operation,
+  });
 }
 
-export function createEventLog(db: Db, now: () => Date = () => new Date()): EventLog {
+/**
+ * Told about every event written (the security event publisher). `wants` runs before the write:
+ * when it answers true the events are written with `setsPending`, and `publish` runs after it; a
+ * failure there is the subscriber's to repair (the event is recorded and the change made).
+ */
+export interface EventSubscriber {
+  wants(events: RosterEvent[]): Promise<boolean>;
+  publish(events: RosterEvent[]): Promise<void>;
+}
+
+export function createEventLog(
+  db: Db,
+  now: () => Date = () => new Date(),
+  subscriber?: () => EventSubscriber | undefined,
+): EventLog {
   const collection = db.collection<RosterEvent>(EVENTS_COLLECTION);
+
+  async function write(events: NewEvent[]) {
+    if (events.length === 0) return;
+    const scope = currentTransaction();
+    const txn = scope?.txn ?? randomUUID();
+    const docs = events.map((e) => toDocument(e, now(), txn, scope?.operation));
+    const listener = subscriber?.();
+    const pending = listener ? await listener.wants(docs) : false;
+    if (pending) for (const doc of docs) doc.setsPending = true;
+    if (docs.length === 1) await collection.insertOne(docs[0]);
+    else await collection.insertMany(docs);
+    if (pending) await listener!.publish(docs);
+  }
 
   return {
     indexes: EVENT_INDEXES,
 
-    async record(event) {
-      await collection.insertOne(toDocument(event, now()));
-    },
+    record: (event) => write([event]),
 
-    async recordMany(events) {
-      if (events.length) await collection.insertMany(events.map((e) => toDocument(e, now())));
-    },
+    recordMany: (events) => write(events),
 
     async query(params = {}) {
       const types = parseTypes(params.type);

@@ -11,6 +11,7 @@ export interface EventJson extends Omit<RosterEvent, '_id' | 'timestamp'> {
 
 export function eventToJson(event: RosterEvent): EventJson {
   const { _id, timestamp, ...rest } = event;
+  delete rest.setsPending; // internal bookkeeping of the security event publisher
   return { id: _id, timestamp: timestamp.toISOString(), ...rest };
 }
 

@@ -51,9 +51,18 @@ export interface RosterEvent {
   success: boolean;
   /** Free-form details: error message of a failed send, import counts, schedule time. */
   details?: Record<string, unknown>;
+  /** The transaction (one per request) the event belongs to; shared by every event of a request. */
+  txn?: string;
+  /** The HTTP method (or /Bulk operation method) that caused it, when it came from a request. */
+  operation?: string;
+  /** true until the event's security event tokens are written (src/securityEvents). */
+  setsPending?: boolean;
 }
 
-export type NewEvent = Omit<RosterEvent, '_id' | 'timestamp' | 'success'> & { success?: boolean; timestamp?: Date };
+export type NewEvent = Omit<RosterEvent, '_id' | 'timestamp' | 'success' | 'txn' | 'operation' | 'setsPending'> & {
+  success?: boolean;
+  timestamp?: Date;
+};
 
 export const SYSTEM: Actor = { type: 'system', name: 'roster' };
 

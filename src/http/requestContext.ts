@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import { inTransaction } from '../events/transaction.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
 
@@ -12,7 +13,8 @@ export function requestContext(logger: Logger, metrics: HttpMetrics) {
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
-      await next();
+      // One transaction per request: the events (and security event tokens) it causes share a txn.
+      await inTransaction(ctx.method, () => next());
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';

@@ -9,6 +9,8 @@ export interface Features {
   sort: boolean;
   etag: boolean;
   cursorPaging: boolean;
+  /** RFC 9967: the SET event URIs Roster publishes to registered receivers. */
+  securityEventUris: readonly string[];
 }
 
 /** The part of Roster's configuration discovery shows (the protocol module knows no more of it). */
@@ -83,6 +85,8 @@ export function serviceProviderConfig(
       maxPageSize: config.scim.maxResults,
       cursorTimeout: features.cursorPaging ? 3600 : 0,
     },
+    // RFC 9967 section 4; asynchronous requests (Prefer: respond-async) are not supported.
+    securityEvents: { asyncRequest: 'none', eventUris: [...features.securityEventUris] },
     authenticationSchemes: authenticationSchemes(auth, config.server.publicUrl),
     meta: {
       resourceType: 'ServiceProviderConfig',

@@ -8,6 +8,7 @@ Commands:
   users <action> ID...      activate, suspend, send-activation, send-reset, schedule
   events [filters]          show the event log, newest first
   oauth-clients <action>    create, list, show, rotate, revoke OAuth clients
+  receivers <action>        security event receivers: list, add, show, enable, disable, remove
   help [command]            show help for a command
 
 Options:
@@ -22,6 +23,31 @@ Exit codes: 0 done, 1 failed (or some items failed), 2 wrong usage or configurat
 `;
 
 export const COMMAND_HELP: Record<string, string> = {
+  receivers: `Usage: roster receivers <action> [ID] [options]
+
+Receivers get Roster's security event tokens (RFC 9967 SETs, signed, keys at
+/.well-known/jwks.json): pushed to their endpoint, or polled by them.
+
+Actions:
+  list                    every receiver
+  add --name NAME --audience AUD (--push URL | --poll) [options]
+                          register a receiver; a poll receiver's token is printed once
+  show ID                 one receiver with its delivery counts
+  enable ID, disable ID   start or stop producing SETs for it
+  remove ID               delete it and its undelivered SETs
+
+Options (add):
+  --push URL              POST SETs to URL (RFC 8935)
+  --poll                  the receiver polls POST /security-events/poll (RFC 8936)
+  --audience AUD          the "aud" of its SETs
+  --event URI             an event URI it wants (repeat; none: every event)
+  --level notice|full     provisioning events with attribute names only, or the resource
+  --attribute NAME        full events carry only these attributes (repeat)
+  --authorization-env VAR send the value of environment variable VAR as the
+                          Authorization header of each push (e.g. "Bearer abc")
+  --json                  print JSON
+  -h, --help              show this help
+`,
   serve: `Usage: roster serve
 
 Runs the Roster server in the foreground, like \`npm start\`. It is configured by

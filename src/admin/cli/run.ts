@@ -3,6 +3,7 @@ import { eventsCommand } from './commands/events.js';
 import { exportCommand } from './commands/exportUsers.js';
 import { importCommand } from './commands/importCsv.js';
 import { oauthClientsCommand } from './commands/oauthClients.js';
+import { receiversCommand } from './commands/receivers.js';
 import { usersCommand } from './commands/users.js';
 import { CommandContext, type CliIo } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   users: usersCommand,
   events: eventsCommand,
   'oauth-clients': oauthClientsCommand,
+  receivers: receiversCommand,
 };
 
 function version(): string {

@@ -1,0 +1,141 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { Db } from 'mongodb';
+import type { Config } from '../config/index.js';
+import type { EventSubscriber } from '../events/repository.js';
+import type { IndexSpec } from '../db/mongo.js';
+import type { Jobs } from '../jobs/index.js';
+import type { SigningKeys } from '../keys/signingKeys.js';
+import type { Logger } from '../logger.js';
+import type { Router } from '../http/router.js';
+import { receiverAdminRoutes } from './adminRoutes.js';
+import type { Snapshot } from './claims.js';
+import { createSetOutbox, SET_OUTBOX_INDEXES } from './outbox.js';
+import { createPollWaiters, pollRoutes } from './pollRoutes.js';
+import { createPublisher } from './publisher.js';
+import { createPushDelivery } from './push.js';
+import { createReceiverRepository, RECEIVER_INDEXES, type Receiver } from './receivers.js';
+
+export { EVENT_URIS } from './eventUris.js';
+
+export const SECURITY_EVENT_INDEXES: IndexSpec[] = [...RECEIVER_INDEXES, ...SET_OUTBOX_INDEXES];
+export const PUSH_JOB = 'security-event-push';
+export const SWEEP_JOB = 'security-event-sweep';
+/** Events still pending this long after they were written are published by the sweep. */
+const SWEEP_GRACE_MS = 10_000;
+/**
+ * The enabled receivers are read at most this often for the event writes (an import records an
+ * event per line); changes through this instance apply at once, through another within this.
+ */
+const RECEIVER_CACHE_MS = 1000;
+
+export interface SecurityEventDeps {
+  db: Db;
+  config: Config;
+  logger: Logger;
+  jobs: Jobs;
+  signingKeys: SigningKeys;
+  metrics: Registry;
+  loadSnapshot(type: 'User' | 'Group', id: string): Promise<Snapshot | undefined>;
+  now: () => Date;
+}
+
+export interface SecurityEvents {
+  /** For the event log: writes SETs for each recorded change. */
+  subscriber: EventSubscriber;
+  adminRouter: Router;
+  pollRouter: Router;
+  /** Registers the repair sweep (needs the jobs started). */
+  start(): Promise<void>;
+  /** Repairs once: SETs not written, deliveries not running, old SETs forgotten (the sweep job). */
+  sweep(): Promise<void>;
+  /** Resolves when no local push run is going (tests). */
+  settled(): Promise<void>;
+}
+
+/** RFC 9967 security event tokens: receivers, the outbox, push and poll delivery (README "Security events"). */
+export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
+  const { config, jobs } = deps;
+  const receivers = createReceiverRepository(deps.db);
+  let cached: { at: number; list: Promise<Receiver[]> } | undefined;
+  const enabledReceivers = () => {
+    if (!cached || Date.now() - cached.at > RECEIVER_CACHE_MS) {
+      const list = receivers.enabled();
+      cached = { at: Date.now(), list };
+      list.catch(() => {
+        if (cached?.list === list) cached = undefined;
+      });
+    }
+    return cached.list;
+  };
+  const outbox = createSetOutbox(deps.db);
+  const waiters = createPollWaiters();
+  const push = createPushDelivery({
+    receivers,
+    outbox,
+    settings: () => config.securityEvents.push,
+    scheduleRetry: async (receiverId, at) => {
+      await jobs.cancel({ name: PUSH_JOB, data: { receiverId } });
+      await jobs.schedule(PUSH_JOB, at, { receiverId });
+    },
+    logger: deps.logger,
+  });
+  const publisher = createPublisher({
+    db: deps.db,
+    enabledReceivers,
+    outbox,
+    signingKeys: deps.signingKeys,
+    loadSnapshot: deps.loadSnapshot,
+    issuer: () => config.server.publicUrl,
+    queued: (ids) => {
+      waiters.notify(ids);
+      push.wake(ids);
+    },
+    logger: deps.logger,
+    now: deps.now,
+  });
+
+  jobs.defineHandler<{ receiverId: string }>(PUSH_JOB, ({ receiverId }) => push.drain(receiverId), { retry: false });
+  jobs.defineHandler(SWEEP_JOB, () => sweep(), { retry: false, concurrency: 1 });
+
+  new Gauge({
+    name: 'roster_security_events_backlog',
+    help: 'Security event tokens not yet delivered (push) or acknowledged (poll), over all receivers',
+    registers: [deps.metrics],
+    async collect() {
+      this.set(await outbox.backlog());
+    },
+  });
+
+  async function sweep() {
+    await publisher.sweep(SWEEP_GRACE_MS);
+    // Push receivers whose next SET is due (a run lost with an instance, a job not scheduled).
+    const pushReceivers = (await receivers.enabled()).filter((r) => r.delivery === 'push');
+    const heads = await Promise.all(pushReceivers.map((r) => outbox.head(r._id)));
+    push.wake(
+      pushReceivers.filter((_, i) => heads[i] && heads[i].nextAttemptAt.getTime() <= Date.now()).map((r) => r._id),
+    );
+    await outbox.forget(new Date(Date.now() - config.securityEvents.retainDays * 86_400_000));
+  }
+
+  return {
+    subscriber: publisher,
+    adminRouter: receiverAdminRoutes({
+      receivers,
+      outbox,
+      publicUrl: () => config.server.publicUrl,
+      now: deps.now,
+      changed: (ids) => {
+        cached = undefined;
+        push.wake(ids);
+      },
+    }),
+    pollRouter: pollRoutes({ receivers, outbox, waiters, settings: () => config.securityEvents.poll }),
+    async start() {
+      await jobs.every(SWEEP_JOB, config.securityEvents.sweepEvery);
+    },
+    sweep,
+    async settled() {
+      while (!push.idle()) await new Promise((resolve) => setTimeout(resolve, 20));
+    },
+  };
+}

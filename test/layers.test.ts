@@ -20,7 +20,8 @@ type Layer = 'composition' | 'http' | 'routes' | 'service' | 'repository' | 'pro
 function layerOf(file: string): Layer {
   const rel = path.relative(SRC, file).split(path.sep).join('/');
   const name = path.basename(rel);
-  if (['app.ts', 'compose.ts', 'main.ts'].includes(rel)) return 'composition';
+  // securityEvents/index.ts wires that feature's parts for compose.ts (a composition root of its own).
+  if (['app.ts', 'compose.ts', 'main.ts', 'securityEvents/index.ts'].includes(rel)) return 'composition';
   if (rel.startsWith('http/')) return 'http';
   if (rel.startsWith('scim/')) return 'protocol';
   // HTTP glue beside routes: admin JSON bodies, the console's session middleware and static files.

@@ -1,4 +1,4 @@
-import { AdminError } from '../http/errors.js';
+import { InvalidError } from '../errors.js';
 import { EVENT_URIS, SCIM_EVENT, type Level } from './eventUris.js';
 
 export type Delivery = 'push' | 'poll';
@@ -34,8 +34,8 @@ const FIELDS = [
 ];
 const ATTRIBUTE_NAME = /^(?:[A-Za-z][\w$-]*|urn:[\w.:-]+)$/;
 
-function invalid(message: string): AdminError {
-  return new AdminError(400, 'invalid_receiver', message);
+function invalid(message: string): InvalidError {
+  return new InvalidError(message, { code: 'invalid_receiver' });
 }
 
 function text(body: Record<string, unknown>, key: string, max: number): string | undefined {

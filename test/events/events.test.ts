@@ -83,7 +83,7 @@ describe('event log: record', () => {
 
   it('works directly on a database with its own clock', async () => {
     const log = createEventLog(t.db, () => at(10_000));
-    expect(log.indexes).toHaveLength(4);
+    expect(log.indexes).toHaveLength(5);
     const page = await log.query({ limit: 1 });
     expect(page.events[0].timestamp).toBeInstanceOf(Date);
   });

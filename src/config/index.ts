@@ -18,8 +18,8 @@ const tokenSecret = z
   .refine((t) => Boolean(t.token) !== Boolean(t.hash), 'give exactly one of "token" or "hash"');
 
 const scope = z.enum(['scim:read', 'scim:write', 'admin']);
-/** Asymmetric algorithms only: never `none`, never HMAC (a public key must not become a shared secret). */
-const asymmetricAlg = z.enum([
+/** Asymmetric JWS algorithms only: never `none`, never HMAC (a public key must not become a shared secret). */
+export const ASYMMETRIC_ALGS = [
   'RS256',
   'RS384',
   'RS512',
@@ -30,7 +30,8 @@ const asymmetricAlg = z.enum([
   'ES384',
   'ES512',
   'EdDSA',
-]);
+] as const;
+const asymmetricAlg = z.enum(ASYMMETRIC_ALGS);
 const trustedIssuer = z
   .strictObject({
     name: z.string().min(1),

@@ -1,20 +1,10 @@
+import { ASYMMETRIC_ALGS } from '../config/index.js';
 import { invalidClient, invalidRequest } from './errors.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** What a client may sign its private_key_jwt assertion with (asymmetric only). */
-export const ASSERTION_ALGS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-];
+export const ASSERTION_ALGS: string[] = [...ASYMMETRIC_ALGS];
 
 /** How a client proved who it is at the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). */
 export type ClientCredentials =

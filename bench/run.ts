@@ -9,6 +9,7 @@
  * ./bench-profiles when they stop).
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -720,6 +721,42 @@ async function main() {
   );
   const bulkSeconds = (performance.now() - bulkStarted) / 1000;
   record(bulkFigures);
+  {
+    // Security events: POST /Users with no receiver, then with a push receiver that never answers.
+    log('scenario: POST /Users one at a time without and with a stalled security event receiver');
+    const single = (tag: string) => (i: number, timeoutMs: number) =>
+      call('POST', `${scim(rosterBulk)}/Users`, { token, timeoutMs, body: newUser(tag, i + 100), expect: [201] }).then(
+        () => undefined,
+      );
+    const limits = { maxRequests: 300, maxSeconds: 20, timeoutMs: 30_000, warmup: 20 };
+    const without = record(await sequential('POST /Users, no event receiver', single('norecv'), limits));
+    const stalled = createServer(() => undefined); // accepts, reads, never answers
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const port = (stalled.address() as { port: number }).port;
+    const registered = await fetch(`${rosterBulk.baseUrl}/admin/v1/event-receivers`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        name: 'stalled',
+        delivery: 'push',
+        endpoint: `http://127.0.0.1:${port}/events`,
+        audience: 'bench',
+        events: [],
+        level: 'full',
+      }),
+    });
+    if (registered.status !== 201) throw new Error(`registering the receiver: HTTP ${registered.status}`);
+    const withStalled = record(await sequential('POST /Users, a stalled push receiver', single('stalled'), limits));
+    stalled.closeAllConnections();
+    stalled.close();
+    target(
+      'security events: POST /Users p50 with a stalled push receiver ÷ without a receiver',
+      withStalled.p50 / without.p50,
+      '≤ 1.25',
+      withStalled.p50 / without.p50 <= 1.25,
+      `${withStalled.p50.toFixed(1)} ÷ ${without.p50.toFixed(1)} ms (the SET is signed and stored in the request; delivery is not)`,
+    );
+  }
   await rosterBulk.stop();
   const singlesRate = singles.completed / singles.seconds;
   const bulkRate = bulkCreated / bulkSeconds;

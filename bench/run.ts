@@ -411,6 +411,28 @@ async function main() {
       },
       limits,
     );
+  /** One GET at a time on a random seeded user: by id (groups filled) or `filter=externalId eq`. */
+  const lookupRun = (
+    child: () => Child,
+    seeded: SeededUsers,
+    n: number,
+    kind: 'id' | 'externalId',
+    label: string,
+    limits: Parameters<typeof sequential>[2],
+  ) =>
+    sequential(
+      label,
+      async (_i, timeoutMs) => {
+        const i = Math.floor(Math.random() * n);
+        const filter = encodeURIComponent(`externalId eq "ext-${seeded.prefix}-${i}"`);
+        const url = `${child().baseUrl}/scim/v2/Users${kind === 'id' ? `/${seeded.ids[i]}` : `?filter=${filter}`}`;
+        const body = (await call('GET', url, { token, timeoutMs })) as { totalResults?: number; groups?: unknown[] };
+        if (kind === 'externalId' && body.totalResults !== 1)
+          throw new Error(`expected 1 result, got ${body.totalResults}`);
+        if (kind === 'id' && !body.groups?.length) throw new Error('expected the user with its groups');
+      },
+      limits,
+    );
   // Each scenario warms up first, so a fresh Roster process has compiled its code paths (otherwise
   // its first request's CPU time is mostly JIT work); on the large side one filter warm-up costs a
   // whole request.
@@ -473,6 +495,13 @@ async function main() {
       }),
     ),
   );
+  const smallLimits = { maxRequests: 300, maxSeconds: 10, timeoutMs: 60_000, warmup: 20 };
+  const byIdSmall = record(
+    await lookupRun(() => rosterSmall, small, SMALL, 'id', `GET /Users/{id} with groups, ${SMALL} users`, smallLimits),
+  );
+  const externalIdSmall = record(
+    await lookupRun(() => rosterSmall, small, SMALL, 'externalId', `filter externalId eq, ${SMALL} users`, smallLimits),
+  );
   const groupSmall = record(
     await withCpu(rosterSmall, (afterWarmup) =>
       addRun(() => rosterSmall, small, `PATCH add member, group of ${SMALL}`, 10, afterWarmup),
@@ -523,6 +552,13 @@ async function main() {
         afterWarmup,
       }),
     ),
+  );
+  const largeLimits = { maxRequests: 300, maxSeconds: LARGE_SECONDS, timeoutMs: LARGE_TIMEOUT_MS, warmup: 20 };
+  const byIdLarge = await largeSide(
+    await lookupRun(() => rosterLarge, large, LARGE, 'id', `GET /Users/{id} with groups, ${LARGE} users`, largeLimits),
+  );
+  const externalIdLarge = await largeSide(
+    await lookupRun(() => rosterLarge, large, LARGE, 'externalId', `filter externalId eq, ${LARGE} users`, largeLimits),
   );
   const firstPage = await largeSide(
     await withCpu(rosterLarge, () => pageRun(`cursor first page, ${totalLarge} users`, '')),
@@ -663,6 +699,8 @@ async function main() {
   await rosterLarge.kill();
 
   ratioTarget('growth: filter userName eq p50, 100k ÷ 1k users', filterLarge, filterSmall, 1.5);
+  ratioTarget('growth: GET /Users/{id} with groups p50, large ÷ small', byIdLarge, byIdSmall, 1.5);
+  ratioTarget('growth: filter externalId eq p50, large ÷ small', externalIdLarge, externalIdSmall, 1.5);
   ratioTarget('growth: last page ÷ first page by cursor (100k, count=100), p50', lastPage, firstPage, 2);
   ratioTarget('growth: PATCH add 1 member, group of 100k ÷ 1k, p50', groupLarge, groupSmall, 1.5);
   cpuGrowth('filter userName eq', filterLarge, filterSmall);

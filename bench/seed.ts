@@ -24,6 +24,7 @@ export function storedUser(prefix: string, i: number): StoredUser {
   const name = userName(prefix, i);
   const content = {
     userName: name,
+    externalId: `ext-${prefix}-${i}`,
     name: { givenName: `Given${i}`, familyName: `Family${i}`, formatted: `Given${i} Family${i}` },
     displayName: `Given${i} Family${i}`,
     emails: [{ value: name, type: 'work', primary: true }],

@@ -44,13 +44,8 @@ import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycl
 import { jwksRoutes, signingKeyAdminRoutes } from './keys/routes.js';
 import { createSigningKeys, SIGNING_KEY_INDEXES, type SigningKeys } from './keys/signingKeys.js';
 import { loadTemplates, type Templates } from './mail/templates.js';
-import { oauthClientAdminRoutes } from './oauth/adminRoutes.js';
-import { createBearerVerifier } from './oauth/bearer.js';
-import { createAssertionLog, createClientRepository, OAUTH_INDEXES } from './oauth/clientRepository.js';
-import { createClientService, type ClientService } from './oauth/clients.js';
-import { createJwksCache } from './oauth/jwksCache.js';
-import { oauthRoutes } from './oauth/routes.js';
-import { createTokenService } from './oauth/tokenService.js';
+import type { ClientService } from './oauth/clients.js';
+import { createOAuth, OAUTH_INDEXES } from './oauth/index.js';
 import {
   createSecurityEvents,
   EVENT_URIS,
@@ -162,28 +157,9 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     now: deps.now,
   });
   const recordEvent = (event: NewEvent) => events.record(event);
-  const oauthClients = createClientService({
-    repository: createClientRepository(db),
-    recordEvent,
-    secretOverlapHours: () => config.oauth.secretOverlapHours,
-    clientCacheSeconds: () => config.oauth.clientCacheSeconds,
-    now: deps.now,
-  });
-  const tokens = createTokenService({
-    config,
-    clients: oauthClients,
-    assertions: createAssertionLog(db),
-    signingKeys,
-    recordEvent,
-    now: deps.now,
-  });
-  const jwks = createJwksCache({
-    maxAgeSeconds: () => config.oauth.jwksCacheSeconds,
-    cooldownSeconds: () => config.oauth.jwksRefreshCooldownSeconds,
-    now: deps.now,
-  });
-  const verifyJwt = createBearerVerifier({ config, signingKeys, clients: oauthClients, jwks, logger, now: deps.now });
-  const authenticator = createAuthenticator(config, deps.extraTokens, verifyJwt);
+  const oauth = createOAuth({ db, config, signingKeys, recordEvent, logger, now: deps.now });
+  const oauthClients = oauth.clients;
+  const authenticator = createAuthenticator(config, deps.extraTokens, oauth.verifyJwt);
   const userRepository = createUserRepository(db);
   const groupRepository = createGroupRepository(db);
   const memberships = createMembershipRepository(db);
@@ -308,7 +284,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         () => lastReload,
       ),
       signingKeyAdminRoutes(signingKeys),
-      oauthClientAdminRoutes(oauthClients),
+      oauth.adminRouter,
       eventRoutes(events),
       adminUserQueryRoutes(users),
       securityEvents.adminRouter,
@@ -320,7 +296,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     ],
     publicRouters: [
       jwksRoutes(signingKeys),
-      oauthRoutes(config, tokens),
+      oauth.publicRouter,
       securityEvents.pollRouter,
       lifecycleRoutes(config, lifecycle),
       credentialRoutes(config, lifecycle, authenticator),

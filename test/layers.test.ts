@@ -20,8 +20,9 @@ type Layer = 'composition' | 'http' | 'routes' | 'service' | 'repository' | 'pro
 function layerOf(file: string): Layer {
   const rel = path.relative(SRC, file).split(path.sep).join('/');
   const name = path.basename(rel);
-  // securityEvents/index.ts wires that feature's parts for compose.ts (a composition root of its own).
-  if (['app.ts', 'compose.ts', 'main.ts', 'securityEvents/index.ts'].includes(rel)) return 'composition';
+  // securityEvents/index.ts and oauth/index.ts wire their feature's parts for compose.ts.
+  if (['app.ts', 'compose.ts', 'main.ts', 'securityEvents/index.ts', 'oauth/index.ts'].includes(rel))
+    return 'composition';
   if (rel.startsWith('http/')) return 'http';
   if (rel.startsWith('scim/')) return 'protocol';
   // HTTP glue beside routes: admin JSON bodies, the console's session middleware and static files.

@@ -6,6 +6,7 @@ import { adminCredential } from './console/auth.js';
 import { consoleRoutes } from './console/routes.js';
 import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessions.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
+import { createAsyncBulk } from './bulk/asyncBulk.js';
 import { createBulkService } from './bulk/service.js';
 import { renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
@@ -53,7 +54,7 @@ import { oauthRoutes } from './oauth/routes.js';
 import { createTokenService } from './oauth/tokenService.js';
 import {
   createSecurityEvents,
-  EVENT_URIS,
+  PUBLISHED_EVENT_URIS,
   SECURITY_EVENT_INDEXES,
   type SecurityEvents,
 } from './securityEvents/index.js';
@@ -131,7 +132,7 @@ const FEATURES: Features = {
   sort: true,
   etag: true,
   cursorPaging: true,
-  securityEventUris: EVENT_URIS,
+  securityEventUris: PUBLISHED_EVENT_URIS,
 };
 
 /** Wires config, database, services, jobs and HTTP together; shared by main.ts and the tests. */
@@ -250,6 +251,13 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         : groups.get(id, { excludedAttributes: ['members'] }).then((r) => r.resource, notFound),
   });
   late.subscriber = securityEvents.subscriber;
+  const bulk = createBulkService({
+    users,
+    groups,
+    maxOperations: () => config.scim.bulk.maxOperations,
+    baseUrl: scimBaseUrl(config),
+  });
+  const asyncBulk = createAsyncBulk({ bulk, responses: securityEvents.asyncResponses, logger });
 
   const consoleSessions = createConsoleSessions(db, {
     idleMinutes: () => config.console.session.idleMinutes,
@@ -290,17 +298,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
           limits: () => config.scim,
         }),
       ),
-      bulkAndRootRoutes(
-        createBulkService({
-          users,
-          groups,
-          maxOperations: () => config.scim.bulk.maxOperations,
-          baseUrl: scimBaseUrl(config),
-        }),
-        users,
-        groups,
-        config.scim,
-      ),
+      bulkAndRootRoutes(bulk, users, groups, config.scim, asyncBulk),
     ],
     adminRouters: [
       settingsRoutes(
@@ -362,6 +360,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       return { restartNeeded };
     },
     async stop() {
+      await asyncBulk.settled();
       await jobs.stop();
       await mailer.close();
     },

@@ -28,6 +28,8 @@ export function bulkAndRootRoutes(
       ctx.status = 202;
       ctx.set('Set-Txn', txn);
       ctx.set('Preference-Applied', 'respond-async');
+      ctx.body = ''; // else Koa writes the status text
+      ctx.remove('Content-Type');
       return;
     }
     ctx.body = await bulk.execute(ctx.request.body, actorOf(ctx));

@@ -8,7 +8,14 @@ import type { createBulkService } from './service.js';
 /** What asynchronous /Bulk needs of the security events (src/securityEvents/asyncResponses.ts). */
 export interface AsyncResponses {
   accepts(client: string): Promise<boolean>;
-  publish(client: string, completions: { txn: string; requestPath: string; outcome: BulkResult }[]): Promise<void>;
+  publish(client: string, completions: AsyncCompletion[]): Promise<void>;
+}
+
+/** One finished operation: its asyncresp `txn`, the path it was sent to, its Bulk response entry. */
+interface AsyncCompletion {
+  txn: string;
+  requestPath: string;
+  outcome: BulkResult;
 }
 
 /**
@@ -26,21 +33,24 @@ export function createAsyncBulk(deps: {
   const running = new Set<Promise<void>>();
 
   async function runAndPublish(body: unknown, actor: Actor, txn: string): Promise<void> {
+    let completions: AsyncCompletion[];
     try {
       const { operations, results } = await deps.bulk.executeEach(body, actor);
-      const completions = results.flatMap((outcome, index) =>
+      completions = results.flatMap((outcome, index) =>
         outcome ? [{ txn: `${txn}:${index}`, requestPath: operations[index].path, outcome }] : [],
       );
+    } catch (err) {
+      // Not a refusal of one operation (those are outcomes): the request as a whole failed.
+      log.error({ err: (err as Error).message, txn }, 'asynchronous bulk request failed');
+      const error = { status: 500, message: 'The bulk request failed; some operations may have been made' };
+      completions = [
+        { txn, requestPath: '/Bulk', outcome: { method: 'POST', status: '500', response: errorBody(error) } },
+      ];
+    }
+    try {
       await deps.responses.publish(actor.name, completions);
     } catch (err) {
-      // Not a refusal of one operation (those are outcomes): tell the client the request failed.
-      log.error({ err: (err as Error).message, txn }, 'asynchronous bulk request failed');
-      const error = { status: 500, message: 'The bulk request failed; some operations may have run' };
-      await deps.responses
-        .publish(actor.name, [
-          { txn, requestPath: '/Bulk', outcome: { method: 'POST', status: '500', response: errorBody(error) } },
-        ])
-        .catch((e: Error) => log.error({ err: e.message, txn }, 'asynchronous bulk failure not published'));
+      log.error({ err: (err as Error).message, txn }, 'asynchronous bulk outcome not published');
     }
   }
 

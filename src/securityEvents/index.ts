@@ -17,7 +17,7 @@ import { EVENT_URIS } from './eventUris.js';
 import { createPushDelivery } from './push.js';
 import { createReceiverRepository, RECEIVER_INDEXES, type Receiver } from './receivers.js';
 
-export type { AsyncCompletion, AsyncResponder } from './asyncResponses.js';
+export type { AsyncResponder } from './asyncResponses.js';
 /** What ServiceProviderConfig lists: the event URIs receivers choose, and the async responses. */
 export const PUBLISHED_EVENT_URIS: readonly string[] = [...EVENT_URIS, ASYNC_RESPONSE_URI];
 

@@ -39,6 +39,10 @@ afterAll(async () => {
   await receiver.close();
 });
 
+const PATCH_TITLE = {
+  schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+  Operations: [{ op: 'replace', path: 'title', value: 'Engineer' }],
+};
 const bulk = (operations: unknown[]) => ({ schemas: [BULK_REQUEST], Operations: operations });
 const asyncBulk = (body: unknown, token: string = TOKENS.scim) =>
   t.request
@@ -135,6 +139,64 @@ describe('asynchronous /Bulk (RFC 9967 section 2.5.1)', () => {
     const res = await asyncBulk(bulk([{ method: 'POST', path: '/Users', bulkId: 'd', data: USER('async-off') }]));
     expect(res.status).toBe(200);
     expect(res.body.Operations[0]).toMatchObject({ bulkId: 'd', status: '201' });
+  });
+});
+
+describe('asynchronous /Bulk to a poll receiver', () => {
+  it('polls one asyncresp SET per operation run: none for those failOnErrors stopped', async () => {
+    const made = await t
+      .admin()
+      .post('/event-receivers', {
+        name: 'loader-poll',
+        delivery: 'poll',
+        audience: 'loader',
+        client: 'bulk-loader',
+        events: [`${PROV}:delete`],
+      })
+      .expect(201);
+    const id = (await t.scim().post('/Users', USER('async-loader')).expect(201)).body.id as string;
+    const res = await asyncBulk(
+      {
+        ...bulk([
+          { method: 'PATCH', path: `/Users/${id}`, data: PATCH_TITLE },
+          { method: 'PATCH', path: '/Users/no-such-user', data: PATCH_TITLE },
+          { method: 'DELETE', path: `/Users/${id}` },
+          { method: 'DELETE', path: `/Users/${id}` },
+          // Not run: failOnErrors was reached with the second error, so no asyncresp for it.
+          { method: 'POST', path: '/Users', bulkId: 'late', data: USER('async-late') },
+        ]),
+        failOnErrors: 2,
+      },
+      TOKENS.bulk,
+    ).expect(202);
+    const txn = res.headers['set-txn'];
+    const sets = await until(async () => {
+      const polled = await t.request
+        .post('/security-events/poll')
+        .set('Authorization', `Bearer ${made.body.pollToken}`)
+        .send({ returnImmediately: true, maxEvents: 20 })
+        .expect(200);
+      const all = Object.values(polled.body.sets as Record<string, string>);
+      return all.length >= 5 ? all : undefined;
+    });
+    const claims = await Promise.all(sets.map((s) => verifySet(t, s, 'loader')));
+    const outcomes = Object.fromEntries(
+      claims
+        .filter((c) => ASYNC_RESP in (c.events as object))
+        .map((c) => [c.txn, (c.events as Record<string, Record<string, unknown>>)[ASYNC_RESP]]),
+    );
+    expect(outcomes).toEqual({
+      [`${txn}:0`]: expect.objectContaining({ method: 'PATCH', status: '200', version: 'W/"2"' }),
+      [`${txn}:1`]: expect.objectContaining({ method: 'PATCH', status: '404' }),
+      [`${txn}:2`]: expect.objectContaining({ method: 'DELETE', status: '204' }),
+      [`${txn}:3`]: expect.objectContaining({ method: 'DELETE', status: '404' }),
+    });
+    // The receiver's own event selection (deletes) still applies to provisioning SETs.
+    const deleted = claims.find((c) => `${PROV}:delete` in (c.events as object));
+    expect(deleted).toMatchObject({ txn, sub_id: { id } });
+    await t.scim().get(`/Users/${id}`).expect(404);
+    const late = await t.scim().get('/Users?filter=userName eq "async-late@example.com"').expect(200);
+    expect(late.body.totalResults).toBe(0);
   });
 });
 

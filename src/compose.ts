@@ -6,6 +6,7 @@ import { adminCredential } from './console/auth.js';
 import { consoleRoutes } from './console/routes.js';
 import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessions.js';
 import { bulkAndRootRoutes } from './bulk/routes.js';
+import { createAsyncBulk } from './bulk/asyncBulk.js';
 import { createBulkService } from './bulk/service.js';
 import { renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
@@ -48,7 +49,7 @@ import type { ClientService } from './oauth/clients.js';
 import { createOAuth, OAUTH_INDEXES } from './oauth/index.js';
 import {
   createSecurityEvents,
-  EVENT_URIS,
+  PUBLISHED_EVENT_URIS,
   SECURITY_EVENT_INDEXES,
   type SecurityEvents,
 } from './securityEvents/index.js';
@@ -126,7 +127,7 @@ const FEATURES: Features = {
   sort: true,
   etag: true,
   cursorPaging: true,
-  securityEventUris: EVENT_URIS,
+  securityEventUris: PUBLISHED_EVENT_URIS,
 };
 
 /** Wires config, database, services, jobs and HTTP together; shared by main.ts and the tests. */
@@ -226,6 +227,13 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
         : groups.get(id, { excludedAttributes: ['members'] }).then((r) => r.resource, notFound),
   });
   late.subscriber = securityEvents.subscriber;
+  const bulk = createBulkService({
+    users,
+    groups,
+    maxOperations: () => config.scim.bulk.maxOperations,
+    baseUrl: scimBaseUrl(config),
+  });
+  const asyncBulk = createAsyncBulk({ bulk, responses: securityEvents.asyncResponses, logger });
 
   const consoleSessions = createConsoleSessions(db, {
     idleMinutes: () => config.console.session.idleMinutes,
@@ -266,17 +274,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
           limits: () => config.scim,
         }),
       ),
-      bulkAndRootRoutes(
-        createBulkService({
-          users,
-          groups,
-          maxOperations: () => config.scim.bulk.maxOperations,
-          baseUrl: scimBaseUrl(config),
-        }),
-        users,
-        groups,
-        config.scim,
-      ),
+      bulkAndRootRoutes(bulk, users, groups, config.scim, asyncBulk),
     ],
     adminRouters: [
       settingsRoutes(
@@ -338,6 +336,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       return { restartNeeded };
     },
     async stop() {
+      await asyncBulk.settled();
       await jobs.stop();
       await mailer.close();
     },

@@ -5,7 +5,12 @@ import { isRefusal } from '../errors.js';
 import { ScimError } from '../scim/errors.js';
 import { listResponse, parseListRequest } from '../scim/list.js';
 import type { UserService } from '../users/service.js';
+import type { AsyncBulk } from './asyncBulk.js';
 import type { createBulkService } from './service.js';
+
+/** Whether a Prefer header (RFC 7240) asks for respond-async. */
+export const prefersAsync = (prefer: string) =>
+  prefer.split(',').some((p) => p.split(';')[0].trim().toLowerCase() === 'respond-async');
 
 /** /Bulk, root /.search across Users and Groups, and /Me. */
 export function bulkAndRootRoutes(
@@ -13,9 +18,20 @@ export function bulkAndRootRoutes(
   users: UserService,
   groups: GroupService,
   limits: { defaultCount: number; maxResults: number },
+  asyncBulk?: AsyncBulk,
 ): Router {
   const router = createRouter();
   router.post('/Bulk', async (ctx) => {
+    const txn = prefersAsync(ctx.get('prefer')) ? await asyncBulk?.start(ctx.request.body, actorOf(ctx)) : undefined;
+    if (txn) {
+      // RFC 9967 section 2.5.1.1: no body; the asyncresp SETs carry this txn (":" and the index).
+      ctx.status = 202;
+      ctx.set('Set-Txn', txn);
+      ctx.set('Preference-Applied', 'respond-async');
+      ctx.body = ''; // else Koa writes the status text
+      ctx.remove('Content-Type');
+      return;
+    }
     ctx.body = await bulk.execute(ctx.request.body, actorOf(ctx));
   });
 

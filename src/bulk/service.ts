@@ -79,104 +79,117 @@ export function createBulkService(deps: BulkDeps) {
     };
   }
 
-  return {
-    async execute(body: unknown, actor: Actor) {
-      const request = parseBulkRequest(body, deps.maxOperations());
-      const ids = new Map<string, string>();
-      const failed = new Set<string>();
-      const results: (BulkResult | undefined)[] = new Array(request.operations.length);
-      let pending = request.operations.map((op, index) => ({ op, index }));
-      let errors = 0;
-      const limit = request.failOnErrors ?? Infinity;
+  /** Checks a request body without running it (the parse errors /Bulk answers at once). */
+  const parse = (body: unknown) => parseBulkRequest(body, deps.maxOperations());
 
-      while (pending.length && errors < limit) {
-        const waiting: typeof pending = [];
-        let progressed = false;
-        // Consecutive user creates are written together (a few database writes for hundreds of
-        // users); only without failOnErrors, which must stop at an exact operation.
-        let batch: { index: number; op: BulkOperation }[] = [];
-        const flush = async () => {
-          if (!batch.length) return;
-          const current = batch;
-          batch = [];
-          const created = await deps.users.createMany(
-            current.map((b) => b.op.data),
-            { actor, source: 'bulk' },
+  /**
+   * Runs a bulk request; the result of each operation at its index in the request (undefined for
+   * those not run once failOnErrors was reached).
+   */
+  async function executeEach(body: unknown, actor: Actor) {
+    const request = parse(body);
+    const ids = new Map<string, string>();
+    const failed = new Set<string>();
+    const results: (BulkResult | undefined)[] = new Array(request.operations.length);
+    let pending = request.operations.map((op, index) => ({ op, index }));
+    let errors = 0;
+    const limit = request.failOnErrors ?? Infinity;
+
+    while (pending.length && errors < limit) {
+      const waiting: typeof pending = [];
+      let progressed = false;
+      // Consecutive user creates are written together (a few database writes for hundreds of
+      // users); only without failOnErrors, which must stop at an exact operation.
+      let batch: { index: number; op: BulkOperation }[] = [];
+      const flush = async () => {
+        if (!batch.length) return;
+        const current = batch;
+        batch = [];
+        const created = await deps.users.createMany(
+          current.map((b) => b.op.data),
+          { actor, source: 'bulk' },
+        );
+        created.forEach((outcome, i) => {
+          const { index, op } = current[i];
+          if (isRefusal(outcome)) {
+            results[index] = errorResult(op, outcome);
+            if (op.bulkId) failed.add(op.bulkId);
+            errors++;
+            return;
+          }
+          if (op.bulkId) ids.set(op.bulkId, outcome._id);
+          results[index] = {
+            method: 'POST',
+            ...(op.bulkId ? { bulkId: op.bulkId } : {}),
+            version: `W/"${outcome.meta.version}"`,
+            location: `${deps.baseUrl}/Users/${outcome._id}`,
+            status: '201',
+          };
+        });
+      };
+      const batchable = (op: BulkOperation) => limit === Infinity && op.method === 'POST' && /^\/Users$/i.test(op.path);
+
+      for (const item of pending) {
+        if (!batchable(item.op) || batch.length >= MAX_BATCH) await flush();
+        if (errors >= limit) break;
+        const refs = referencedBulkIds(item.op);
+        const broken = refs.find((r) => failed.has(r) || !request.operations.some((o) => o.bulkId === r));
+        if (broken) {
+          results[item.index] = errorResult(
+            item.op,
+            new ConflictError(`bulkId ${broken} could not be resolved`, { scimType: 'invalidValue' }),
           );
-          created.forEach((outcome, i) => {
-            const { index, op } = current[i];
-            if (isRefusal(outcome)) {
-              results[index] = errorResult(op, outcome);
-              if (op.bulkId) failed.add(op.bulkId);
-              errors++;
-              return;
-            }
-            if (op.bulkId) ids.set(op.bulkId, outcome._id);
-            results[index] = {
-              method: 'POST',
-              ...(op.bulkId ? { bulkId: op.bulkId } : {}),
-              version: `W/"${outcome.meta.version}"`,
-              location: `${deps.baseUrl}/Users/${outcome._id}`,
-              status: '201',
-            };
-          });
-        };
-        const batchable = (op: BulkOperation) =>
-          limit === Infinity && op.method === 'POST' && /^\/Users$/i.test(op.path);
-
-        for (const item of pending) {
-          if (!batchable(item.op) || batch.length >= MAX_BATCH) await flush();
-          if (errors >= limit) break;
-          const refs = referencedBulkIds(item.op);
-          const broken = refs.find((r) => failed.has(r) || !request.operations.some((o) => o.bulkId === r));
-          if (broken) {
-            results[item.index] = errorResult(
-              item.op,
-              new ConflictError(`bulkId ${broken} could not be resolved`, { scimType: 'invalidValue' }),
-            );
-            if (item.op.bulkId) failed.add(item.op.bulkId);
-            errors++;
-            progressed = true;
-            continue;
-          }
-          if (refs.some((r) => !ids.has(r))) {
-            waiting.push(item);
-            continue;
-          }
+          if (item.op.bulkId) failed.add(item.op.bulkId);
+          errors++;
           progressed = true;
-          if (batchable(item.op)) {
-            batch.push({ index: item.index, op: { ...item.op, data: substituteBulkIds(item.op.data, ids) } });
-            continue;
-          }
-          const path = item.op.path.replace(/bulkId:([^/]+)/g, (m, r: string) => ids.get(r) ?? m);
-          const op = { ...item.op, path, data: substituteBulkIds(item.op.data, ids) };
-          try {
-            const result = await run(op, actor);
-            results[item.index] = result;
-            if (op.method === 'POST' && op.bulkId && result.location)
-              ids.set(op.bulkId, result.location.split('/').pop()!);
-          } catch (err) {
-            const error = isRefusal(err) ? err : null;
-            if (!error) throw err;
-            results[item.index] = errorResult(item.op, error);
-            if (item.op.bulkId) failed.add(item.op.bulkId);
-            errors++;
-          }
+          continue;
         }
-        await flush();
-        if (!progressed) {
-          // Circular references: nothing can run.
-          for (const item of waiting) {
-            results[item.index] = errorResult(
-              item.op,
-              new ConflictError('Circular bulkId references', { scimType: 'invalidValue' }),
-            );
-            errors++;
-          }
-          break;
+        if (refs.some((r) => !ids.has(r))) {
+          waiting.push(item);
+          continue;
         }
-        pending = waiting;
+        progressed = true;
+        if (batchable(item.op)) {
+          batch.push({ index: item.index, op: { ...item.op, data: substituteBulkIds(item.op.data, ids) } });
+          continue;
+        }
+        const path = item.op.path.replace(/bulkId:([^/]+)/g, (m, r: string) => ids.get(r) ?? m);
+        const op = { ...item.op, path, data: substituteBulkIds(item.op.data, ids) };
+        try {
+          const result = await run(op, actor);
+          results[item.index] = result;
+          if (op.method === 'POST' && op.bulkId && result.location)
+            ids.set(op.bulkId, result.location.split('/').pop()!);
+        } catch (err) {
+          const error = isRefusal(err) ? err : null;
+          if (!error) throw err;
+          results[item.index] = errorResult(item.op, error);
+          if (item.op.bulkId) failed.add(item.op.bulkId);
+          errors++;
+        }
       }
+      await flush();
+      if (!progressed) {
+        // Circular references: nothing can run.
+        for (const item of waiting) {
+          results[item.index] = errorResult(
+            item.op,
+            new ConflictError('Circular bulkId references', { scimType: 'invalidValue' }),
+          );
+          errors++;
+        }
+        break;
+      }
+      pending = waiting;
+    }
+    return { operations: request.operations, results };
+  }
+
+  return {
+    parse,
+    executeEach,
+    async execute(body: unknown, actor: Actor) {
+      const { results } = await executeEach(body, actor);
       return bulkResponse(results.filter((r): r is BulkResult => r !== undefined));
     },
   };

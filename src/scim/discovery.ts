@@ -85,8 +85,9 @@ export function serviceProviderConfig(
       maxPageSize: config.scim.maxResults,
       cursorTimeout: features.cursorPaging ? 3600 : 0,
     },
-    // RFC 9967 section 4; asynchronous requests (Prefer: respond-async) are not supported.
-    securityEvents: { asyncRequest: 'none', eventUris: [...features.securityEventUris] },
+    // RFC 9967 section 4: /Bulk runs asynchronously when the client asks (Prefer: respond-async)
+    // and has a receiver bound to it; README "Asynchronous requests".
+    securityEvents: { asyncRequest: 'request', eventUris: [...features.securityEventUris] },
     authenticationSchemes: authenticationSchemes(auth, config.server.publicUrl),
     meta: {
       resourceType: 'ServiceProviderConfig',

@@ -30,6 +30,7 @@ function receiverJson(receiver: Receiver, publicUrl: string, deliveries?: Counts
     level: receiver.level,
     attributes: receiver.attributes,
     enabled: receiver.enabled,
+    ...(receiver.client ? { client: receiver.client } : {}),
     createdAt: receiver.createdAt.toISOString(),
     updatedAt: receiver.updatedAt.toISOString(),
     ...(deliveries ? { deliveries } : {}),

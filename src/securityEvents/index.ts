@@ -8,14 +8,18 @@ import type { SigningKeys } from '../keys/signingKeys.js';
 import type { Logger } from '../logger.js';
 import type { Router } from '../http/router.js';
 import { receiverAdminRoutes } from './adminRoutes.js';
+import { ASYNC_RESPONSE_URI, createAsyncResponder, type AsyncResponder } from './asyncResponses.js';
 import type { Snapshot } from './claims.js';
 import { createSetOutbox, SET_OUTBOX_INDEXES } from './outbox.js';
 import { createPollWaiters, pollRoutes } from './pollRoutes.js';
 import { createPublisher } from './publisher.js';
+import { EVENT_URIS } from './eventUris.js';
 import { createPushDelivery } from './push.js';
 import { createReceiverRepository, RECEIVER_INDEXES, type Receiver } from './receivers.js';
 
-export { EVENT_URIS } from './eventUris.js';
+export type { AsyncResponder } from './asyncResponses.js';
+/** What ServiceProviderConfig lists: the event URIs receivers choose, and the async responses. */
+export const PUBLISHED_EVENT_URIS: readonly string[] = [...EVENT_URIS, ASYNC_RESPONSE_URI];
 
 export const SECURITY_EVENT_INDEXES: IndexSpec[] = [...RECEIVER_INDEXES, ...SET_OUTBOX_INDEXES];
 export const PUSH_JOB = 'security-event-push';
@@ -44,6 +48,8 @@ export interface SecurityEvents {
   subscriber: EventSubscriber;
   adminRouter: Router;
   pollRouter: Router;
+  /** RFC 9967 asynchronous requests: the receivers bound to a client get its asyncresp SETs. */
+  asyncResponses: AsyncResponder;
   /** Registers the repair sweep (needs the jobs started). */
   start(): Promise<void>;
   /** Repairs once: SETs not written, deliveries not running, old SETs forgotten (the sweep job). */
@@ -79,6 +85,18 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
     },
     logger: deps.logger,
   });
+  const queued = (ids: string[]) => {
+    waiters.notify(ids);
+    push.wake(ids);
+  };
+  const asyncResponses = createAsyncResponder({
+    enabledReceivers,
+    outbox,
+    signingKeys: deps.signingKeys,
+    issuer: () => config.server.publicUrl,
+    queued,
+    now: deps.now,
+  });
   const publisher = createPublisher({
     db: deps.db,
     enabledReceivers,
@@ -86,10 +104,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
     signingKeys: deps.signingKeys,
     loadSnapshot: deps.loadSnapshot,
     issuer: () => config.server.publicUrl,
-    queued: (ids) => {
-      waiters.notify(ids);
-      push.wake(ids);
-    },
+    queued,
     logger: deps.logger,
     now: deps.now,
   });
@@ -129,6 +144,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
         push.wake(ids);
       },
     }),
+    asyncResponses,
     pollRouter: pollRoutes({ receivers, outbox, waiters, settings: () => config.securityEvents.poll }),
     async start() {
       await jobs.every(SWEEP_JOB, config.securityEvents.sweepEvery);

@@ -19,6 +19,11 @@ export interface ReceiverSettings {
   /** `full` data: only these top-level attributes (or extension URNs); empty means all. */
   attributes: string[];
   enabled: boolean;
+  /**
+   * The SCIM client (its token's or OAuth client's name) whose asynchronous requests
+   * (`Prefer: respond-async`) this receiver answers with RFC 9967 asyncresp events.
+   */
+  client?: string;
 }
 
 const FIELDS = [
@@ -31,6 +36,7 @@ const FIELDS = [
   'level',
   'attributes',
   'enabled',
+  'client',
 ];
 const ATTRIBUTE_NAME = /^(?:[A-Za-z][\w$-]*|urn:[\w.:-]+)$/;
 
@@ -118,6 +124,9 @@ export function receiverSettings(body: Record<string, unknown>, existing?: Recei
   const events = stringList(body, 'events', EVENT_URIS.length) ?? existing?.events ?? [];
   checkEvents(events);
   const attributes = stringList(body, 'attributes', 200) ?? existing?.attributes ?? [];
+  let client = existing?.client;
+  if (body.client === null) client = undefined;
+  else if (body.client !== undefined) client = text(body, 'client', 200);
   const badName = attributes.find((a) => !ATTRIBUTE_NAME.test(a));
   if (badName !== undefined) throw invalid(`attributes: "${badName}" is not an attribute name`);
 
@@ -131,5 +140,6 @@ export function receiverSettings(body: Record<string, unknown>, existing?: Recei
     level,
     attributes,
     enabled: (body.enabled as boolean | undefined) ?? existing?.enabled ?? true,
+    ...(client ? { client } : {}),
   };
 }

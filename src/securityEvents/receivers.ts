@@ -65,6 +65,7 @@ export function createReceiverRepository(db: Db): ReceiverRepository {
       const unset = {
         ...(settings.endpoint === undefined ? { endpoint: '' as const } : {}),
         ...(settings.authorization === undefined ? { authorization: '' as const } : {}),
+        ...(settings.client === undefined ? { client: '' as const } : {}),
       };
       const result = await collection.findOneAndUpdate(
         { _id: id },

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { prefersAsync } from '../../src/bulk/routes.js';
+import { ASYNC_RESPONSE_URI, asyncResponseClaims } from '../../src/securityEvents/asyncResponses.js';
 import { selectAttributes, setClaims } from '../../src/securityEvents/claims.js';
 import { publicationOf, uriFor } from '../../src/securityEvents/eventUris.js';
 import { readPollRequest } from '../../src/securityEvents/pollRequest.js';
@@ -69,5 +71,52 @@ describe('delivery rules', () => {
     expect(readPollRequest({}, 50)).toEqual({ ack: [], setErrs: {}, maxEvents: 50, returnImmediately: false });
     expect(readPollRequest({ maxEvents: 500, ack: ['a', 'a'] }, 50)).toMatchObject({ maxEvents: 50, ack: ['a'] });
     expect(() => readPollRequest([], 50)).toThrow(/JSON object/);
+  });
+});
+
+describe('asynchronous requests', () => {
+  it('reads respond-async from a Prefer header among other preferences', () => {
+    expect(prefersAsync('respond-async')).toBe(true);
+    expect(prefersAsync('return=minimal, Respond-Async; x=1, wait=10')).toBe(true);
+    expect(prefersAsync('return=minimal')).toBe(false);
+    expect(prefersAsync('respond-asynchronously')).toBe(false);
+    expect(prefersAsync('')).toBe(false);
+  });
+
+  it('makes an asyncresp SET from a bulk operation outcome, its subject from the location or path', () => {
+    const base = { audience: 'a', issuer: 'https://roster', jti: 'j1', issuedAt: new Date(1000_000), txn: 't:1' };
+    const ok = asyncResponseClaims({
+      ...base,
+      requestPath: '/Users',
+      outcome: { method: 'POST', bulkId: 'q', version: 'W/"1"', location: 'https://r/scim/v2/Users/u9', status: '201' },
+    });
+    expect(ok).toEqual({
+      iss: 'https://roster',
+      aud: 'a',
+      iat: 1000,
+      jti: 'j1',
+      txn: 't:1',
+      sub_id: { format: 'scim', uri: '/Users/u9', id: 'u9' },
+      events: {
+        [ASYNC_RESPONSE_URI]: {
+          method: 'POST',
+          bulkId: 'q',
+          version: 'W/"1"',
+          location: 'https://r/scim/v2/Users/u9',
+          status: '201',
+        },
+      },
+    });
+    const failed = asyncResponseClaims({
+      ...base,
+      requestPath: '/Groups/g1',
+      outcome: { method: 'PATCH', status: '404', response: { status: '404' } },
+    });
+    expect(failed.sub_id).toEqual({ format: 'scim', uri: '/Groups/g1', id: 'g1' });
+    expect((failed.events as Record<string, unknown>)[ASYNC_RESPONSE_URI]).toEqual({
+      method: 'PATCH',
+      status: '404',
+      response: { status: '404' },
+    });
   });
 });

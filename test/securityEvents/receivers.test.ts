@@ -144,9 +144,9 @@ describe('receiver API', () => {
     await t.admin().get(`/event-receivers/${id}`).expect(404);
   });
 
-  it('ServiceProviderConfig advertises the event URIs and no asynchronous requests', async () => {
+  it('ServiceProviderConfig advertises the event URIs and asynchronous requests on request', async () => {
     const res = await t.scim().get('/ServiceProviderConfig').expect(200);
-    expect(res.body.securityEvents.asyncRequest).toBe('none');
+    expect(res.body.securityEvents.asyncRequest).toBe('request');
     expect(res.body.securityEvents.eventUris).toEqual(
       expect.arrayContaining([
         `${PROV}:create:notice`,
@@ -203,8 +203,9 @@ describe('roster receivers (the CLI, as a child process)', () => {
     expect(receiver).toMatchObject({ authorization: 'set', events: [`${PROV}:delete`] });
     expect((await t.admin().get(`/event-receivers/${receiver.id}`)).body.endpoint).toBe('https://cli.example/sets');
 
-    const poll = await roster(['add', '--name', 'cli-poll', '--poll', '--audience', 'siem']);
+    const poll = await roster(['add', '--name', 'cli-poll', '--poll', '--audience', 'siem', '--client', 'cli-client']);
     expect(poll.code).toBe(0);
+    expect(poll.stdout).toMatch(/async responses for\s+cli-client/);
     expect(poll.stdout).toMatch(/Poll token \(shown once[^\n]*\n[A-Za-z0-9_-]{43}\n/);
 
     const list = await roster(['list']);

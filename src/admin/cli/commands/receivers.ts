@@ -13,6 +13,7 @@ interface ReceiverJson {
   events: string[];
   level: string;
   enabled: boolean;
+  client?: string;
   pollToken?: string;
   deliveries?: { pending: number; delivered: number; failed: number };
 }
@@ -34,6 +35,7 @@ export async function receiversCommand(ctx: CommandContext): Promise<number> {
     event: { type: 'string', multiple: true },
     level: { type: 'string' },
     attribute: { type: 'string', multiple: true },
+    client: { type: 'string' },
     'authorization-env': { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -56,6 +58,7 @@ export async function receiversCommand(ctx: CommandContext): Promise<number> {
       ['audience', receiver.audience],
       ['events', receiver.events.length ? receiver.events.join(' ') : `all (${receiver.level})`],
       ['enabled', receiver.enabled ? 'yes' : 'no'],
+      ...(receiver.client ? [['async responses for', receiver.client]] : []),
       ...(receiver.deliveries
         ? [
             [
@@ -108,6 +111,7 @@ export async function receiversCommand(ctx: CommandContext): Promise<number> {
         events: values.event ?? [],
         ...(values.level ? { level: values.level } : {}),
         ...(values.attribute ? { attributes: values.attribute } : {}),
+        ...(values.client ? { client: values.client } : {}),
       };
       const created = await client.json<ReceiverJson>('POST', PATH, { json: body });
       print(created);

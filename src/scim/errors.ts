@@ -52,4 +52,3 @@ export function errorBody(error: ErrorLike): ScimErrorBody {
 
 export const badRequest = (scimType: ScimType, detail: string) => new ScimError(400, detail, scimType);
 export const notFound = (detail = 'Resource not found') => new ScimError(404, detail);
-export const conflict = (detail: string) => new ScimError(409, detail, 'uniqueness');

@@ -2,30 +2,6 @@ import { get } from './api.js';
 import { field, h, report, select, table, time } from './dom.js';
 import { changesText } from './user.js';
 
-const TYPES = [
-  'user_create',
-  'user_update',
-  'user_delete',
-  'user_activated',
-  'user_suspended',
-  'user_activation_email',
-  'user_welcome_email',
-  'user_password_reset_email',
-  'user_reminder_email',
-  'user_password_set',
-  'user_password_expired',
-  'user_activation_schedule_create',
-  'user_activation_schedule_delete',
-  'user_activation_schedule_fired',
-  'user_login_attempt',
-  'user_lockout',
-  'user_unlocked',
-  'group_create',
-  'group_update',
-  'group_delete',
-  'import_start',
-  'import_end',
-];
 const REFRESH_MS = 5000;
 
 function eventRow(event) {
@@ -51,7 +27,8 @@ const localInput = () => h('input', { type: 'datetime-local' });
 
 /** The event log, newest first: filters, cursor pages, and an auto-refresh of the first page. */
 export async function eventsPage(userId) {
-  const type = select([['', 'Any type'], ...TYPES.map((t) => [t, t])], '');
+  const { types } = await get('/events/types');
+  const type = select([['', 'Any type'], ...types.map((t) => [t, t])], '');
   const actor = h('input', { type: 'text', autocomplete: 'off' });
   const user = h('input', { type: 'text', autocomplete: 'off', value: userId ?? '' });
   const since = localInput();

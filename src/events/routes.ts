@@ -1,6 +1,6 @@
 import { createRouter, type Router } from '../http/router.js';
 import { AdminError } from '../http/errors.js';
-import type { EventLog } from './repository.js';
+import { EVENT_TYPES, type EventLog } from './repository.js';
 import type { RosterEvent } from './types.js';
 
 /** The JSON form of an event: `id` instead of `_id`, the timestamp as an ISO string. */
@@ -23,9 +23,15 @@ function single(name: string, value: string | string[] | undefined): string | un
   return value;
 }
 
-/** GET /admin/v1/events?type=&userId=&actor=&since=&until=&limit=&cursor= — newest first, cursor paged. */
+/**
+ * GET /admin/v1/events?type=&userId=&actor=&since=&until=&limit=&cursor= — newest first, cursor
+ * paged; GET /admin/v1/events/types — the types `type` accepts (the console's filter lists them).
+ */
 export function eventRoutes(log: EventLog): Router {
   const router = createRouter();
+  router.get('/events/types', (ctx) => {
+    ctx.body = { types: EVENT_TYPES };
+  });
   router.get('/events', async (ctx) => {
     const q = ctx.query;
     const page = await log.query({

@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { SigningKeys } from '../keys/signingKeys.js';
-import type { OutboxSet, SetOutbox } from './outbox.js';
+import type { BulkResult } from '../scim/bulk.js';
+import { pendingSet, type OutboxSet, type SetOutbox } from './outbox.js';
 import type { Receiver } from './receivers.js';
 
 /** RFC 9967 section 2.5.1.3: the completion of an asynchronous SCIM request. */
 export const ASYNC_RESPONSE_URI = 'urn:ietf:params:scim:event:misc:asyncresp';
 
 /** One operation's outcome as a SCIM Bulk response operation (RFC 7644 section 3.7.3). */
-export interface AsyncOutcome {
-  method: string;
-  bulkId?: string;
-  version?: string;
-  location?: string;
-  status: string;
-  response?: unknown;
-}
+export type AsyncOutcome = BulkResult;
 
 /**
  * The `sub_id` of an outcome: the resource's path (`/Users/{id}`) taken from its location, else the
@@ -111,19 +105,18 @@ export function createAsyncResponder(deps: AsyncResponderDeps) {
             jti,
             issuedAt,
           });
-          docs.push({
-            // Like the event SETs' ids: writing the same completion twice makes no second SET.
-            _id: `async:${txn}:${receiver._id}`,
-            receiverId: receiver._id,
-            eventId: `async:${txn}`,
-            seq: first + docs.length,
-            jti,
-            set: await deps.signingKeys.sign(claims, 'secevent+jwt'),
-            status: 'pending',
-            attempts: 0,
-            nextAttemptAt: new Date(),
-            createdAt: issuedAt,
-          });
+          docs.push(
+            pendingSet({
+              // Like the event SETs' ids: writing the same completion twice makes no second SET.
+              _id: `async:${txn}:${receiver._id}`,
+              receiverId: receiver._id,
+              eventId: `async:${txn}`,
+              seq: first + docs.length,
+              jti,
+              set: await deps.signingKeys.sign(claims, 'secevent+jwt'),
+              createdAt: issuedAt,
+            }),
+          );
         }
       }
       await deps.outbox.insert(docs);

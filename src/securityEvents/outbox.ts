@@ -35,6 +35,13 @@ export interface OutboxSet {
   lastError?: string;
 }
 
+/** A SET waiting for its first delivery attempt (an event's SET, or an asynchronous response's). */
+export function pendingSet(
+  fields: Pick<OutboxSet, '_id' | 'receiverId' | 'eventId' | 'seq' | 'jti' | 'createdAt'> & { set: string },
+): OutboxSet {
+  return { ...fields, status: 'pending', attempts: 0, nextAttemptAt: new Date() };
+}
+
 export const SET_OUTBOX_INDEXES: IndexSpec[] = [
   {
     collection: SET_OUTBOX_COLLECTION,

@@ -7,7 +7,7 @@ import type { SigningKeys } from '../keys/signingKeys.js';
 import type { Logger } from '../logger.js';
 import { needsSnapshot, setClaims, type Snapshot } from './claims.js';
 import { publicationOf, uriFor } from './eventUris.js';
-import type { OutboxSet, SetOutbox } from './outbox.js';
+import { pendingSet, type OutboxSet, type SetOutbox } from './outbox.js';
 import type { Receiver } from './receivers.js';
 
 export interface PublisherDeps {
@@ -91,18 +91,17 @@ export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(
           jti,
           issuedAt,
         });
-        docs.push({
-          _id: `${event._id}:${receiver._id}`,
-          receiverId: receiver._id,
-          eventId: event._id,
-          seq: first + i,
-          jti,
-          set: await deps.signingKeys.sign(claims, 'secevent+jwt'),
-          status: 'pending',
-          attempts: 0,
-          nextAttemptAt: new Date(),
-          createdAt: issuedAt,
-        });
+        docs.push(
+          pendingSet({
+            _id: `${event._id}:${receiver._id}`,
+            receiverId: receiver._id,
+            eventId: event._id,
+            seq: first + i,
+            jti,
+            set: await deps.signingKeys.sign(claims, 'secevent+jwt'),
+            createdAt: issuedAt,
+          }),
+        );
       }
       await deps.outbox.insert(docs);
     }

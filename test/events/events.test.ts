@@ -213,6 +213,13 @@ describe('GET /admin/v1/events', () => {
     expect(res.body.error.code).toBe('forbidden');
     expect((await t.request.get('/admin/v1/events')).status).toBe(401);
   });
+
+  it('lists every type the type filter accepts at /events/types (the console offers them)', async () => {
+    const res = await t.admin().get('/events/types').expect(200);
+    expect(res.body.types).toContain('oauth_token_issued');
+    for (const type of res.body.types) expect((await t.admin().get(`/events?type=${type}`)).status).toBe(200);
+    expect((await t.admin(TOKENS.scim).get('/events/types')).status).toBe(403);
+  });
 });
 
 describe('event cursors', () => {

@@ -49,7 +49,7 @@ const PG_ROLE = 'postgres';
 const PG_DATABASE = 'postgres';
 const PG_SOCKET_PORT = 5432;
 /** Lines appended to a new cluster's postgresql.conf; a cluster lacking the marker gets them (again). */
-const PG_SETTINGS_MARKER = '# Roster engine settings v2 (src/db/embedded.ts)';
+const PG_SETTINGS_MARKER = '# Roster engine settings v3 (src/db/postgresEngine.ts)';
 const PG_SETTINGS = [
   PG_SETTINGS_MARKER,
   "shared_preload_libraries = 'pg_cron,pg_documentdb_core,pg_documentdb'",
@@ -59,6 +59,10 @@ const PG_SETTINGS = [
   'cron.log_statement = off',
   // Lets $elemMatch use an index on the array's field (e.g. emails.value); off by default.
   'documentdb.useNewElemMatchIndexPushdown = on',
+  // New indexes keep one ordered term per document instead of one per path: each indexed write
+  // costs 2-6 times less (bench: users 0.73 -> 0.32 ms, events 0.57 -> 0.09 ms per document).
+  'documentdb.enableNewCompositeIndexOpClass = on',
+  'documentdb.defaultUseCompositeOpClass = on',
   // A development database: a crash may lose the last few commits, never consistency.
   'synchronous_commit = off',
   // Statistics follow a seed or an import within seconds (an index is only chosen once they exist).

@@ -21,7 +21,7 @@ export const USER_INDEXES: IndexSpec[] = [
   { collection: 'users', key: { 'norm.emails': 1 }, options: { name: 'emails' } },
   { collection: 'users', key: { externalId: 1 }, options: { name: 'externalId' } },
   { collection: 'users', key: { 'meta.lastModified': 1 }, options: { name: 'lastModified' } },
-  { collection: 'users', key: { 'lifecycle.state': 1 }, options: { name: 'state' } },
+  // Also serves filters on the state alone (its first key).
   {
     collection: 'users',
     key: { 'lifecycle.state': 1, 'lifecycle.passwordStatus': 1 },
@@ -226,6 +226,10 @@ export function createUserRepository(db: Db) {
 
     findByUserName(userName: string): Promise<StoredUser | null> {
       return users.findOne({ 'norm.userName': userName });
+    },
+
+    findByUserNames(userNames: string[]): Promise<StoredUser[]> {
+      return users.find({ 'norm.userName': { $in: userNames } }).toArray();
     },
 
     /**

@@ -14,8 +14,8 @@
  * - A CSV syntax error (an unclosed quote, a record over MAX_RECORD_CHARS) stops the import, since
  *   the parser cannot tell where the next record starts: the report says so (`aborted`), and the
  *   lines before it stay imported.
- * - Rows run MAX_IN_FLIGHT at a time; memory is bounded by that window plus the duplicate index
- *   (about 100-200 bytes per line) and the deferred rows.
+ * - Rows run MAX_IN_FLIGHT at a time, their database calls in batches; memory is bounded by that
+ *   window plus the duplicate index (import/lineTable.ts: 50-150 bytes per line) and the deferred rows.
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -26,7 +26,7 @@ import type { GroupRepository } from '../groups/repository.js';
 import { DomainError, InvalidError, isRefusal } from '../errors.js';
 import type { UserService, WriteContext } from '../users/service.js';
 import { mapCsvHeader, type ColumnSpec } from './csvColumns.js';
-import { createWriter } from './import/apply.js';
+import { BATCH_SIZE, createWriter } from './import/apply.js';
 import { CsvReadError, csvRecords } from './import/parse.js';
 import { createTally, groupUpdateEvent, importEndEvent, importStartEvent, type ImportReport } from './import/report.js';
 import { createFileIndex, createReferences, LineError, MAX_DEFERRED, type Row } from './import/validate.js';
@@ -35,7 +35,8 @@ export { MAX_RECORD_CHARS } from './import/parse.js';
 export { MAX_REPORTED_ERRORS, type ImportError, type ImportReport } from './import/report.js';
 export { MAX_DEFERRED } from './import/validate.js';
 
-export const MAX_IN_FLIGHT = 12;
+/** Enough rows in flight to fill a few batches (import/apply.ts), so the database always has one to write. */
+export const MAX_IN_FLIGHT = 2 * BATCH_SIZE;
 /** Data lines per file (the header not counted). */
 export const MAX_LINES = 1_000_000;
 /** Unexpected (non-validation) failures in a row before the import gives up (the database is down, say). */
@@ -82,7 +83,7 @@ export function createImporter(deps: ImporterDeps) {
     const inFlightByName = new Map<string, Promise<boolean>>();
     const inFlight = new Set<Promise<void>>();
     const references = createReferences({
-      users,
+      findByUserName: writer.findByUserName,
       groups,
       file,
       dryRun,

@@ -24,6 +24,14 @@ export type MembershipRepository = ReturnType<typeof createMembershipRepository>
  */
 export function createMembershipRepository(db: Db) {
   const memberships: Collection<Membership> = db.collection<Membership>('memberships');
+
+  async function addPairs(pairs: Omit<Membership, '_id'>[]): Promise<boolean[]> {
+    // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.
+    const docs = pairs.map((p) => ({ _id: membershipId(p.groupId, p.memberId), ...p }));
+    const refused = new Set(await insertUnordered(memberships, docs));
+    return docs.map((_, i) => !refused.has(i));
+  }
+
   return {
     /** For paged lists of memberships (GET /GroupMembers). */
     collection: memberships,
@@ -34,10 +42,12 @@ export function createMembershipRepository(db: Db) {
 
     /** Idempotent: adding an existing member changes nothing. Returns how many were new. */
     async addMembers(groupId: string, members: { id: string; type: 'User' | 'Group' }[]): Promise<number> {
-      // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.
-      const docs = members.map((m) => ({ _id: membershipId(groupId, m.id), groupId, memberId: m.id, type: m.type }));
-      return docs.length - (await insertUnordered(memberships, docs)).length;
+      const added = await addPairs(members.map((m) => ({ groupId, memberId: m.id, type: m.type })));
+      return added.filter(Boolean).length;
     },
+
+    /** addMembers for pairs of any groups in one write (the CSV import): per pair, whether it was new. */
+    addPairs,
 
     async removeMembers(groupId: string, memberIds: string[]): Promise<number> {
       if (!memberIds.length) return 0;

@@ -173,7 +173,7 @@ export function createUserService(deps: UserServiceDeps) {
       await deps.recordEvents(
         created.map((user) => ({
           type: 'user_create' as const,
-          resource: { type: 'User' as const, id: user._id, username: user.userName },
+          resource: userResource(user),
           initiatedBy: ctx.actor,
         })),
       );
@@ -276,6 +276,7 @@ export function createUserService(deps: UserServiceDeps) {
     touch: (id: string, set: Record<string, unknown>) => users.setFields(id, set),
     unset: (id: string, fields: string[]) => users.setFields(id, {}, fields),
     findByUserName: (normalizedUserName: string) => users.findByUserName(normalizedUserName),
+    findByUserNames: (normalizedUserNames: string[]) => users.findByUserNames(normalizedUserNames),
     takeLoginAttempt: (id: string, maxAttempts: number) => users.takeLoginAttempt(id, maxAttempts),
     lock: (id: string) => users.lock(id, now()),
     unlockExpired: (id: string, lockedBefore: Date) => users.unlockExpired(id, lockedBefore, now()),

@@ -7,21 +7,27 @@
  * - Groups are additive: the user is added to the listed groups and stays in others. Memberships
  *   are added right after the user (a crash between the two is repaired by importing the file
  *   again: memberships are idempotent).
+ * - The rows in flight share their round trips (batches.ts): one query looks up their userNames,
+ *   one createMany writes their new users (the service's batch of what create() does), one insert
+ *   their memberships. Updates stay one by one (each is its own conditional write).
  */
 import { randomUUID } from 'node:crypto';
 import type { MembershipRepository } from '../../groups/memberships.js';
-import { ConflictError, PreconditionFailedError } from '../../errors.js';
+import { ConflictError, isRefusal, PreconditionFailedError } from '../../errors.js';
 import { etagFor } from '../../scim/etag.js';
 import type { Projection } from '../../scim/projection.js';
 import type { ScimResource } from '../../scim/validate.js';
-import { toScimUser } from '../../users/mapping.js';
+import { toScimUser, type StoredUser } from '../../users/mapping.js';
 import type { UserService, WriteContext } from '../../users/service.js';
 import { ENTERPRISE_SCHEMA } from '../csvColumns.js';
+import { createBatcher } from './batches.js';
 import { isObj, mergeForUpdate } from './merge.js';
 import type { Outcome } from './report.js';
 import { DRY_RUN_MANAGER, type GroupTarget, type Row } from './validate.js';
 
 const UPDATE_ATTEMPTS = 3;
+/** Rows whose lookups, creates or memberships go in one database call. */
+export const BATCH_SIZE = 100;
 /** The answer of a write is not used: without `groups` the service skips the user's group lookup. */
 const NO_GROUPS: Projection = { excludedAttributes: ['groups'] };
 
@@ -39,23 +45,43 @@ export function createWriter(deps: WriterDeps) {
   /** Members added per group, for one group_update event each at the end. */
   const groupsTouched = new Map<string, number>();
 
+  const findByUserName = createBatcher(async (names: string[]) => {
+    const found = await users.findByUserNames([...new Set(names)]);
+    const byName = new Map(found.map((user) => [user.norm.userName, user]));
+    return names.map((name): StoredUser | undefined => byName.get(name));
+  }, BATCH_SIZE);
+  const createUser = createBatcher((inputs: ScimResource[]) => users.createMany(inputs, ctx), BATCH_SIZE);
+  const addMembership = createBatcher(
+    (pairs: { groupId: string; memberId: string }[]) =>
+      memberships.addPairs(pairs.map((p) => ({ ...p, type: 'User' as const }))),
+    BATCH_SIZE,
+  );
+
+  async function create(input: ScimResource): Promise<StoredUser> {
+    if (dryRun) return (await users.create(input, ctx, NO_GROUPS)).user;
+    const created = await createUser(input);
+    if (isRefusal(created)) throw created;
+    return created;
+  }
+
   /** Adds the user to the groups (a dry run counts those it would add); returns how many. */
   async function joinGroups(userId: string, targets: GroupTarget[], isNew: boolean): Promise<number> {
-    let added = 0;
-    for (const group of targets) {
-      if (dryRun) {
-        if (!isNew && !(await memberships.has(group.id, userId))) added++;
-        continue;
-      }
-      const n = await memberships.addMembers(group.id, [{ id: userId, type: 'User' }]);
-      if (n) groupsTouched.set(group.id, (groupsTouched.get(group.id) ?? 0) + n);
-      added += n;
+    if (dryRun) {
+      if (isNew) return 0;
+      const had = await Promise.all(targets.map((group) => memberships.has(group.id, userId)));
+      return had.filter((has) => !has).length;
     }
-    return added;
+    const added = await Promise.all(targets.map((group) => addMembership({ groupId: group.id, memberId: userId })));
+    targets.forEach((group, i) => {
+      if (added[i]) groupsTouched.set(group.id, (groupsTouched.get(group.id) ?? 0) + 1);
+    });
+    return added.filter(Boolean).length;
   }
 
   return {
     groupsTouched,
+    /** The user with this normalized userName, looked up with the other rows in flight. */
+    findByUserName,
 
     /** The line's user as SCIM input, with its manager's id. */
     inputOf(row: Row, managerId: string | undefined): ScimResource {
@@ -73,16 +99,16 @@ export function createWriter(deps: WriterDeps) {
     async write(row: Row, input: ScimResource, targets: GroupTarget[]): Promise<Outcome> {
       for (let attempt = 1; ; attempt++) {
         // One indexed lookup per line (no map of every user: the import's memory stays flat).
-        const current = await users.findByUserName(row.userName);
+        const current = await findByUserName(row.userName);
         if (!current) {
           try {
-            const { user } = await users.create(input, ctx, NO_GROUPS);
+            const user = await create(input);
             await joinGroups(user._id, targets, true);
             return 'created';
           } catch (err) {
             // Created by someone else meanwhile: update it instead.
             const other = err instanceof ConflictError && attempt < UPDATE_ATTEMPTS;
-            if (!other || !(await users.findByUserName(row.userName))) throw err;
+            if (!other || !(await findByUserName(row.userName))) throw err;
             continue;
           }
         }

@@ -5,7 +5,7 @@
  */
 import type { GroupRepository } from '../../groups/repository.js';
 import { companyEmail, normalize } from '../../scim/validate.js';
-import type { UserService } from '../../users/service.js';
+import { createLineTable } from './lineTable.js';
 import { csvRowToScimUser, LIFECYCLE_SCHEMA, type ColumnSpec, type CsvUser } from '../csvColumns.js';
 
 /** Rows whose manager comes later in the file, kept until the end. */
@@ -33,8 +33,8 @@ export interface GroupTarget {
 /** Lines of the file seen so far, by normalized userName and email: duplicates are refused on the later line. */
 export function createFileIndex() {
   // normalized userName -> line (negative once that line failed)
-  const userNames = new Map<string, number>();
-  const emailLines = new Map<string, number>();
+  const userNames = createLineTable();
+  const emailLines = createLineTable();
   return {
     /** Checks that need no database, in file order. Returns the row, or the reason the line fails. */
     prepare(line: number, record: string[], columns: ColumnSpec[], width: number): Row | string {
@@ -67,7 +67,8 @@ export function createFileIndex() {
 export type FileIndex = ReturnType<typeof createFileIndex>;
 
 export interface ReferenceDeps {
-  users: UserService;
+  /** The user with this normalized userName. */
+  findByUserName(userName: string): Promise<{ _id: string } | undefined>;
   groups: GroupRepository;
   file: FileIndex;
   dryRun: boolean;
@@ -77,7 +78,7 @@ export interface ReferenceDeps {
 
 /** Groups by display name and the manager by userName: in the database, or (manager) further down the file. */
 export function createReferences(deps: ReferenceDeps) {
-  const { users, groups, file, dryRun } = deps;
+  const { groups, file, dryRun } = deps;
   const groupCache = new Map<string, GroupTarget | null>();
 
   return {
@@ -109,7 +110,7 @@ export function createReferences(deps: ReferenceDeps) {
       if (!name) return undefined;
       const key = normalize(name);
       await deps.inFlight(key);
-      const existing = await users.findByUserName(key);
+      const existing = await deps.findByUserName(key);
       if (existing) return existing._id;
       const line = file.lineOf(key);
       if (line !== undefined && line < 0) throw new LineError(`manager "${name}" failed to import (line ${-line})`);

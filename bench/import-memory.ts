@@ -1,14 +1,13 @@
 /**
  * Memory and speed of a large CSV import: `npx tsx bench/import-memory.ts [--lines 100000]`.
  *
- * Writes a generated CSV to a temporary file, starts Roster as a child process on loopback (this
- * file with --serve: createRoster and an http server like src/main.ts, but with the server's
- * requestTimeout off, which an import longer than Node's default 300 s needs) against MONGODB_URI
- * or an embedded database (FerretDB v2 on PostgreSQL here), streams the file to
- * POST /admin/v1/imports over http, and samples the server's resident memory (VmRSS in
+ * Writes a generated CSV to a temporary file, builds Roster (`npm run build`) and starts it as
+ * production does (`node dist/main.js`, the Docker image's command) as a child process on loopback
+ * against MONGODB_URI or an embedded database (FerretDB v2 on PostgreSQL here), streams the file
+ * to POST /admin/v1/imports over http, and samples the server's resident memory (VmRSS in
  * /proc/<pid>/status) every 200 ms. Prints lines, seconds, lines/s, baseline and peak RSS.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,12 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer } from 'node:http';
-import { createRoster } from '../src/compose.js';
-import { loadConfig } from '../src/config/index.js';
 import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../src/db/embedded.js';
-import { connectDatabase } from '../src/db/mongo.js';
-import { createLogger } from '../src/logger.js';
 import { rssMb } from './procs.js';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,7 +24,7 @@ const SCIM = `bench-scim-${randomUUID()}`;
 const GROUPS = ['Engineering', 'Sales', 'Support', 'Finance'];
 
 const { values } = parseArgs({
-  options: { lines: { type: 'string', default: '100000' }, serve: { type: 'boolean', default: false } },
+  options: { lines: { type: 'string', default: '100000' } },
 });
 const LINES = Number(values.lines);
 
@@ -97,7 +91,9 @@ async function main() {
     const file = path.join(tmp, 'users.csv');
     generate(file, LINES);
     const port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], {
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT_DIR, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('npm run build failed');
+    child = spawn(process.execPath, [path.join(ROOT_DIR, 'dist/main.js')], {
       cwd: ROOT_DIR,
       env: {
         ...process.env,
@@ -167,26 +163,7 @@ async function main() {
   }
 }
 
-/** The server child: Roster as src/main.ts composes it, with requestTimeout off. */
-async function serve() {
-  const config = loadConfig();
-  const { client, db } = await connectDatabase(config.mongodb.uri);
-  const roster = await createRoster({ config, db, logger: createLogger(config.log.level) });
-  await roster.start();
-  const server = createServer(roster.app.callback());
-  server.requestTimeout = 0;
-  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
-  process.on('SIGTERM', () => {
-    server.close();
-    server.closeAllConnections();
-    void roster
-      .stop()
-      .then(() => client.close())
-      .then(() => process.exit(0));
-  });
-}
-
-(values.serve ? serve() : main()).catch((err: unknown) => {
+main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -102,6 +102,7 @@ async function main() {
         MONGODB_URI: mongo.href,
         ROSTER_ADMIN_TOKEN: ADMIN,
         ROSTER_SCIM_TOKEN: SCIM,
+        ROSTER_VERIFY_TOKEN: `bench-verify-${randomUUID()}`,
         ROSTER_SMTP_URL: 'smtp://127.0.0.1:1',
         LOG_LEVEL: 'warn',
         ROSTER_DATA_DIR: path.join(tmp, 'data'),

@@ -6,6 +6,7 @@
  * against MONGODB_URI or an embedded database (FerretDB v2 on PostgreSQL here), streams the file
  * to POST /admin/v1/imports over http, and samples the server's resident memory (VmRSS in
  * /proc/<pid>/status) every 200 ms. Prints lines, seconds, lines/s, baseline and peak RSS.
+ * BENCH_CPU_PROF=1: the server writes a V8 CPU profile under ./bench-profiles.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -93,7 +94,11 @@ async function main() {
     const port = await freePort();
     const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT_DIR, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('npm run build failed');
-    child = spawn(process.execPath, [path.join(ROOT_DIR, 'dist/main.js')], {
+    // BENCH_CPU_PROF=1: the server writes a V8 CPU profile under ./bench-profiles when it stops.
+    const profile = process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT_DIR, 'bench-profiles')}`]
+      : [];
+    child = spawn(process.execPath, [...profile, path.join(ROOT_DIR, 'dist/main.js')], {
       cwd: ROOT_DIR,
       env: {
         ...process.env,

@@ -2,6 +2,7 @@ import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { InvalidError } from '../errors.js';
 import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
+import { countMatching, findPage } from './mongo.js';
 import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
 import { parseProjection, projectResource, wants } from '../scim/projection.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
@@ -89,7 +90,7 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
 
   if (!exact) return inexactPage(plan, sort, field);
 
-  const count = () => collection.countDocuments(plan.query);
+  const count = () => countMatching(collection, plan.query);
   /** The query's results after a (key, _id) position in this order. */
   const after = (position: { key: unknown; id: string }) => {
     const op = direction === 1 ? '$gt' : '$lt';
@@ -107,11 +108,7 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   }
   if (request.cursor !== undefined) {
     const query = request.cursor === '' ? plan.query : after(decodeCursor(request.cursor));
-    const docs = await collection
-      .find(query)
-      .sort(sort)
-      .limit(request.count + 1)
-      .toArray();
+    const docs = await findPage(collection, query, request.count + 1, { sort });
     const page = docs.slice(0, request.count);
     const last = page[page.length - 1];
     const more = docs.length > request.count;
@@ -123,12 +120,9 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   // The same list (query and order) read by index: continue after the page that ended just before.
   const list = plan.positions && `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
   const previous = list && request.startIndex > 1 ? plan.positions!.get(list, request.startIndex - 1) : undefined;
-  const docs = await (
-    previous ? collection.find(after(previous)) : collection.find(plan.query).skip(request.startIndex - 1)
-  )
-    .sort(sort)
-    .limit(request.count)
-    .toArray();
+  const docs = previous
+    ? await findPage(collection, after(previous), request.count, { sort })
+    : await findPage(collection, plan.query, request.count, { sort, skip: request.startIndex - 1 });
   const lastDoc = docs[docs.length - 1];
   if (lastDoc && list) {
     plan.positions!.set(list, request.startIndex - 1 + docs.length, {

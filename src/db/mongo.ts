@@ -12,16 +12,25 @@
  *   slow until `ANALYZE` ran (the embedded engine runs autovacuum often; the benchmark analyzes);
  * - a sort is not read in index order (DocumentDB 0.106 sorts the matching range), so a deep page
  *   or a whole-collection count costs in proportion to what it covers;
- * - `explain` of `distinct` is not supported (test/db/engine.test.ts explains the equivalent find).
+ * - `explain` of `distinct` is not supported (test/db/engine.test.ts explains the equivalent find);
+ * - a find that may continue past its first batch (a sort, a limit over 1) or an aggregate keeps its
+ *   PostgreSQL connection for the cursor, and FerretDB opens a new one for the pool: about 10 ms a
+ *   query where the same query in one batch takes 1 ms. Pages of a list are read in one batch
+ *   (findPage) and totals by the `count` command (countMatching).
  */
 import {
+  BSON,
   MongoBulkWriteError,
   MongoClient,
   MongoServerError,
   type Collection,
   type CreateIndexesOptions,
   type Db,
+  type Document,
+  type Filter,
+  type FindOptions,
   type IndexSpecification,
+  type WithId,
 } from 'mongodb';
 
 export interface IndexSpec {
@@ -133,4 +142,32 @@ export async function insertUnordered<T extends { _id: string }>(
     if (errors.some((e) => e.code !== 11000)) throw err;
     return errors.map((e) => e.index);
   }
+}
+
+/** A reply batch stops at 16 MiB; a short batch above half of that may have been cut there. */
+const BATCH_CUT_SUSPECT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Up to `limit` documents of a query, read in one batch (see the top of this file for why). A batch
+ * also stops at 16 MiB: a short batch that large is read again through an ordinary cursor.
+ */
+export async function findPage<T extends Document>(
+  collection: Collection<T>,
+  query: Filter<T>,
+  limit: number,
+  options: Omit<FindOptions, 'limit' | 'batchSize' | 'singleBatch'> = {},
+): Promise<WithId<T>[]> {
+  const docs = await collection.find(query, { ...options, limit, batchSize: limit, singleBatch: true }).toArray();
+  if (docs.length >= limit) return docs;
+  const bytes = docs.reduce((sum, doc) => sum + BSON.calculateObjectSize(doc), 0);
+  if (bytes < BATCH_CUT_SUSPECT_BYTES) return docs;
+  return collection.find(query, { ...options, limit }).toArray();
+}
+
+/** How many documents match: the `count` command, exact with a query (an empty one counts them all). */
+export async function countMatching<T extends Document>(collection: Collection<T>, query: Filter<T>): Promise<number> {
+  // `count` without a query would read collection metadata (inexact after a crash on MongoDB).
+  const exactQuery = Object.keys(query).length ? query : { _id: { $exists: true } };
+  const reply = await collection.db.command({ count: collection.collectionName, query: exactQuery });
+  return Number(reply.n);
 }

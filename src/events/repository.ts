@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Filter } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import { findPage, type IndexSpec } from '../db/mongo.js';
 import { InvalidError } from '../errors.js';
 import { currentTransaction } from './transaction.js';
 import type { EventType, NewEvent, RosterEvent } from './types.js';
@@ -257,11 +257,7 @@ export function createEventLog(
         });
       }
       const filter: Filter<RosterEvent> = and.length === 0 ? {} : and.length === 1 ? and[0] : { $and: and };
-      const docs = await collection
-        .find(filter)
-        .sort({ timestamp: -1, _id: -1 })
-        .limit(limit + 1)
-        .toArray();
+      const docs = await findPage(collection, filter, limit + 1, { sort: { timestamp: -1, _id: -1 } });
       const events = docs.slice(0, limit);
       const last = events[events.length - 1];
       return docs.length > limit && last

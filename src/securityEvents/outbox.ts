@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { insertUnordered, type IndexSpec } from '../db/mongo.js';
+import { countMatching, findPage, insertUnordered, type IndexSpec } from '../db/mongo.js';
 
 export const SET_OUTBOX_COLLECTION = 'security_event_outbox';
 const COUNTERS_COLLECTION = 'security_event_counters';
@@ -83,13 +83,13 @@ export function createSetOutbox(db: Db) {
 
     /** The receiver's oldest undelivered SET. */
     async head(receiverId: string): Promise<OutboxSet | undefined> {
-      const doc = await sets.find({ receiverId, status: 'pending' }).sort({ seq: 1 }).limit(1).next();
-      return doc ?? undefined;
+      const [doc] = await findPage(sets, { receiverId, status: 'pending' }, 1, { sort: { seq: 1 } });
+      return doc;
     },
 
     /** The receiver's undelivered SETs in order, up to `limit`. */
     pending: (receiverId: string, limit: number) =>
-      sets.find({ receiverId, status: 'pending' }).sort({ seq: 1 }).limit(limit).toArray(),
+      findPage(sets, { receiverId, status: 'pending' }, limit, { sort: { seq: 1 } }),
 
     async delivered(id: string): Promise<void> {
       await sets.updateOne({ _id: id, status: 'pending' }, finished('delivered'));
@@ -117,16 +117,16 @@ export function createSetOutbox(db: Db) {
 
     async counts(receiverId: string): Promise<Counts> {
       const [pending, delivered, failed] = await Promise.all(
-        (['pending', 'delivered', 'failed'] as const).map((status) => sets.countDocuments({ receiverId, status })),
+        (['pending', 'delivered', 'failed'] as const).map((status) => countMatching(sets, { receiverId, status })),
       );
       return { pending, delivered, failed };
     },
 
     recentFailures: (receiverId: string, limit: number) =>
-      sets.find({ receiverId, status: 'failed' }).sort({ seq: -1 }).limit(limit).toArray(),
+      findPage(sets, { receiverId, status: 'failed' }, limit, { sort: { seq: -1 } }),
 
     /** Undelivered SETs over all receivers (the /metrics backlog gauge). */
-    backlog: () => sets.countDocuments({ status: 'pending' }),
+    backlog: () => countMatching(sets, { status: 'pending' }),
 
     async removeReceiver(receiverId: string): Promise<void> {
       await sets.deleteMany({ receiverId });

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { countMatching, findPage } from '../../src/db/mongo.js';
+
+/** Pages read in one batch and totals by the count command (src/db/mongo.ts), on the real engine. */
+let client: MongoClient;
+let db: Db;
+
+beforeAll(async () => {
+  client = await MongoClient.connect(inject('mongoUri'));
+  db = client.db(`t_${randomUUID().replace(/-/g, '').slice(0, 16)}`);
+});
+
+afterAll(async () => {
+  await db.dropDatabase();
+  await client.close();
+});
+
+describe('findPage and countMatching', () => {
+  it('reads a sorted, skipped page whole, and counts exactly with and without a query', async () => {
+    const docs = Array.from({ length: 250 }, (_, i) => ({
+      _id: `d${String(i).padStart(3, '0')}`,
+      n: i,
+      odd: i % 2 === 1,
+    }));
+    const collection = db.collection<{ _id: string; n: number; odd: boolean }>('small');
+    await collection.insertMany(docs);
+
+    const page = await findPage(collection, { odd: true }, 101, { sort: { n: -1 }, skip: 2 });
+    expect(page.map((d) => d.n)).toEqual(
+      docs
+        .filter((d) => d.odd)
+        .map((d) => d.n)
+        .reverse()
+        .slice(2, 103),
+    );
+    expect(await findPage(collection, { n: { $gte: 240 } }, 100, { sort: { n: 1 } })).toHaveLength(10);
+    expect(await countMatching(collection, { odd: true })).toBe(125);
+    expect(await countMatching(collection, {})).toBe(250);
+    await collection.deleteMany({ n: { $lt: 50 } });
+    expect(await countMatching(collection, {})).toBe(200);
+  });
+
+  it('returns every document of a page larger than one 16 MiB reply batch', async () => {
+    const collection = db.collection<{ _id: string; n: number; blob: string }>('large');
+    const blob = 'x'.repeat(1024 * 1024);
+    await collection.insertMany(
+      Array.from({ length: 24 }, (_, n) => ({ _id: `b${String(n).padStart(2, '0')}`, n, blob })),
+    );
+
+    const page = await findPage(collection, {}, 24, { sort: { n: 1 } });
+    expect(page.map((d) => d.n)).toEqual(Array.from({ length: 24 }, (_, n) => n));
+  });
+});

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
 import type { Db } from 'mongodb';
-import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { findPage, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 
 /** The one algorithm Roster signs with (OAuth access tokens, security event tokens). */
 export const SIGNING_ALG = 'ES256';
@@ -84,7 +84,7 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
   async function published(fresh = false): Promise<SigningKeyDoc[]> {
     const t = now().getTime();
     if (!fresh && cache && t - cache.at < CACHE_MS) return cache.docs;
-    const docs = await collection.find({}).sort({ generation: -1 }).limit(20).toArray();
+    const docs = await findPage(collection, {}, 20, { sort: { generation: -1 } });
     const keep = docs.filter((doc, i) => {
       if (i === 0) return true;
       const supersededAt = docs[i - 1].createdAt.getTime();

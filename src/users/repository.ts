@@ -1,5 +1,5 @@
-import { type Collection, type Db, type Filter, type Sort } from 'mongodb';
-import { insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { type Collection, type Db, type Filter } from 'mongodb';
+import { countMatching, insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
 
@@ -56,12 +56,6 @@ export class VersionConflictError extends Error {}
  * outage between the steps) and is.
  */
 const CLAIM_GRACE_MS = 5_000;
-
-export interface FindOptions {
-  sort: Sort;
-  skip?: number;
-  limit?: number;
-}
 
 export type UserRepository = ReturnType<typeof createUserRepository>;
 
@@ -325,25 +319,14 @@ export function createUserRepository(db: Db) {
       } as never);
     },
 
-    find(filter: Filter<StoredUser>, options: FindOptions): Promise<StoredUser[]> {
-      let cursor = users.find(filter).sort(options.sort);
-      if (options.skip) cursor = cursor.skip(options.skip);
-      if (options.limit !== undefined) cursor = cursor.limit(options.limit);
-      return cursor.toArray();
-    },
-
-    count(filter: Filter<StoredUser>): Promise<number> {
-      return users.countDocuments(filter);
-    },
-
     /** How many users are in each state, locked, and ACTIVE still waiting to set a first password. */
     async lifecycleCounts(): Promise<LifecycleCounts> {
       const [STAGED, ACTIVE, SUSPENDED, locked, activationPending] = await Promise.all([
-        users.countDocuments({ 'lifecycle.state': 'STAGED' }),
-        users.countDocuments({ 'lifecycle.state': 'ACTIVE' }),
-        users.countDocuments({ 'lifecycle.state': 'SUSPENDED' }),
-        users.countDocuments({ 'lifecycle.locked': true }),
-        users.countDocuments({ 'lifecycle.state': 'ACTIVE', 'lifecycle.passwordStatus': 'PENDING' }),
+        countMatching(users, { 'lifecycle.state': 'STAGED' }),
+        countMatching(users, { 'lifecycle.state': 'ACTIVE' }),
+        countMatching(users, { 'lifecycle.state': 'SUSPENDED' }),
+        countMatching(users, { 'lifecycle.locked': true }),
+        countMatching(users, { 'lifecycle.state': 'ACTIVE', 'lifecycle.passwordStatus': 'PENDING' }),
       ]);
       return { STAGED, ACTIVE, SUSPENDED, locked, activationPending };
     },

@@ -164,10 +164,13 @@ export async function findPage<T extends Document>(
   return collection.find(query, { ...options, limit }).toArray();
 }
 
-/** How many documents match: the `count` command, exact with a query (an empty one counts them all). */
+/**
+ * How many documents match, exactly: the `count` command for a query. Without one `count` would
+ * read MongoDB's collection metadata (inexact after a crash), and a query that matches everything
+ * costs more than the whole count, so the whole collection is counted by countDocuments.
+ */
 export async function countMatching<T extends Document>(collection: Collection<T>, query: Filter<T>): Promise<number> {
-  // `count` without a query would read collection metadata (inexact after a crash on MongoDB).
-  const exactQuery = Object.keys(query).length ? query : { _id: { $exists: true } };
-  const reply = await collection.db.command({ count: collection.collectionName, query: exactQuery });
+  if (!Object.keys(query).length) return collection.countDocuments({});
+  const reply = await collection.db.command({ count: collection.collectionName, query });
   return Number(reply.n);
 }

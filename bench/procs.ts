@@ -118,6 +118,18 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU time (all cores, user + system + interrupts) the whole machine has been busy, in ms, from /proc/stat. */
+export function machineBusyMs(): number | undefined {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    const busy = ticks.slice(0, 8).reduce((sum, t, i) => (i === 3 || i === 4 ? sum : sum + t), 0);
+    return (busy * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident memory of a process in MB, from Linux /proc; 0 once the process is gone (a restart). */
 export function rssMb(pid: number): number {
   let status: string;

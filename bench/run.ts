@@ -19,7 +19,7 @@ import { startEmbeddedDatabase } from '../src/db/embedded.js';
 import { membershipId } from '../src/groups/memberships.js';
 import { encodeCursor } from '../src/scim/list.js';
 import { call, cannon, closedLoop, sequential, type CpuUse, type Figures } from './load.js';
-import { cpuMs, onCleanup, rssMb, startNode, stopAll, type Child } from './procs.js';
+import { cpuMs, machineBusyMs, onCleanup, rssMb, startNode, stopAll, type Child } from './procs.js';
 import { countRoundTrips, type RoundTrips } from './roundtrips.js';
 import { seedGroup, seedUsers, userName, type SeededUsers } from './seed.js';
 
@@ -845,6 +845,15 @@ async function main() {
     groupIds.push(body.id);
   }
   const requestsPerUser = 4;
+  // Where the machine's CPU goes during the run: Roster, FerretDB, this load generator, and the rest
+  // (PostgreSQL's backends, and anything else the machine runs).
+  const cpuSample = () => ({
+    roster: cpuMs(rosterMixed.pid),
+    ferretdb: cpuMs(databasePid),
+    generator: process.cpuUsage(),
+    machine: machineBusyMs(),
+  });
+  const cpuBefore = cpuSample();
   const mixed = await closedLoop(
     'mixed provisioning (4 requests per user)',
     async (i) => {
@@ -911,9 +920,31 @@ async function main() {
     },
     { workers: 8, maxTasks: 5000, maxSeconds: MIXED_SECONDS },
   );
+  const cpuAfter = cpuSample();
+  const perUser = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || !mixed.completed ? undefined : (b - a) / mixed.completed;
+  const generatorMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+  const split = {
+    roster: perUser(cpuBefore.roster, cpuAfter.roster),
+    ferretdb: perUser(cpuBefore.ferretdb, cpuAfter.ferretdb),
+    generator: perUser(generatorMs(cpuBefore.generator), generatorMs(cpuAfter.generator)),
+    machine: perUser(cpuBefore.machine, cpuAfter.machine),
+  };
+  const ms = (v: number | undefined) => (v === undefined ? '?' : `${v.toFixed(1)} ms`);
+  const rest =
+    split.machine === undefined
+      ? undefined
+      : split.machine - (split.roster ?? 0) - (split.ferretdb ?? 0) - (split.generator ?? 0);
+  const busy =
+    cpuBefore.machine === undefined || cpuAfter.machine === undefined
+      ? '?'
+      : `${(((cpuAfter.machine - cpuBefore.machine) / (mixed.seconds * 1000 * os.cpus().length)) * 100).toFixed(0)}%`;
+  const cpuNote =
+    `CPU per user: Roster ${ms(split.roster)}, FerretDB ${ms(split.ferretdb)}, load generator ${ms(split.generator)}, ` +
+    `PostgreSQL and the rest ${ms(rest)}; machine ${busy} busy`;
   record({
     ...mixed,
-    note: `${((mixed.completed * requestsPerUser) / mixed.seconds).toFixed(1)} HTTP requests/s${mixed.note ? `; ${mixed.note}` : ''}`,
+    note: `${((mixed.completed * requestsPerUser) / mixed.seconds).toFixed(1)} HTTP requests/s; ${cpuNote}${mixed.note ? `; ${mixed.note}` : ''}`,
   });
   await rosterMixed.stop();
   const usersPerSecond = mixed.completed / mixed.seconds;
@@ -922,7 +953,7 @@ async function main() {
     value: usersPerSecond,
     goal: 'reported',
     pass: mixed.errors === 0,
-    detail: `${mixed.completed} users in ${mixed.seconds.toFixed(1)} s, p50 ${mixed.p50.toFixed(0)} ms per user (4 requests)`,
+    detail: `${mixed.completed} users in ${mixed.seconds.toFixed(1)} s, p50 ${mixed.p50.toFixed(0)} ms per user (4 requests); ${cpuNote}`,
   });
 
   // Summary -------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
  * Normalized key (a userName, an email) -> line number, for every line of a file of up to a
  * million lines: an open-addressing table in typed arrays holding a 64-bit digest of each key (12
- * bytes a slot, 2-4 slots a key) where a Map of the strings takes 100-200 bytes a key. Two different keys with the same digest
- * would make the later line fail as a duplicate; for two million keys the odds are about 1 in 10^7.
+ * bytes a slot, 2-4 slots a key) where a Map of the strings takes 100-200 bytes a key. Two
+ * different keys with the same digest would make the later line fail as a duplicate; for two
+ * million keys the odds are about 1 in 10^7.
  */
 import { createHash } from 'node:crypto';
 

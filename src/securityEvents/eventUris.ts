@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from '../events/repository.js';
 import type { EventType, RosterEvent } from '../events/types.js';
 
 /**
@@ -20,21 +21,19 @@ export const PROVISIONING_URIS = [
 
 export const ROSTER_EVENT = 'urn:roster:params:event';
 
-/** The event log types published under Roster's own URIs (things that happen to a user). */
-const ROSTER_TYPES = [
-  'user_activation_email',
-  'user_welcome_email',
-  'user_password_reset_email',
-  'user_reminder_email',
-  'user_password_set',
-  'user_password_expired',
-  'user_activation_schedule_create',
-  'user_activation_schedule_delete',
-  'user_activation_schedule_fired',
-  'user_login_attempt',
-  'user_lockout',
-  'user_unlocked',
-] as const satisfies readonly EventType[];
+/** The event log's user types RFC 9967 names an event for (see publicationOf). */
+const PROVISIONING_USER_TYPES: readonly EventType[] = [
+  'user_create',
+  'user_update',
+  'user_delete',
+  'user_activated',
+  'user_suspended',
+];
+
+/** The other things that happen to a user, published under Roster's own URIs. */
+const ROSTER_TYPES: readonly string[] = EVENT_TYPES.filter(
+  (type) => type.startsWith('user_') && !PROVISIONING_USER_TYPES.includes(type),
+);
 
 export const ROSTER_URIS = ROSTER_TYPES.map((type) => `${ROSTER_EVENT}:${type}`);
 
@@ -68,7 +67,7 @@ export function publicationOf(event: Pick<RosterEvent, 'type' | 'operation' | 'r
     case 'user_suspended':
       return { kind: 'plain', uri: `${SCIM_EVENT}:deactivate`, resourceType };
     default:
-      return (ROSTER_TYPES as readonly string[]).includes(event.type)
+      return ROSTER_TYPES.includes(event.type)
         ? { kind: 'plain', uri: `${ROSTER_EVENT}:${event.type}`, resourceType }
         : undefined;
   }

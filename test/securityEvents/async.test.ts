@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { PROV, startReceiver, until, USER, verifySet } from './receiver.js';
+import { FAST, PROV, startReceiver, until, USER, verifySet } from './receiver.js';
 
 const ASYNC_RESP = 'urn:ietf:params:scim:event:misc:asyncresp';
 const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
-const FAST = {
-  securityEvents: {
-    push: { timeoutMs: 2000, retryBaseSeconds: 0.1, retryMaxMinutes: 0.01, giveUpAfterHours: 1 },
-    poll: { longPollSeconds: 1, maxEvents: 100 },
-    sweepEvery: '1 minute',
-    retainDays: 7,
-  },
-  jobs: { processEvery: '200 milliseconds' },
-};
-
 let t: TestRoster;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let receiverId: string;

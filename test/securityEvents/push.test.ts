@@ -1,16 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { PROV, startReceiver, until, USER, verifySet } from './receiver.js';
-
-const FAST = {
-  securityEvents: {
-    push: { timeoutMs: 2000, retryBaseSeconds: 0.1, retryMaxMinutes: 0.01, giveUpAfterHours: 1 },
-    poll: { longPollSeconds: 1, maxEvents: 100 },
-    sweepEvery: '1 minute',
-    retainDays: 7,
-  },
-  jobs: { processEvery: '200 milliseconds' },
-};
+import { FAST, PROV, startReceiver, until, USER, verifySet } from './receiver.js';
 
 let t: TestRoster;
 beforeAll(async () => {

@@ -76,3 +76,14 @@ export const USER = (name: string, extra: Record<string, unknown> = {}) => ({
 });
 
 export const PROV = 'urn:ietf:params:scim:event:prov';
+
+/** Settings that make push retries and polling quick enough for a test. */
+export const FAST = {
+  securityEvents: {
+    push: { timeoutMs: 2000, retryBaseSeconds: 0.1, retryMaxMinutes: 0.01, giveUpAfterHours: 1 },
+    poll: { longPollSeconds: 1, maxEvents: 100 },
+    sweepEvery: '1 minute',
+    retainDays: 7,
+  },
+  jobs: { processEvery: '200 milliseconds' },
+};

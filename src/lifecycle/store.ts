@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import { findPage, type IndexSpec } from '../db/mongo.js';
 import type { Actor } from '../events/types.js';
 import { createLinkToken, hashLinkToken } from './tokens.js';
 
@@ -70,12 +70,7 @@ export function createSchedules(db: Db) {
       return schedule;
     },
     get: (id: string) => schedules.findOne({ _id: id }),
-    list: (userId?: string) =>
-      schedules
-        .find(userId ? { userId } : {})
-        .sort({ at: 1, _id: 1 })
-        .limit(1000)
-        .toArray(),
+    list: (userId?: string) => findPage(schedules, userId ? { userId } : {}, 1000, { sort: { at: 1, _id: 1 } }),
     pendingFor: (userId: string, state: Schedule['state']) => schedules.find({ userId, state }).toArray(),
     /** The schedule, for the one caller that takes it (one atomic delete: firing and cancelling race safely). */
     async take(id: string): Promise<Schedule | undefined> {

@@ -1,7 +1,7 @@
 import type { JWK } from 'jose';
 import type { Db } from 'mongodb';
 import type { TokenSource } from '../config/index.js';
-import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { findPage, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import type { Scope } from './scopes.js';
 
 /** A client secret as stored: only its scrypt hash; a rotated-out secret carries its end. */
@@ -39,7 +39,7 @@ export function createClientRepository(db: Db) {
   return {
     insert: async (doc: OAuthClientDoc) => void (await clients.insertOne(doc)),
     find: (id: string) => clients.findOne({ _id: id }),
-    list: () => clients.find({}).sort({ createdAt: 1 }).limit(10_000).toArray(),
+    list: () => findPage(clients, {}, 10_000, { sort: { createdAt: 1 } }),
     /** False when the client changed since `version` was read (or is gone or revoked). */
     async replaceSecrets(id: string, version: number, secrets: StoredSecret[]): Promise<boolean> {
       const result = await clients.updateOne(

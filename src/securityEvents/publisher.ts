@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
-import type { EventSubscriber } from '../events/repository.js';
-import { EVENTS_COLLECTION } from '../events/repository.js';
+import { findPage } from '../db/mongo.js';
+import { EVENTS_COLLECTION, type EventSubscriber } from '../events/repository.js';
 import type { RosterEvent } from '../events/types.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { Logger } from '../logger.js';
@@ -130,11 +130,9 @@ export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(
     /** Publishes events left pending for longer than graceMs; returns how many. */
     async sweep(graceMs) {
       const before = new Date(deps.now().getTime() - graceMs);
-      const stuck = await events
-        .find({ setsPending: true, timestamp: { $lt: before } })
-        .sort({ timestamp: 1 })
-        .limit(500)
-        .toArray();
+      const stuck = await findPage(events, { setsPending: true, timestamp: { $lt: before } }, 500, {
+        sort: { timestamp: 1 },
+      });
       if (stuck.length) await write(stuck);
       return stuck.length;
     },

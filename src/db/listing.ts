@@ -2,7 +2,7 @@ import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { InvalidError } from '../errors.js';
 import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
-import { countMatching, findPage } from './mongo.js';
+import { countMatching, findPage, findPageInIdOrder } from './mongo.js';
 import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
 import { parseProjection, projectResource, wants } from '../scim/projection.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
@@ -23,6 +23,8 @@ export interface ListPlan<T extends Document> {
   toScim(docs: T[]): Promise<ScimResource[]>;
   /** Remembered page ends for sequential index paging; without it every page skips. */
   positions?: PagePositions;
+  /** How many documents the query selects, when the caller knows a cheaper way than counting them. */
+  count?: () => Promise<number>;
 }
 
 /**
@@ -90,15 +92,21 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
 
   if (!exact) return inexactPage(plan, sort, field);
 
-  const count = () => countMatching(collection, plan.query);
+  const count = plan.count ?? (() => countMatching(collection, plan.query));
   /** The query's results after a (key, _id) position in this order. */
   const after = (position: { key: unknown; id: string }) => {
     const op = direction === 1 ? '$gt' : '$lt';
-    const beyond = {
-      $or: [{ [field]: { [op]: position.key } }, { [field]: position.key, _id: { [op]: position.id } }],
-    };
+    const beyond =
+      field === '_id'
+        ? { _id: { [op]: position.id } }
+        : { $or: [{ [field]: { [op]: position.key } }, { [field]: position.key, _id: { [op]: position.id } }] };
     return { $and: [plan.query, beyond] } as Filter<T>;
   };
+  /** The first `limit` results of a query in this order. */
+  const read = (query: Filter<T>, limit: number) =>
+    field === '_id' && direction === 1
+      ? findPageInIdOrder(collection, query, limit)
+      : findPage(collection, query, limit, { sort });
   if (request.count === 0) {
     return {
       resources: [],
@@ -108,7 +116,7 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   }
   if (request.cursor !== undefined) {
     const query = request.cursor === '' ? plan.query : after(decodeCursor(request.cursor));
-    const docs = await findPage(collection, query, request.count + 1, { sort });
+    const docs = await read(query, request.count + 1);
     const page = docs.slice(0, request.count);
     const last = page[page.length - 1];
     const more = docs.length > request.count;
@@ -121,8 +129,10 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   const list = plan.positions && `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
   const previous = list && request.startIndex > 1 ? plan.positions!.get(list, request.startIndex - 1) : undefined;
   const docs = previous
-    ? await findPage(collection, after(previous), request.count, { sort })
-    : await findPage(collection, plan.query, request.count, { sort, skip: request.startIndex - 1 });
+    ? await read(after(previous), request.count)
+    : request.startIndex === 1
+      ? await read(plan.query, request.count)
+      : await findPage(collection, plan.query, request.count, { sort, skip: request.startIndex - 1 });
   const lastDoc = docs[docs.length - 1];
   if (lastDoc && list) {
     plan.positions!.set(list, request.startIndex - 1 + docs.length, {
@@ -200,16 +210,23 @@ export async function listResources<T extends Document>(options: {
   positions?: PagePositions;
   /** The stored order when the request has no sortBy (default: creation order, meta.created). */
   defaultSortField?: string;
+  /**
+   * Lets the caller serve a query its own way: a cheaper equivalent query (one an index reads in
+   * order) and a cheaper count of what it selects.
+   */
+  rewrite?: (query: Filter<T>) => { query: Filter<T>; count?: () => Promise<number> } | undefined;
 }) {
   const request = parseListRequest(options.raw, options.limits);
   const projection = parseProjection(request.attributes, request.excludedAttributes);
   const { filter, query, sortField } = await compileListQuery<T>(request, options.resolver, options.joins);
   const withRelated = wants(projection, options.related, options.schemas) || (filter !== undefined && !filter.exact);
+  const rewritten = options.rewrite?.(query);
   const page = await listPage({
     collection: options.collection,
     request,
     filter,
-    query,
+    query: rewritten?.query ?? query,
+    count: rewritten?.count,
     sortField: sortField ?? options.defaultSortField,
     toScim: (docs) => options.toScim(docs, withRelated),
     positions: options.positions,

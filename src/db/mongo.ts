@@ -165,6 +165,32 @@ export async function findPage<T extends Document>(
 }
 
 /**
+ * The first `limit` documents of a query in ascending _id order, at the cost of the page wherever it
+ * starts. FerretDB/DocumentDB sorts every match before it applies a limit (the first page of a
+ * 1M-member group: 1.5 s), but an unsorted read of an _id range is a scan of the _id index that stops
+ * after `limit` keys (3 ms). The largest _id that read returns bounds a window holding at least
+ * `limit` matches, so the sorted read of that window is the page, whatever order the probe came in;
+ * on an engine that scans differently it is still right, only as slow as a plain sorted read.
+ */
+export async function findPageInIdOrder<T extends Document>(
+  collection: Collection<T>,
+  query: Filter<T>,
+  limit: number,
+): Promise<WithId<T>[]> {
+  const sort = { _id: 1 } as const;
+  const probe = await findPage(collection, query, limit, { projection: { _id: 1 } });
+  if (probe.length < limit || !probe.every((doc) => typeof doc._id === 'string')) {
+    return findPage(collection, query, limit, { sort });
+  }
+  // Strings compare as MongoDB compares them: by their UTF-8 bytes.
+  const largest = probe
+    .map((doc) => Buffer.from(doc._id as unknown as string))
+    .reduce((max, id) => (Buffer.compare(id, max) > 0 ? id : max));
+  const window = { $and: [query, { _id: { $lte: largest.toString() } }] } as Filter<T>;
+  return findPage(collection, window, limit, { sort });
+}
+
+/**
  * How many documents match, exactly: the `count` command for a query. Without one `count` would
  * read MongoDB's collection metadata (inexact after a crash), and a query that matches everything
  * costs more than the whole count, so the whole collection is counted by countDocuments.

@@ -6,14 +6,14 @@
  * made here obeys the same rules, bumps the same group version and records the same events as a
  * PATCH of the group's members.
  */
-import { listResources } from '../db/listing.js';
+import { createPagePositions, listResources } from '../db/listing.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { AttributeResolver } from '../scim/filter.js';
 import { PATCH_OP_SCHEMA } from '../scim/patch.js';
 import { parseProjection, projectResource, type Projection } from '../scim/projection.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import type { ScimResource } from '../scim/validate.js';
-import { membershipId, type Membership, type MembershipRepository } from './memberships.js';
+import { groupRange, membershipId, type Membership, type MembershipRepository } from './memberships.js';
 import type { GroupService, GroupWriteContext } from './service.js';
 
 /** SCIM paths of a GroupMember and the stored fields behind them. */
@@ -42,6 +42,34 @@ export function toScimGroupMember(m: Membership, baseUrl: string): ScimResource 
   };
 }
 
+/**
+ * Member counts by group version. Counting a 1M-member group takes over a second on FerretDB and a
+ * client reading the group in pages gets the total on every page. Every change of members bumps the
+ * group's version after it is written, so a count is reused only for the version it was taken at;
+ * it also expires, in case a process stopped between a change and its bump.
+ */
+function createMemberCounts(deps: {
+  count: (groupId: string) => Promise<number>;
+  version: (groupId: string) => Promise<number | undefined>;
+  ttlMs?: number;
+  max?: number;
+}) {
+  const ttlMs = deps.ttlMs ?? 60_000;
+  const max = deps.max ?? 1000;
+  const counts = new Map<string, { version: number; count: number; at: number }>();
+  return async (groupId: string): Promise<number> => {
+    const version = await deps.version(groupId);
+    if (version === undefined) return deps.count(groupId);
+    const known = counts.get(groupId);
+    if (known && known.version === version && Date.now() - known.at < ttlMs) return known.count;
+    const count = await deps.count(groupId);
+    counts.delete(groupId);
+    if (counts.size >= max) counts.delete(counts.keys().next().value!);
+    counts.set(groupId, { version, count, at: Date.now() });
+    return count;
+  };
+}
+
 function idOf(value: unknown, name: string): string {
   const id = (value as { value?: unknown } | undefined)?.value;
   if (typeof id !== 'string' || !id)
@@ -61,6 +89,11 @@ export function createGroupMemberService(deps: {
 }) {
   const { groups, memberships, schema, baseUrl } = deps;
   const schemas = [schema];
+  const positions = createPagePositions();
+  const memberCount = createMemberCounts({
+    count: (groupId) => memberships.countOfGroup(groupId),
+    version: (groupId) => groups.version(groupId),
+  });
   const load = async (id: string) => {
     const membership = await memberships.find(id);
     if (!membership) throw new NotFoundError(`GroupMember ${id} not found`);
@@ -79,6 +112,13 @@ export function createGroupMemberService(deps: {
         joins: {},
         related: 'member',
         defaultSortField: '_id',
+        positions,
+        // `group.value eq G` alone: the group's id range, read in order, and its kept count.
+        rewrite: (query) => {
+          const groupId = Object.keys(query).length === 1 ? query.groupId : undefined;
+          const range = typeof groupId === 'string' ? groupRange(groupId) : undefined;
+          return range && { query: range, count: () => memberCount(groupId as string) };
+        },
         toScim: async (docs) => docs.map((m) => toScimGroupMember(m, baseUrl)),
       });
     },

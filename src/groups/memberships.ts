@@ -1,5 +1,5 @@
-import { type Collection, type Db } from 'mongodb';
-import { insertUnordered, type IndexSpec } from '../db/mongo.js';
+import { type Collection, type Db, type Filter } from 'mongodb';
+import { countMatching, insertUnordered, type IndexSpec } from '../db/mongo.js';
 
 /** One document per (group, member) pair, so a membership change touches one small document. */
 export interface Membership {
@@ -15,6 +15,16 @@ export const MEMBERSHIP_INDEXES: IndexSpec[] = [
 ];
 
 export const membershipId = (groupId: string, memberId: string) => `${groupId}:${memberId}`;
+
+/**
+ * A group's memberships as a range of their ids, which the _id index reads in order: the same
+ * documents as `groupId = G`, an index the engine can only combine with a page's bounds by reading
+ * all of a large group. Undefined for an id with a `:` or `;` of its own (never Roster's UUIDs).
+ */
+export function groupRange(groupId: string): Filter<Membership> | undefined {
+  if (/[:;]/.test(groupId)) return undefined;
+  return { _id: { $gt: `${groupId}:`, $lt: `${groupId};` } };
+}
 
 export type MembershipRepository = ReturnType<typeof createMembershipRepository>;
 
@@ -106,6 +116,10 @@ export function createMembershipRepository(db: Db) {
     async removeGroup(groupId: string): Promise<void> {
       await memberships.deleteMany({ groupId });
       await memberships.deleteMany({ memberId: groupId });
+    },
+
+    countOfGroup(groupId: string): Promise<number> {
+      return countMatching(memberships, groupRange(groupId) ?? { groupId });
     },
 
     async has(groupId: string, memberId: string): Promise<boolean> {

@@ -39,6 +39,11 @@ export function createGroupRepository(db: Db) {
       return groups.findOne({ _id: id });
     },
 
+    /** The group's version, undefined when there is no such group. */
+    async version(id: string): Promise<number | undefined> {
+      return (await groups.findOne({ _id: id }, { projection: { 'meta.version': 1 } }))?.meta.version;
+    },
+
     findByIds(ids: string[]): Promise<StoredGroup[]> {
       return ids.length ? groups.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
     },

@@ -123,6 +123,7 @@ export function createGroupService(deps: GroupServiceDeps) {
     schemas,
     load,
     render,
+    version: (id: string) => groups.version(id),
 
     async create(input: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
       const resource = validateResource(input, { schemas, mode: 'create' });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { countMatching, findPage } from '../../src/db/mongo.js';
+import { countMatching, findPage, findPageInIdOrder } from '../../src/db/mongo.js';
 
 /** Pages read in one batch and totals by the count command (src/db/mongo.ts), on the real engine. */
 let client: MongoClient;
@@ -52,5 +52,32 @@ describe('findPage and countMatching', () => {
 
     const page = await findPage(collection, {}, 24, { sort: { n: 1 } });
     expect(page.map((d) => d.n)).toEqual(Array.from({ length: 24 }, (_, n) => n));
+  });
+
+  it('reads pages in _id order by a probe and a bounded window, the same pages as a full sort', async () => {
+    const collection = db.collection<{ _id: string; n: number }>('byId');
+    // Ids whose UTF-16 order (JavaScript's) differs from their UTF-8 byte order (MongoDB's): the
+    // window's bound must be the largest id as the database compares them.
+    const ids = [
+      ...Array.from({ length: 20 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 30 }, (_, i) => `p\uFF61${i}`),
+      ...Array.from({ length: 30 }, (_, i) => `p\u{1F600}${i}`),
+      ...Array.from({ length: 120 }, () => randomUUID()),
+    ];
+    await collection.insertMany(ids.map((_id, n) => ({ _id, n })).reverse());
+    const sorted = (await collection.find({}, { sort: { _id: 1 } }).toArray()).map((d) => d._id);
+    expect(sorted.indexOf('p\u{1F600}0')).toBeGreaterThan(sorted.indexOf('p\uFF610'));
+
+    expect((await findPageInIdOrder(collection, {}, 70)).map((d) => d._id)).toEqual(sorted.slice(0, 70));
+    const read: string[] = [];
+    for (let last: string | undefined; ; ) {
+      const page = await findPageInIdOrder(collection, last === undefined ? {} : { _id: { $gt: last } }, 33);
+      read.push(...page.map((d) => d._id));
+      if (page.length < 33) break;
+      last = page[page.length - 1]._id;
+    }
+    expect(read).toEqual(sorted);
+    const odd = await findPageInIdOrder(collection, { n: { $mod: [2, 1] } }, 25);
+    expect(odd.map((d) => d._id)).toEqual(sorted.filter((id) => ids.indexOf(id) % 2 === 1).slice(0, 25));
   });
 });

@@ -150,4 +150,26 @@ describe('/GroupMembers: a large group read in pages (draft-zollner-scim-group-m
     const res = await t.scim().get(`/Schemas/${GROUP_MEMBER}`).expect(200);
     expect(res.body.attributes.map((a: { name: string }) => a.name)).toEqual(['group', 'member']);
   });
+
+  it('keeps the total exact on every page as members come and go by any path', async () => {
+    const total = async () =>
+      (await t.scim().get(`/GroupMembers?${inGroup(otherGroupId)}&count=1&cursor=`).expect(200)).body.totalResults;
+    const before = await total();
+    expect(await total()).toBe(before); // the second page's total is the kept count
+    const user = (await t.scim().post('/Users', { userName: 'gm-total@example.com' }).expect(201)).body.id;
+    await t
+      .scim()
+      .patch(`/Groups/${otherGroupId}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: user }] }],
+      })
+      .expect(204);
+    expect(await total()).toBe(before + 1);
+    await t.scim().delete(`/Users/${user}`).expect(204);
+    expect(await total()).toBe(before);
+    const byIndex = await t.scim().get(`/GroupMembers?${inGroup(otherGroupId)}&startIndex=1&count=1`).expect(200);
+    expect(byIndex.body.totalResults).toBe(before);
+    const unknown = await t.scim().get(`/GroupMembers?${inGroup('no-such-group')}&count=1&cursor=`).expect(200);
+    expect(unknown.body).toMatchObject({ totalResults: 0, Resources: [] });
+  });
 });

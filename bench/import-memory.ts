@@ -5,7 +5,8 @@
  * production does (`node dist/main.js`, the Docker image's command) as a child process on loopback
  * against MONGODB_URI or an embedded database (FerretDB v2 on PostgreSQL here), streams the file
  * to POST /admin/v1/imports over http, and samples the server's resident memory (VmRSS in
- * /proc/<pid>/status) every 200 ms. Prints lines, seconds, lines/s, baseline and peak RSS.
+ * /proc/<pid>/status) every 200 ms. Prints lines, seconds, lines/s, baseline and peak RSS, and
+ * where the machine's CPU went per line (Roster, FerretDB, the rest: PostgreSQL and anything else).
  * BENCH_CPU_PROF=1: the server writes a V8 CPU profile under ./bench-profiles.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../src/db/embedded.js';
-import { rssMb } from './procs.js';
+import { cpuMs, machineBusyMs, rssMb } from './procs.js';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = `bench-admin-${randomUUID()}`;
@@ -145,9 +146,12 @@ async function main() {
     console.log(
       `importing ${LINES} lines (${(size / 1024 / 1024).toFixed(1)} MB) into ${embedded?.kind ?? 'MONGODB_URI'}...`,
     );
+    const cpu = () => ({ roster: cpuMs(pid), ferretdb: cpuMs(embedded?.pid), machine: machineBusyMs() });
+    const cpuBefore = cpu();
     const started = Date.now();
     const res = await request(port, 'POST', '/admin/v1/imports', ADMIN, { type: 'text/csv', file });
     const seconds = (Date.now() - started) / 1000;
+    const cpuAfter = cpu();
     clearInterval(sampler);
     const report = JSON.parse(res.text) as Record<string, unknown>;
     console.log(
@@ -158,6 +162,18 @@ async function main() {
     console.log(`lines/s:          ${Math.round(LINES / seconds)}`);
     console.log(`baseline RSS MB:  ${baseline.toFixed(1)}`);
     console.log(`peak RSS MB:      ${peak.toFixed(1)}`);
+    const perLine = (key: keyof typeof cpuBefore) => {
+      const [a, b] = [cpuBefore[key], cpuAfter[key]];
+      return a === undefined || b === undefined ? undefined : ((b - a) * 1000) / LINES;
+    };
+    const [roster, ferretdb, machine] = [perLine('roster'), perLine('ferretdb'), perLine('machine')];
+    const us = (v: number | undefined) => (v === undefined ? '?' : v.toFixed(0));
+    const rest =
+      roster !== undefined && ferretdb !== undefined && machine !== undefined ? machine - roster - ferretdb : undefined;
+    console.log(
+      `CPU µs per line:  Roster ${us(roster)}, FerretDB ${us(ferretdb)}, PostgreSQL and the rest ${us(rest)}; ` +
+        `machine ${machine === undefined ? '?' : ((machine * LINES) / 10_000 / seconds / os.cpus().length).toFixed(0)}% busy`,
+    );
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));

@@ -2,7 +2,7 @@ import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { InvalidError } from '../errors.js';
 import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
-import { countMatching, findPage, findPageInIdOrder } from './mongo.js';
+import { countMatching, findPage, findPageInOrder } from './mongo.js';
 import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
 import { parseProjection, projectResource, wants } from '../scim/projection.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
@@ -102,10 +102,14 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
         : { $or: [{ [field]: { [op]: position.key } }, { [field]: position.key, _id: { [op]: position.id } }] };
     return { $and: [plan.query, beyond] } as Filter<T>;
   };
-  /** The first `limit` results of a query in this order. */
-  const read = (query: Filter<T>, limit: number) =>
-    field === '_id' && direction === 1
-      ? findPageInIdOrder(collection, query, limit)
+  /**
+   * The first `limit` results of a query in this order. Probing (findPageInOrder) pays when the
+   * scan it makes follows the order: an _id range (the _id index), or the list's start (a table
+   * filled in creation order); after a position on another field it would scan the table up to it.
+   */
+  const read = (query: Filter<T>, limit: number, fromStart: boolean) =>
+    direction === 1 && (fromStart || field === '_id')
+      ? findPageInOrder(collection, query, limit, field)
       : findPage(collection, query, limit, { sort });
   if (request.count === 0) {
     return {
@@ -116,7 +120,7 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   }
   if (request.cursor !== undefined) {
     const query = request.cursor === '' ? plan.query : after(decodeCursor(request.cursor));
-    const docs = await read(query, request.count + 1);
+    const docs = await read(query, request.count + 1, request.cursor === '');
     const page = docs.slice(0, request.count);
     const last = page[page.length - 1];
     const more = docs.length > request.count;
@@ -129,9 +133,9 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
   const list = plan.positions && `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
   const previous = list && request.startIndex > 1 ? plan.positions!.get(list, request.startIndex - 1) : undefined;
   const docs = previous
-    ? await read(after(previous), request.count)
+    ? await read(after(previous), request.count, false)
     : request.startIndex === 1
-      ? await read(plan.query, request.count)
+      ? await read(plan.query, request.count, true)
       : await findPage(collection, plan.query, request.count, { sort, skip: request.startIndex - 1 });
   const lastDoc = docs[docs.length - 1];
   if (lastDoc && list) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { countMatching, findPage, findPageInIdOrder } from '../../src/db/mongo.js';
+import { countMatching, findPage, findPageInOrder } from '../../src/db/mongo.js';
 
 /** Pages read in one batch and totals by the count command (src/db/mongo.ts), on the real engine. */
 let client: MongoClient;
@@ -68,16 +68,46 @@ describe('findPage and countMatching', () => {
     const sorted = (await collection.find({}, { sort: { _id: 1 } }).toArray()).map((d) => d._id);
     expect(sorted.indexOf('p\u{1F600}0')).toBeGreaterThan(sorted.indexOf('p\uFF610'));
 
-    expect((await findPageInIdOrder(collection, {}, 70)).map((d) => d._id)).toEqual(sorted.slice(0, 70));
+    expect((await findPageInOrder(collection, {}, 70)).map((d) => d._id)).toEqual(sorted.slice(0, 70));
     const read: string[] = [];
     for (let last: string | undefined; ; ) {
-      const page = await findPageInIdOrder(collection, last === undefined ? {} : { _id: { $gt: last } }, 33);
+      const page = await findPageInOrder(collection, last === undefined ? {} : { _id: { $gt: last } }, 33);
       read.push(...page.map((d) => d._id));
       if (page.length < 33) break;
       last = page[page.length - 1]._id;
     }
     expect(read).toEqual(sorted);
-    const odd = await findPageInIdOrder(collection, { n: { $mod: [2, 1] } }, 25);
+    const odd = await findPageInOrder(collection, { n: { $mod: [2, 1] } }, 25);
     expect(odd.map((d) => d._id)).toEqual(sorted.filter((id) => ids.indexOf(id) % 2 === 1).slice(0, 25));
+  });
+
+  it('reads a first page in (date, _id) order, whatever order the table holds it in', async () => {
+    const collection = db.collection<{ _id: string; meta: { created: Date }; n: number; tags?: string[] }>('byDate');
+    const base = Date.UTC(2026, 0, 1);
+    // Shuffled inserts, and every date shared by three documents (the _id breaks the tie).
+    const docs = Array.from({ length: 300 }, (_, n) => ({
+      _id: randomUUID(),
+      meta: { created: new Date(base + Math.floor(n / 3) * 1000) },
+      n,
+    })).sort(() => Math.random() - 0.5);
+    await collection.insertMany(docs);
+    const sort = { 'meta.created': 1, _id: 1 } as const;
+    const expected = async (query: object, limit: number) =>
+      (await collection.find(query, { sort, limit }).toArray()).map((d) => d._id);
+
+    for (const limit of [1, 50, 299]) {
+      const page = await findPageInOrder(collection, {}, limit, 'meta.created');
+      expect(page.map((d) => d._id)).toEqual(await expected({}, limit));
+    }
+    // A short probe holds every match: sorted here.
+    const odd = await findPageInOrder(collection, { n: { $mod: [2, 1] } }, 200, 'meta.created');
+    expect(odd.map((d) => d._id)).toEqual(await expected({ n: { $mod: [2, 1] } }, 200));
+    // A key inside an array sorts by its least element in MongoDB: read by the plain sorted query.
+    await collection.insertMany([
+      { _id: 'arr1', meta: { created: new Date(base) }, n: -1, tags: ['z', 'a'] },
+      { _id: 'arr2', meta: { created: new Date(base) }, n: -2, tags: ['m'] },
+    ]);
+    const byTag = await findPageInOrder(collection, { tags: { $exists: true } }, 5, 'tags');
+    expect(byTag.map((d) => d._id)).toEqual(['arr1', 'arr2']);
   });
 });

@@ -127,12 +127,15 @@ export function createImporter(deps: ImporterDeps) {
       }
     }
 
+    // Wakes the reader waiting for a free place among the rows in flight.
+    let placeFreed: (() => void) | undefined;
     function dispatch(row: Row) {
       const done = processRow(row, false);
       inFlightByName.set(row.userName, done);
       const settled: Promise<void> = done.then(() => {
         inFlight.delete(settled);
         if (inFlightByName.get(row.userName) === done) inFlightByName.delete(row.userName);
+        placeFreed?.();
       });
       inFlight.add(settled);
     }
@@ -167,7 +170,8 @@ export function createImporter(deps: ImporterDeps) {
         const row = file.prepare(line, fields, columns, width);
         if (typeof row === 'string') tally.fail(line, row);
         else dispatch(row);
-        while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+        // Not Promise.race(inFlight): that adds a callback to every row in flight for every line.
+        while (inFlight.size >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (placeFreed = resolve));
         if (tally.stopped) break;
       }
       if (!columns)

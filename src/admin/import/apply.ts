@@ -26,8 +26,12 @@ import type { Outcome } from './report.js';
 import { DRY_RUN_MANAGER, type GroupTarget, type Row } from './validate.js';
 
 const UPDATE_ATTEMPTS = 3;
-/** Rows whose lookups, creates or memberships go in one database call. */
-export const BATCH_SIZE = 100;
+/**
+ * Rows whose lookups, creates or memberships go in one database call. Each call has a cost of its
+ * own in FerretDB and the driver: a 100k-line import ran at 2,118 lines/s in batches of 100, 2,560
+ * in batches of 250 and 2,695 in batches of 500 (more rows in flight, more memory).
+ */
+export const BATCH_SIZE = 250;
 /** The answer of a write is not used: without `groups` the service skips the user's group lookup. */
 const NO_GROUPS: Projection = { excludedAttributes: ['groups'] };
 

@@ -215,6 +215,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   };
   const securityEvents = createSecurityEvents({
     db,
+    events,
     config,
     logger,
     jobs,

@@ -97,6 +97,10 @@ export interface EventLog {
   recordMany(events: NewEvent[]): Promise<void>;
   /** Newest first; throws InvalidError (code invalid_parameter) on bad parameters. */
   query(params?: EventQueryParams): Promise<EventPage>;
+  /** Events still marked `setsPending` that were written before `before`, oldest first. */
+  pendingSets(before: Date, limit: number): Promise<RosterEvent[]>;
+  /** Clears `setsPending`: these events' security event tokens are written. */
+  setsWritten(ids: string[]): Promise<void>;
   indexes: IndexSpec[];
 }
 
@@ -233,6 +237,13 @@ export function createEventLog(
     record: (event) => write([event]),
 
     recordMany: (events) => write(events),
+
+    pendingSets: (before, limit) =>
+      findPage(collection, { setsPending: true, timestamp: { $lt: before } }, limit, { sort: { timestamp: 1 } }),
+
+    async setsWritten(ids) {
+      await collection.updateMany({ _id: { $in: ids } }, { $unset: { setsPending: '' } });
+    },
 
     async query(params = {}) {
       const types = parseTypes(params.type);

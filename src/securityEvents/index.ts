@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Db } from 'mongodb';
 import type { Config } from '../config/index.js';
-import type { EventSubscriber } from '../events/repository.js';
+import type { EventLog, EventSubscriber } from '../events/repository.js';
 import type { IndexSpec } from '../db/mongo.js';
 import type { Jobs } from '../jobs/index.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
@@ -34,6 +34,8 @@ const RECEIVER_CACHE_MS = 1000;
 
 export interface SecurityEventDeps {
   db: Db;
+  /** The event log: the publisher's repair sweep reads the events whose tokens are not written yet. */
+  events: Pick<EventLog, 'pendingSets' | 'setsWritten'>;
   config: Config;
   logger: Logger;
   jobs: Jobs;
@@ -98,7 +100,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
     now: deps.now,
   });
   const publisher = createPublisher({
-    db: deps.db,
+    events: deps.events,
     enabledReceivers,
     outbox,
     signingKeys: deps.signingKeys,

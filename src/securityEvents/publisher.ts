@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from 'mongodb';
-import { findPage } from '../db/mongo.js';
-import { EVENTS_COLLECTION, type EventSubscriber } from '../events/repository.js';
+import type { EventLog, EventSubscriber } from '../events/repository.js';
 import type { RosterEvent } from '../events/types.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { Logger } from '../logger.js';
@@ -11,7 +9,7 @@ import { pendingSet, type OutboxSet, type SetOutbox } from './outbox.js';
 import type { Receiver } from './receivers.js';
 
 export interface PublisherDeps {
-  db: Db;
+  events: Pick<EventLog, 'pendingSets' | 'setsWritten'>;
   /** The receivers that get SETs now (cached briefly, see index.ts). */
   enabledReceivers(): Promise<Receiver[]>;
   outbox: SetOutbox;
@@ -55,7 +53,7 @@ const SNAPSHOT_BATCH = 20;
  */
 export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(graceMs: number): Promise<number> } {
   const log = deps.logger.child({ component: 'security-events' });
-  const events = deps.db.collection<RosterEvent>(EVENTS_COLLECTION);
+  const { events } = deps;
 
   async function snapshots(pairs: Pair[]): Promise<Map<string, Snapshot | undefined>> {
     const wanted = new Map<string, { type: 'User' | 'Group'; id: string }>();
@@ -105,7 +103,7 @@ export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(
       }
       await deps.outbox.insert(docs);
     }
-    await events.updateMany({ _id: { $in: list.map((e) => e._id) } }, { $unset: { setsPending: '' } });
+    await events.setsWritten(list.map((e) => e._id));
     if (pairs.length) deps.queued([...new Set(pairs.map((p) => p.receiver._id))]);
   }
 
@@ -130,9 +128,7 @@ export function createPublisher(deps: PublisherDeps): EventSubscriber & { sweep(
     /** Publishes events left pending for longer than graceMs; returns how many. */
     async sweep(graceMs) {
       const before = new Date(deps.now().getTime() - graceMs);
-      const stuck = await findPage(events, { setsPending: true, timestamp: { $lt: before } }, 500, {
-        sort: { timestamp: 1 },
-      });
+      const stuck = await events.pendingSets(before, 500);
       if (stuck.length) await write(stuck);
       return stuck.length;
     },

@@ -70,7 +70,7 @@ describe('findPage and countMatching', () => {
 
     expect((await findPageInOrder(collection, {}, 70)).map((d) => d._id)).toEqual(sorted.slice(0, 70));
     const read: string[] = [];
-    for (let last: string | undefined; ; ) {
+    for (let last: string | undefined; ;) {
       const page = await findPageInOrder(collection, last === undefined ? {} : { _id: { $gt: last } }, 33);
       read.push(...page.map((d) => d._id));
       if (page.length < 33) break;

@@ -153,7 +153,12 @@ describe('/GroupMembers: a large group read in pages (draft-zollner-scim-group-m
 
   it('keeps the total exact on every page as members come and go by any path', async () => {
     const total = async () =>
-      (await t.scim().get(`/GroupMembers?${inGroup(otherGroupId)}&count=1&cursor=`).expect(200)).body.totalResults;
+      (
+        await t
+          .scim()
+          .get(`/GroupMembers?${inGroup(otherGroupId)}&count=1&cursor=`)
+          .expect(200)
+      ).body.totalResults;
     const before = await total();
     expect(await total()).toBe(before); // the second page's total is the kept count
     const user = (await t.scim().post('/Users', { userName: 'gm-total@example.com' }).expect(201)).body.id;
@@ -167,9 +172,15 @@ describe('/GroupMembers: a large group read in pages (draft-zollner-scim-group-m
     expect(await total()).toBe(before + 1);
     await t.scim().delete(`/Users/${user}`).expect(204);
     expect(await total()).toBe(before);
-    const byIndex = await t.scim().get(`/GroupMembers?${inGroup(otherGroupId)}&startIndex=1&count=1`).expect(200);
+    const byIndex = await t
+      .scim()
+      .get(`/GroupMembers?${inGroup(otherGroupId)}&startIndex=1&count=1`)
+      .expect(200);
     expect(byIndex.body.totalResults).toBe(before);
-    const unknown = await t.scim().get(`/GroupMembers?${inGroup('no-such-group')}&count=1&cursor=`).expect(200);
+    const unknown = await t
+      .scim()
+      .get(`/GroupMembers?${inGroup('no-such-group')}&count=1&cursor=`)
+      .expect(200);
     expect(unknown.body).toMatchObject({ totalResults: 0, Resources: [] });
   });
 });

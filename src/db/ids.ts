@@ -1,6 +1,9 @@
 import { randomFillSync } from 'node:crypto';
 
-/** Random bytes drawn 8 KiB at a time, as Node's randomUUID does: one call per id is a cost a bulk import notices. */
+/**
+ * Random bytes drawn 8 KiB at a time, as Node's randomUUID does: a call to the random source for
+ * every id is a cost a bulk import notices.
+ */
 const pool = Buffer.alloc(8192);
 let poolOffset = pool.length;
 

@@ -164,14 +164,14 @@ export async function findPage<T extends Document>(
   return collection.find(query, { ...options, limit }).toArray();
 }
 
-/** A value of a dotted path; undefined when the path crosses an array (MongoDB sorts those by their least element). */
+/** A value of a dotted path; undefined where it crosses an array (MongoDB sorts by an array's least element). */
 function scalarAt(doc: Document, field: string): unknown {
   let node: unknown = doc;
   for (const key of field.split('.')) node = Array.isArray(node) ? undefined : (node as Document | undefined)?.[key];
   return Array.isArray(node) ? undefined : node;
 }
 
-/** Orders sort keys as MongoDB does for the types a list sorts on here (strings by UTF-8 bytes, dates); undefined for others. */
+/** Orders sort keys as MongoDB does (strings by UTF-8 bytes, dates); undefined for other types. */
 function compareKeys(a: unknown, b: unknown): number | undefined {
   if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b));
   if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();

@@ -5,7 +5,7 @@ import { InvalidError } from '../errors.js';
 import { currentTransaction } from './transaction.js';
 import type { EventType, NewEvent, RosterEvent } from './types.js';
 
-export const EVENTS_COLLECTION = 'events';
+const EVENTS_COLLECTION = 'events';
 
 /** Every event type, for validating `?type=` (the compile-time check below keeps it complete). */
 export const EVENT_TYPES = [

@@ -42,6 +42,10 @@ export function toScimGroupMember(m: Membership, baseUrl: string): ScimResource 
   };
 }
 
+/** How long a group's member count is reused at most, and for how many groups. */
+const COUNT_TTL_MS = 60_000;
+const MAX_COUNTS = 1000;
+
 /**
  * Member counts by group version. Counting a 1M-member group takes over a second on FerretDB and a
  * client reading the group in pages gets the total on every page. Every change of members bumps the
@@ -51,20 +55,16 @@ export function toScimGroupMember(m: Membership, baseUrl: string): ScimResource 
 function createMemberCounts(deps: {
   count: (groupId: string) => Promise<number>;
   version: (groupId: string) => Promise<number | undefined>;
-  ttlMs?: number;
-  max?: number;
 }) {
-  const ttlMs = deps.ttlMs ?? 60_000;
-  const max = deps.max ?? 1000;
   const counts = new Map<string, { version: number; count: number; at: number }>();
   return async (groupId: string): Promise<number> => {
     const version = await deps.version(groupId);
     if (version === undefined) return deps.count(groupId);
     const known = counts.get(groupId);
-    if (known && known.version === version && Date.now() - known.at < ttlMs) return known.count;
+    if (known && known.version === version && Date.now() - known.at < COUNT_TTL_MS) return known.count;
     const count = await deps.count(groupId);
     counts.delete(groupId);
-    if (counts.size >= max) counts.delete(counts.keys().next().value!);
+    if (counts.size >= MAX_COUNTS) counts.delete(counts.keys().next().value!);
     counts.set(groupId, { version, count, at: Date.now() });
     return count;
   };

@@ -8,7 +8,7 @@ import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessio
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createAsyncBulk } from './bulk/asyncBulk.js';
 import { createBulkService } from './bulk/service.js';
-import { renameCollections } from './db/migrations.js';
+import { dropRetiredIndexes, renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
 import { createEventLog, EVENT_INDEXES, type EventLog, type EventSubscriber } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
@@ -146,6 +146,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     },
   };
   await renameCollections(db);
+  await dropRetiredIndexes(db);
   await ensureIndexes(db, INDEXES);
   // The security event publisher needs the services, which need the event log: it is looked up late.
   const late: { subscriber?: EventSubscriber } = {};

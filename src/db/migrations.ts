@@ -1,8 +1,8 @@
 /**
- * Start-up migrations: collections renamed between versions. Each is idempotent and safe when
- * several instances start at once; they run before the indexes are made.
+ * Start-up migrations: collections renamed and indexes retired between versions. Each is
+ * idempotent and safe when several instances start at once; they run before the indexes are made.
  */
-import type { Db } from 'mongodb';
+import { MongoServerError, type Db } from 'mongodb';
 import { isDuplicateKeyError } from './mongo.js';
 
 export const COLLECTION_RENAMES: [from: string, to: string][] = [
@@ -10,6 +10,29 @@ export const COLLECTION_RENAMES: [from: string, to: string][] = [
   // (the users' address uniqueness claims), a different thing.
   ['emailClaims', 'outbox_claims'],
 ];
+
+/**
+ * Indexes older versions made and this one no longer uses: every write still paid for them.
+ * Their names are never used again, so dropping one by name cannot drop a current index.
+ */
+export const RETIRED_INDEXES: { collection: string; name: string }[] = [
+  // The users' `state, passwordStatus` index serves state filters by its first key.
+  { collection: 'users', name: 'state' },
+];
+
+/** Server codes for a drop that has nothing to do: no such collection, no such index. */
+const NOTHING_TO_DROP = new Set([26, 27]);
+
+export async function dropRetiredIndexes(db: Db, retired = RETIRED_INDEXES): Promise<void> {
+  for (const { collection, name } of retired) {
+    await db
+      .collection(collection)
+      .dropIndex(name)
+      .catch((err: unknown) => {
+        if (!(err instanceof MongoServerError && NOTHING_TO_DROP.has(Number(err.code)))) throw err;
+      });
+  }
+}
 
 async function exists(db: Db, name: string): Promise<boolean> {
   return (await db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0;

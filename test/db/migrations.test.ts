@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoster } from '../../src/compose.js';
-import { renameCollection } from '../../src/db/migrations.js';
+import { dropRetiredIndexes, renameCollection } from '../../src/db/migrations.js';
 import { OUTBOX_CLAIMS_COLLECTION } from '../../src/jobs/outboxClaims.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestRoster, type TestRoster } from '../helpers/roster.js';
@@ -50,5 +50,26 @@ describe('start-up renames of collections', () => {
     await Promise.all([renameCollection(t.db, 'raced', 'raced_new'), renameCollection(t.db, 'raced', 'raced_new')]);
     expect(await names()).not.toContain('raced');
     expect(await t.db.collection('raced_new').countDocuments()).toBe(1);
+  });
+});
+
+describe('start-up drops of retired indexes', () => {
+  const indexNames = async (collection: string) =>
+    (await t.db.collection(collection).listIndexes().toArray()).map((index) => index.name as string);
+
+  it("drops the users' old state index, keeps the current ones, and does nothing the second time", async () => {
+    await t.db.collection('users').createIndex({ 'lifecycle.state': 1 }, { name: 'state' });
+    expect(await indexNames('users')).toContain('state');
+    const roster = await createRoster({ config: t.config, db: t.db, logger: createLogger('silent') });
+    await roster.stop();
+    const after = await indexNames('users');
+    expect(after).not.toContain('state');
+    expect(after).toEqual(expect.arrayContaining(['userName_unique', 'state_passwordStatus', 'created_id']));
+    await dropRetiredIndexes(t.db);
+    expect(await indexNames('users')).toEqual(after);
+  });
+
+  it('passes over a collection that does not exist', async () => {
+    await expect(dropRetiredIndexes(t.db, [{ collection: 'never_made', name: 'x' }])).resolves.toBeUndefined();
   });
 });

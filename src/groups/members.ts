@@ -19,6 +19,18 @@ export interface MemberInput {
 
 const SIMPLE_MEMBER_FILTER = /^\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
 
+/** The members a PATCH operation's value names. */
+function values(v: unknown): MemberInput[] {
+  const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+  return list.map((m) => {
+    if (typeof m === 'string') return { value: m };
+    if (typeof m !== 'object' || m === null || typeof (m as MemberInput).value !== 'string') {
+      throw new InvalidError('Each member needs a "value" (the member id)', { scimType: 'invalidValue' });
+    }
+    return m as MemberInput;
+  });
+}
+
 export interface GroupMemberDeps {
   groups: GroupRepository;
   memberships: MembershipRepository;
@@ -90,25 +102,26 @@ export function createGroupMembers(deps: GroupMemberDeps) {
     return { added, removed };
   }
 
+  /**
+   * The members an `add` operation names, looked up (started before the group is read: its id is
+   * the URL's); undefined for other operations. Its errors surface when applyMemberOperation awaits it.
+   */
+  function resolveAdded(op: PatchOperation, groupId: string) {
+    if (op.op !== 'add' || op.path?.filter || op.path?.subAttribute) return undefined;
+    const resolving = (async () => resolveMembers(values(op.value), groupId))();
+    resolving.catch(() => undefined); // awaited later, in the operations' order
+    return resolving;
+  }
+
   /** Applies the PATCH operations that target `members` directly to the membership collection. */
-  async function applyMemberOperation(group: StoredGroup, op: PatchOperation) {
-    const values = (v: unknown): MemberInput[] => {
-      const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
-      return list.map((m) => {
-        if (typeof m === 'string') return { value: m };
-        if (typeof m !== 'object' || m === null || typeof (m as MemberInput).value !== 'string') {
-          throw new InvalidError('Each member needs a "value" (the member id)', { scimType: 'invalidValue' });
-        }
-        return m as MemberInput;
-      });
-    };
+  async function applyMemberOperation(group: StoredGroup, op: PatchOperation, added?: ReturnType<typeof resolveAdded>) {
     const filter = op.path?.filter;
     if (op.path?.subAttribute)
       throw new InvalidError('Member sub-attributes cannot be changed', { scimType: 'mutability' });
     if (op.op === 'add') {
       if (filter) throw new InvalidError('add on members takes no filter', { scimType: 'invalidPath' });
       return {
-        added: await memberships.addMembers(group._id, await resolveMembers(values(op.value), group._id)),
+        added: await memberships.addMembers(group._id, await (added ?? resolveMembers(values(op.value), group._id))),
         removed: 0,
       };
     }
@@ -148,5 +161,5 @@ export function createGroupMembers(deps: GroupMemberDeps) {
     return { added: 0, removed: await memberships.removeAllMembers(group._id) };
   }
 
-  return { renderMembers, resolveMembers, membersOf, setMembers, applyMemberOperation };
+  return { renderMembers, resolveMembers, membersOf, setMembers, resolveAdded, applyMemberOperation };
 }

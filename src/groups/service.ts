@@ -50,13 +50,14 @@ export function createGroupService(deps: GroupServiceDeps) {
     joins: { 'members.value': 'members.value', members: 'members.value' },
   });
 
-  const { renderMembers, resolveMembers, membersOf, setMembers, applyMemberOperation } = createGroupMembers({
-    groups,
-    memberships,
-    users,
-    baseUrl,
-    resolver,
-  });
+  const { renderMembers, resolveMembers, membersOf, setMembers, resolveAdded, applyMemberOperation } =
+    createGroupMembers({
+      groups,
+      memberships,
+      users,
+      baseUrl,
+      resolver,
+    });
 
   async function load(id: string): Promise<StoredGroup> {
     const group = await groups.findById(id);
@@ -183,6 +184,8 @@ export function createGroupService(deps: GroupServiceDeps) {
     async patch(id: string, body: unknown, ctx: GroupWriteContext, projection: Projection = {}, respond = true) {
       const operations = parsePatchRequest(body);
       const { members: memberOps, others: fieldOps } = partitionMembersOperations(operations);
+      // New members are looked up while the group is read (one round trip less).
+      const newMembers = memberOps.map((op) => resolveAdded(op, id));
       let group = await load(id);
       checkIfMatch(ctx.ifMatch, group.meta.version);
       let changes: NewEvent['changes'] = [];
@@ -199,8 +202,8 @@ export function createGroupService(deps: GroupServiceDeps) {
       }
       let added = 0;
       let removed = 0;
-      for (const op of memberOps) {
-        const r = await applyMemberOperation(group, op);
+      for (const [i, op] of memberOps.entries()) {
+        const r = await applyMemberOperation(group, op, newMembers[i]);
         added += r.added;
         removed += r.removed;
       }

@@ -47,6 +47,24 @@ describe('groups', () => {
     expect(res.body.scimType).toBe('invalidValue');
   });
 
+  it('answers a member PATCH in order: unknown group 404, stale If-Match 412, then unknown member 400', async () => {
+    const add = (value: string) => ({
+      schemas: [PATCH],
+      Operations: [{ op: 'add', path: 'members', value: [{ value }] }],
+    });
+    expect((await t.scim().patch('/Groups/no-such-group', add('nobody'))).status).toBe(404);
+    const group = (await t.scim().post('/Groups', { displayName: 'Ordered errors' })).body;
+    const stale = await t.scim().patch(`/Groups/${group.id}`, add('nobody')).set('If-Match', 'W/"99"');
+    expect(stale.status).toBe(412);
+    const unknown = await t.scim().patch(`/Groups/${group.id}`, add('nobody'));
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.scimType).toBe('invalidValue');
+    const self = await t.scim().patch(`/Groups/${group.id}`, add(group.id));
+    expect(self.status).toBe(400);
+    await t.scim().patch(`/Groups/${group.id}`, add(users[2].id)).expect(204);
+    expect(memberIds((await t.scim().get(`/Groups/${group.id}`)).body)).toEqual([users[2].id]);
+  });
+
   it('adds and removes single members with PATCH, answering 204 with an ETag', async () => {
     const group = (await t.scim().post('/Groups', { displayName: 'Patchers', members: [{ value: users[0].id }] })).body;
     const add = await t.scim().patch(`/Groups/${group.id}`, {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Filter } from 'mongodb';
 import { findPage, type IndexSpec } from '../db/mongo.js';
+import { createSharedInsert } from '../db/sharedInsert.js';
 import { InvalidError } from '../errors.js';
 import { currentTransaction } from './transaction.js';
 import type { EventType, NewEvent, RosterEvent } from './types.js';
@@ -91,7 +92,7 @@ export interface EventPage {
 }
 
 export interface EventLog {
-  /** Appends one event (a single insertOne); throws when the write fails. */
+  /** Appends one event (written together with concurrent callers' events); throws when the write fails. */
   record(event: NewEvent): Promise<void>;
   /** Many events in one write (bulk creates). */
   recordMany(events: NewEvent[]): Promise<void>;
@@ -217,6 +218,8 @@ export function createEventLog(
   subscriber?: () => EventSubscriber | undefined,
 ): EventLog {
   const collection = db.collection<RosterEvent>(EVENTS_COLLECTION);
+  // Concurrent requests' events share a write (one command fewer per request under load).
+  const insert = createSharedInsert(collection);
 
   async function write(events: NewEvent[]) {
     if (events.length === 0) return;
@@ -226,8 +229,7 @@ export function createEventLog(
     const listener = subscriber?.();
     const pending = listener ? await listener.wants(docs) : false;
     if (pending) for (const doc of docs) doc.setsPending = true;
-    if (docs.length === 1) await collection.insertOne(docs[0]);
-    else await collection.insertMany(docs);
+    await insert(docs);
     if (pending) await listener!.publish(docs);
   }
 

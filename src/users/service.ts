@@ -119,6 +119,51 @@ export function createUserService(deps: UserServiceDeps) {
     await deps.effects?.afterUpdate(before, after, ctx);
   }
 
+  /** createMany's first half, which touches no database: validated and built documents, or refusals. */
+  async function prepareMany(inputs: unknown[], ctx: WriteContext): Promise<(StoredUser | Refusal)[]> {
+    const built: (StoredUser | Refusal)[] = [];
+    for (const input of inputs) {
+      try {
+        built.push(await buildDocument(validateResource(input, { schemas, mode: 'create' }), undefined, ctx));
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        built.push(err);
+      }
+    }
+    return built;
+  }
+
+  /**
+   * createMany's second half: writes what prepareMany built (refusals pass through). Returns once
+   * the users are written; `recorded` settles when their events and effects are too, so a caller
+   * may write its next batch of users meanwhile (it must handle `recorded`'s failure).
+   */
+  async function writeMany(
+    built: (StoredUser | Refusal)[],
+    ctx: WriteContext,
+  ): Promise<{ outcomes: (StoredUser | Refusal)[]; recorded: Promise<void> }> {
+    const docs = built.filter((b): b is StoredUser => !isRefusal(b));
+    const refused = await users.insertMany(docs);
+    const created: StoredUser[] = [];
+    const outcome = new Map<StoredUser, Refusal | undefined>();
+    docs.forEach((doc, i) => {
+      const err = refused[i];
+      outcome.set(doc, err ? conflictFor(err) : undefined);
+      if (!err) created.push(doc);
+    });
+    const recorded = (async () => {
+      await deps.recordEvents(
+        created.map((user) => ({
+          type: 'user_create' as const,
+          resource: userResource(user),
+          initiatedBy: ctx.actor,
+        })),
+      );
+      for (const user of created) await deps.effects?.afterCreate(user, ctx);
+    })();
+    return { outcomes: built.map((b) => (isRefusal(b) ? b : (outcome.get(b) ?? b))), recorded };
+  }
+
   return {
     schemas,
     render,
@@ -148,38 +193,17 @@ export function createUserService(deps: UserServiceDeps) {
     },
 
     /**
-     * Many creates in a few writes (SCIM /Bulk): each input is validated and built as by create();
-     * claims, users and events are written in batches. Returns per input the user or its error.
+     * Many creates in a few writes (SCIM /Bulk, CSV import): each input is validated and built as by
+     * create(); claims, users and events are written in batches. Per input, the user or its error.
      */
     async createMany(inputs: unknown[], ctx: WriteContext): Promise<(StoredUser | Refusal)[]> {
-      const built: (StoredUser | Refusal)[] = [];
-      for (const input of inputs) {
-        try {
-          built.push(await buildDocument(validateResource(input, { schemas, mode: 'create' }), undefined, ctx));
-        } catch (err) {
-          if (!isRefusal(err)) throw err;
-          built.push(err);
-        }
-      }
-      const docs = built.filter((b): b is StoredUser => !isRefusal(b));
-      const refused = await users.insertMany(docs);
-      const created: StoredUser[] = [];
-      const outcome = new Map<StoredUser, Refusal | undefined>();
-      docs.forEach((doc, i) => {
-        const err = refused[i];
-        outcome.set(doc, err ? conflictFor(err) : undefined);
-        if (!err) created.push(doc);
-      });
-      await deps.recordEvents(
-        created.map((user) => ({
-          type: 'user_create' as const,
-          resource: userResource(user),
-          initiatedBy: ctx.actor,
-        })),
-      );
-      for (const user of created) await deps.effects?.afterCreate(user, ctx);
-      return built.map((b) => (isRefusal(b) ? b : (outcome.get(b) ?? b)));
+      const { outcomes, recorded } = await writeMany(await prepareMany(inputs, ctx), ctx);
+      await recorded;
+      return outcomes;
     },
+
+    prepareMany,
+    writeMany,
 
     async get(id: string, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
       // The user and its memberships are read at the same time.

@@ -154,3 +154,61 @@ describe('/Bulk', () => {
     expect(res.body.scimType).toBe('invalidSyntax');
   });
 });
+
+describe('/Bulk with more user creates than one write batch', () => {
+  let big: TestRoster;
+  beforeAll(async () => {
+    big = await startTestRoster({ scim: { bulk: { maxOperations: 1000, maxPayloadSize: 1_048_576 } } });
+  });
+  afterAll(() => big.close());
+
+  it('keeps request order across batches, resolves bulkIds from any batch, and has every event written when it answers', async () => {
+    const creates = Array.from({ length: 700 }, (_, i) => ({
+      method: 'POST',
+      bulkId: `u${i}`,
+      path: '/Users',
+      // The 600th repeats the 5th's userName: the earlier operation wins, as one at a time would.
+      data: { userName: i === 600 ? 'batch.5@bulk.example' : `batch.${i}@bulk.example` },
+    }));
+    const res = await big.scim().post('/Bulk', {
+      schemas: [BULK],
+      Operations: [
+        ...creates.slice(0, 500),
+        {
+          method: 'POST',
+          bulkId: 'team',
+          path: '/Groups',
+          data: {
+            displayName: 'Across batches',
+            members: ['u0', 'u300', 'u499'].map((b) => ({ value: `bulkId:${b}` })),
+          },
+        },
+        ...creates.slice(500),
+      ],
+    });
+    expect(res.status).toBe(200);
+    const statuses = res.body.Operations.map((o: { status: string }) => o.status);
+    expect(statuses.filter((s: string) => s === '201')).toHaveLength(700);
+    expect(res.body.Operations[5].status).toBe('201');
+    expect(res.body.Operations[601]).toMatchObject({ bulkId: 'u600', status: '409' });
+
+    // One user_create event per created user, none for the refused one (the group runs in the
+    // middle, so the request ends with a batch of creates whose events are written alongside).
+    const events = await big.admin().get('/events?type=user_create&limit=1000').expect(200);
+    const created = new Set(
+      res.body.Operations.filter((o: { status: string; location?: string }) => o.status === '201' && o.location)
+        .map((o: { location: string }) => o.location.split('/').pop())
+        .filter((id: string) => id !== res.body.Operations[500].location.split('/').pop()),
+    );
+    expect(created.size).toBe(699);
+    expect(new Set(events.body.events.map((e: { resource: { id: string } }) => e.resource.id))).toEqual(created);
+
+    const team = res.body.Operations.find((o: { bulkId: string }) => o.bulkId === 'team');
+    const group = await big.scim().get(`/Groups/${team.location.split('/').pop()}`);
+    expect(group.body.members.map((m: { display: string }) => m.display).sort()).toEqual([
+      'batch.0@bulk.example',
+      'batch.300@bulk.example',
+      'batch.499@bulk.example',
+    ]);
+  });
+});

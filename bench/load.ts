@@ -22,6 +22,8 @@ export interface Figures {
   timedOut?: boolean;
   note?: string;
   cpu?: { roster?: CpuUse; database?: CpuUse };
+  /** Every latency, sorted (sequential runs): lets runs of one scenario be combined. */
+  samples?: number[];
 }
 
 export const SCIM_TYPE = 'application/scim+json';
@@ -171,6 +173,38 @@ export async function sequential(
     errors,
     timedOut,
     note,
+    samples: sorted,
+  };
+}
+
+/**
+ * Sequential runs of one scenario as one set of figures: percentiles over every sample, CPU per
+ * request weighted by requests. A scenario measured before and after another one, and compared with
+ * it, is then not at the mercy of the machine getting faster or slower in between.
+ */
+export function combine(name: string, runs: Figures[]): Figures {
+  const sorted = runs.flatMap((r) => r.samples ?? []).sort((a, b) => a - b);
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const cpu = (key: 'roster' | 'database'): CpuUse | undefined => {
+    const uses = runs.map((r) => ({ use: r.cpu?.[key], requests: r.requests }));
+    if (uses.some((u) => !u.use)) return undefined;
+    const weigh = (field: keyof CpuUse) => uses.reduce((sum, u) => sum + u.use![field] * u.requests, 0) / requests;
+    return { perRequest: weigh('perRequest'), busy: weigh('busy') };
+  };
+  const notes = runs.map((r) => r.note).filter(Boolean);
+  return {
+    name,
+    requests,
+    seconds,
+    rps: requests / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    timedOut: runs.some((r) => r.timedOut),
+    ...(notes.length ? { note: notes.join('; ') } : {}),
+    ...(runs.every((r) => r.cpu) ? { cpu: { roster: cpu('roster'), database: cpu('database') } } : {}),
+    samples: sorted,
   };
 }
 

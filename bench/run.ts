@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from '../src/config/index.js';
 import { startEmbeddedDatabase } from '../src/db/embedded.js';
 import { membershipId } from '../src/groups/memberships.js';
 import { encodeCursor } from '../src/scim/list.js';
-import { call, cannon, closedLoop, sequential, type CpuUse, type Figures } from './load.js';
+import { call, cannon, closedLoop, combine, sequential, type CpuUse, type Figures } from './load.js';
 import { cpuMs, machineBusyMs, onCleanup, rssMb, startNode, stopAll, type Child } from './procs.js';
 import { countRoundTrips, type RoundTrips } from './roundtrips.js';
 import { seedGroup, seedUsers, userName, type SeededUsers } from './seed.js';
@@ -31,7 +31,7 @@ const MIXED_SECONDS = Number(process.env.BENCH_MIXED_SECONDS ?? 45);
 const SIZES = `${LARGE / 1000}k ÷ ${SMALL / 1000}k`;
 const MEMBER_PAGING_SECONDS = Number(process.env.BENCH_MEMBER_PAGING_SECONDS ?? 300);
 /** Users seeded outside the big groups, to add one at a time. */
-const SPARE = 200;
+const SPARE = 400;
 const SCIM_TOKEN = `bench-scim-${randomUUID()}`;
 const ADMIN_TOKEN = `bench-admin-${randomUUID()}`;
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -41,6 +41,8 @@ const HARD_LIMIT_MS = 30 * 60_000;
 /** Large-database requests: one at a time, at most this long each, new ones started for this long. */
 const LARGE_TIMEOUT_MS = 120_000;
 const LARGE_SECONDS = 30;
+/** Requests per growth figure and side (a p50 of a few ms needs many to hold still). */
+const GROWTH_REQUESTS = 600;
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
@@ -392,9 +394,10 @@ async function main() {
   }
   await bareSmall.stop();
 
-  // 2-4. Growth: every small-database measurement first, then the large database, so work that a
-  // timed-out request leaves running in the database cannot slow a small-side measurement. After a
-  // timeout, Roster (large) is killed (its database connections close) and started again.
+  // 2-4. Growth: the small database, then the large one, then the small one again (each small figure
+  // is over both runs). Work a timed-out large request leaves running in the database would slow the
+  // second small run, so after a timeout there is none; Roster (large) is killed (its database
+  // connections close) and started again.
   const filterRun = (
     child: () => Child,
     seeded: SeededUsers,
@@ -438,6 +441,13 @@ async function main() {
   // Each scenario warms up first, so a fresh Roster process has compiled its code paths (otherwise
   // its first request's CPU time is mostly JIT work); on the large side one filter warm-up costs a
   // whole request.
+  // Users outside the group, added one per request; taken from the end (the round trip count takes
+  // the first 50), shared by every run on one database.
+  const sparePools = new Map<SeededUsers, string[]>();
+  const sparePool = (seeded: SeededUsers) => {
+    if (!sparePools.has(seeded)) sparePools.set(seeded, seeded.ids.slice(seeded.ids.length - SPARE + 50));
+    return sparePools.get(seeded)!;
+  };
   const addRun = (
     child: () => Child,
     seeded: SeededUsers & { groupId: string },
@@ -445,7 +455,7 @@ async function main() {
     maxSeconds: number,
     afterWarmup: () => void,
   ) => {
-    const spare = seeded.ids.slice(seeded.ids.length - SPARE);
+    const spare = sparePool(seeded);
     return sequential(
       label,
       async (_i, timeoutMs) => {
@@ -485,30 +495,37 @@ async function main() {
       { maxRequests: 100, maxSeconds: LARGE_SECONDS, timeoutMs: LARGE_TIMEOUT_MS },
     );
 
+  // The small side is measured before and after the large side, and each figure is over both runs:
+  // this shared machine's speed drifts within minutes, by more than these few-ms figures differ.
+  const smallSide = async (pass: number) => {
+    const label = (what: string) => `${what}, ${SMALL} users #${pass}`;
+    const filter = record(
+      await withCpu(rosterSmall, (afterWarmup) =>
+        filterRun(() => rosterSmall, small, SMALL, label('filter userName eq'), {
+          maxRequests: GROWTH_REQUESTS,
+          maxSeconds: 10,
+          timeoutMs: 60_000,
+          warmup: 2,
+          afterWarmup,
+        }),
+      ),
+    );
+    const limits = { maxRequests: GROWTH_REQUESTS, maxSeconds: 10, timeoutMs: 60_000, warmup: 20 };
+    const byId = record(
+      await lookupRun(() => rosterSmall, small, SMALL, 'id', label('GET /Users/{id} with groups'), limits),
+    );
+    const externalId = record(
+      await lookupRun(() => rosterSmall, small, SMALL, 'externalId', label('filter externalId eq'), limits),
+    );
+    const group = record(
+      await withCpu(rosterSmall, (afterWarmup) =>
+        addRun(() => rosterSmall, small, `PATCH add member, group of ${SMALL} #${pass}`, 10, afterWarmup),
+      ),
+    );
+    return { filter, byId, externalId, group };
+  };
   log('scenario: growth, small side (filter, PATCH add member, first page diagnostics)');
-  const filterSmall = record(
-    await withCpu(rosterSmall, (afterWarmup) =>
-      filterRun(() => rosterSmall, small, SMALL, `filter userName eq, ${SMALL} users`, {
-        maxRequests: 300,
-        maxSeconds: 10,
-        timeoutMs: 60_000,
-        warmup: 2,
-        afterWarmup,
-      }),
-    ),
-  );
-  const smallLimits = { maxRequests: 300, maxSeconds: 10, timeoutMs: 60_000, warmup: 20 };
-  const byIdSmall = record(
-    await lookupRun(() => rosterSmall, small, SMALL, 'id', `GET /Users/{id} with groups, ${SMALL} users`, smallLimits),
-  );
-  const externalIdSmall = record(
-    await lookupRun(() => rosterSmall, small, SMALL, 'externalId', `filter externalId eq, ${SMALL} users`, smallLimits),
-  );
-  const groupSmall = record(
-    await withCpu(rosterSmall, (afterWarmup) =>
-      addRun(() => rosterSmall, small, `PATCH add member, group of ${SMALL}`, 10, afterWarmup),
-    ),
-  );
+  const smallFirst = await smallSide(1);
   for (const attrs of ['', '&excludedAttributes=groups']) {
     record(
       await sequential(
@@ -527,7 +544,6 @@ async function main() {
     groupId: small.groupId,
     spareUserIds: small.ids.slice(small.ids.length - SPARE, small.ids.length - SPARE + 50),
   });
-  await rosterSmall.stop();
 
   log('scenario: growth, large side (one request at a time; a timeout gives a lower bound)');
   const largeSide = async (f: Figures) => {
@@ -547,7 +563,7 @@ async function main() {
   const filterLarge = await largeSide(
     await withCpu(rosterLarge, (afterWarmup) =>
       filterRun(() => rosterLarge, large, LARGE, `filter userName eq, ${LARGE} users`, {
-        maxRequests: 300,
+        maxRequests: GROWTH_REQUESTS,
         maxSeconds: LARGE_SECONDS,
         timeoutMs: LARGE_TIMEOUT_MS,
         warmup: 1,
@@ -555,13 +571,29 @@ async function main() {
       }),
     ),
   );
-  const largeLimits = { maxRequests: 300, maxSeconds: LARGE_SECONDS, timeoutMs: LARGE_TIMEOUT_MS, warmup: 20 };
+  const largeLimits = {
+    maxRequests: GROWTH_REQUESTS,
+    maxSeconds: LARGE_SECONDS,
+    timeoutMs: LARGE_TIMEOUT_MS,
+    warmup: 20,
+  };
   const byIdLarge = await largeSide(
     await lookupRun(() => rosterLarge, large, LARGE, 'id', `GET /Users/{id} with groups, ${LARGE} users`, largeLimits),
   );
   const externalIdLarge = await largeSide(
     await lookupRun(() => rosterLarge, large, LARGE, 'externalId', `filter externalId eq, ${LARGE} users`, largeLimits),
   );
+  // The small side again, unless a large request timed out (its work may still load the database).
+  const largeTimedOut = [groupLarge, filterLarge, byIdLarge, externalIdLarge].some((f) => f.timedOut);
+  if (largeTimedOut) log('  a large-side request timed out: the small side is measured once');
+  const smallAgain = largeTimedOut ? undefined : await smallSide(2);
+  await rosterSmall.stop();
+  const bothSmall = (key: keyof typeof smallFirst, name: string) =>
+    smallAgain ? combine(`${name} (#1 and #2)`, [smallFirst[key], smallAgain[key]]) : smallFirst[key];
+  const filterSmall = bothSmall('filter', `filter userName eq, ${SMALL} users`);
+  const byIdSmall = bothSmall('byId', `GET /Users/{id} with groups, ${SMALL} users`);
+  const externalIdSmall = bothSmall('externalId', `filter externalId eq, ${SMALL} users`);
+  const groupSmall = bothSmall('group', `PATCH add member, group of ${SMALL}`);
   const firstPage = await largeSide(
     await withCpu(rosterLarge, () => pageRun(`cursor first page, ${totalLarge} users`, '')),
   );
@@ -948,13 +980,13 @@ async function main() {
   });
   await rosterMixed.stop();
   const usersPerSecond = mixed.completed / mixed.seconds;
-  targets.push({
-    name: 'mixed Okta/Entra provisioning: users provisioned per second',
-    value: usersPerSecond,
-    goal: 'reported',
-    pass: mixed.errors === 0,
-    detail: `${mixed.completed} users in ${mixed.seconds.toFixed(1)} s, p50 ${mixed.p50.toFixed(0)} ms per user (4 requests); ${cpuNote}`,
-  });
+  target(
+    'mixed Okta/Entra provisioning: users provisioned per second (8 clients)',
+    usersPerSecond,
+    '≥ 100, no errors',
+    mixed.errors === 0 && usersPerSecond >= 100,
+    `${mixed.completed} users in ${mixed.seconds.toFixed(1)} s, ${mixed.errors} errors, p50 ${mixed.p50.toFixed(0)} ms per user (4 requests); ${cpuNote}`,
+  );
 
   // Summary -------------------------------------------------------------------------------------
   console.log(
@@ -988,15 +1020,11 @@ async function main() {
       result:
         t.goal === 'diagnostic'
           ? 'INFO'
-          : t.goal === 'reported'
-            ? t.pass
-              ? 'REPORTED'
-              : 'ERRORS'
-            : t.detail.includes('inconclusive')
-              ? 'INCONCLUSIVE'
-              : t.pass
-                ? 'PASS'
-                : 'MISS',
+          : t.detail.includes('inconclusive')
+            ? 'INCONCLUSIVE'
+            : t.pass
+              ? 'PASS'
+              : 'MISS',
       detail: t.detail,
     })),
   );

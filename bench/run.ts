@@ -185,7 +185,7 @@ async function frameworkOverhead(
   rosterSmall: Child,
   bare: Child,
   label: string,
-  rounds = 2,
+  rounds = 4,
   query = '',
   barePath = '/users',
 ) {
@@ -204,8 +204,8 @@ async function frameworkOverhead(
   const rosterRuns: Figures[] = [];
   const bareRuns: Figures[] = [];
   for (let round = 1; round <= rounds; round++) {
-    rosterRuns.push(record(await run(rosterSmall, round, true, 8)));
-    bareRuns.push(record(await run(bare, round, false, 8)));
+    rosterRuns.push(record(await run(rosterSmall, round, true, 4)));
+    bareRuns.push(record(await run(bare, round, false, 4)));
   }
   const rps = (runs: Figures[]) => runs.reduce((s, f) => s + f.requests, 0) / runs.reduce((s, f) => s + f.seconds, 0);
   return { roster: rps(rosterRuns), bare: rps(bareRuns) };

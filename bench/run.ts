@@ -362,27 +362,34 @@ async function main() {
   {
     // Overload: 64 clients as fast as they can against 8; Roster's overload guard (server.overload)
     // answers 429 with Retry-After rather than letting every client's latency grow.
-    log('scenario: overload, GET /Users/{id} with 8 then 64 connections as fast as they can');
+    log('scenario: overload, GET /Users/{id} with 8 and 64 connections as fast as they can, alternating');
     const ids = small.ids.slice(0, SMALL);
-    const flood = (connections: number) =>
-      cannon(`overload: ${connections} connections, GET /Users/{id}`, {
+    const flood = (connections: number, round: number) =>
+      cannon(`overload: ${connections} connections, GET /Users/{id} #${round}`, {
         url: rosterSmall.baseUrl,
         connections,
-        seconds: 8,
+        seconds: 4,
         headers: { Authorization: `Bearer ${SCIM_TOKEN}` },
         path: () => `/scim/v2/Users/${pick(ids)}`,
       });
-    const calm = record(await flood(8));
-    const busy = record(await flood(64));
-    const served = (f: Figures) => (f.statuses?.['200'] ?? 0) / f.seconds;
-    const refused = busy.statuses?.['429'] ?? 0;
-    const otherErrors = busy.errors - refused;
+    // Two rounds of each, interleaved: the machine's speed drifts within a minute.
+    const calm: Figures[] = [];
+    const busy: Figures[] = [];
+    for (let round = 1; round <= 2; round++) {
+      calm.push(record(await flood(8, round)));
+      busy.push(record(await flood(64, round)));
+    }
+    const count = (runs: Figures[], status: string) => runs.reduce((n, f) => n + (f.statuses?.[status] ?? 0), 0);
+    const served = (runs: Figures[]) => count(runs, '200') / runs.reduce((n, f) => n + f.seconds, 0);
+    const refused = count(busy, '429');
+    const otherErrors = busy.reduce((n, f) => n + f.errors, 0) - refused;
+    const p99 = Math.max(...busy.map((f) => f.p99));
     target(
       'overload: 64 clients, p99 ms (429 with Retry-After past the limits)',
-      busy.p99,
+      p99,
       '≤ 5000, no errors but 429',
-      busy.p99 <= 5000 && otherErrors === 0,
-      `${refused} × 429, ${otherErrors} other errors, p50 ${busy.p50} ms`,
+      p99 <= 5000 && otherErrors === 0,
+      `${refused} × 429, ${otherErrors} other errors, p50 ${busy.map((f) => f.p50).join(' and ')} ms (the worse round's p99)`,
     );
     target(
       'overload: served req/s with 64 clients ÷ with 8',

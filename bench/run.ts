@@ -185,7 +185,7 @@ async function frameworkOverhead(
   rosterSmall: Child,
   bare: Child,
   label: string,
-  rounds = 4,
+  rounds: number,
   query = '',
   barePath = '/users',
 ) {
@@ -316,13 +316,13 @@ async function main() {
 
   // 1. Framework overhead ----------------------------------------------------------------------
   log(`scenario: framework overhead, ${SMALL}-user database (Roster and bare Koa, 8 connections, alternating)`);
-  const overhead = await frameworkOverhead(small, rosterSmall, bareSmall, `${SMALL / 1000}k`);
+  const overhead = await frameworkOverhead(small, rosterSmall, bareSmall, `${SMALL / 1000}k`, 2);
   const sameReads = await frameworkOverhead(
     small,
     rosterSmall,
     bareSmall,
     `${SMALL / 1000}k`,
-    2,
+    4,
     '',
     '/users-with-groups',
   );

@@ -505,18 +505,12 @@ async function main() {
   // this shared machine's speed drifts within minutes, by more than these few-ms figures differ.
   const smallSide = async (pass: number) => {
     const label = (what: string) => `${what}, ${SMALL} users #${pass}`;
+    const limits = { maxRequests: GROWTH_REQUESTS, maxSeconds: 10, timeoutMs: 60_000, warmup: 20 };
     const filter = record(
       await withCpu(rosterSmall, (afterWarmup) =>
-        filterRun(() => rosterSmall, small, SMALL, label('filter userName eq'), {
-          maxRequests: GROWTH_REQUESTS,
-          maxSeconds: 10,
-          timeoutMs: 60_000,
-          warmup: 20,
-          afterWarmup,
-        }),
+        filterRun(() => rosterSmall, small, SMALL, label('filter userName eq'), { ...limits, afterWarmup }),
       ),
     );
-    const limits = { maxRequests: GROWTH_REQUESTS, maxSeconds: 10, timeoutMs: 60_000, warmup: 20 };
     const byId = record(
       await lookupRun(() => rosterSmall, small, SMALL, 'id', label('GET /Users/{id} with groups'), limits),
     );

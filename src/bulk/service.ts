@@ -100,9 +100,7 @@ export function createBulkService(deps: BulkDeps) {
       const waiting: typeof pending = [];
       let progressed = false;
       // Consecutive user creates are written together (a few database writes for hundreds of
-      // users); only without failOnErrors, which must stop at an exact operation. The next batch is
-      // validated and built while the previous one is written (Roster's CPU beside the database's);
-      // the writes themselves stay one at a time and in order.
+      // users); only without failOnErrors, which must stop at an exact operation.
       let batch: { index: number; op: BulkOperation }[] = [];
       let writing: Promise<void> = Promise.resolve();
       const recording: Promise<void>[] = [];

@@ -179,18 +179,21 @@ export async function sequential(
 
 /**
  * Sequential runs of one scenario as one set of figures: percentiles over every sample, CPU per
- * request weighted by requests. A scenario measured before and after another one, and compared with
- * it, is then not at the mercy of the machine getting faster or slower in between.
+ * request weighted by requests and how busy a process was by time. A scenario measured before and
+ * after another one, and compared with it, is then not at the mercy of the machine getting faster
+ * or slower in between.
  */
 export function combine(name: string, runs: Figures[]): Figures {
   const sorted = runs.flatMap((r) => r.samples ?? []).sort((a, b) => a - b);
   const requests = runs.reduce((n, r) => n + r.requests, 0);
   const seconds = runs.reduce((n, r) => n + r.seconds, 0);
   const cpu = (key: 'roster' | 'database'): CpuUse | undefined => {
-    const uses = runs.map((r) => ({ use: r.cpu?.[key], requests: r.requests }));
+    const uses = runs.map((r) => ({ use: r.cpu?.[key], requests: r.requests, seconds: r.seconds }));
     if (uses.some((u) => !u.use)) return undefined;
-    const weigh = (field: keyof CpuUse) => uses.reduce((sum, u) => sum + u.use![field] * u.requests, 0) / requests;
-    return { perRequest: weigh('perRequest'), busy: weigh('busy') };
+    return {
+      perRequest: uses.reduce((sum, u) => sum + u.use!.perRequest * u.requests, 0) / requests,
+      busy: uses.reduce((sum, u) => sum + u.use!.busy * u.seconds, 0) / seconds,
+    };
   };
   const notes = runs.map((r) => r.note).filter(Boolean);
   return {

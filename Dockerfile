@@ -9,6 +9,8 @@ COPY src ./src
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
+# Production: give MONGODB_URI, ROSTER_ADMIN_TOKEN and ROSTER_KEY_ENCRYPTION_KEY (or
+# ROSTER_KEY_ENCRYPTION_KEY_FILE, e.g. a secret under /run/secrets) at run time (README).
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

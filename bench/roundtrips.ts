@@ -47,6 +47,7 @@ function describe(event: CommandStartedEvent): string {
 
 export async function countRoundTrips(
   uri: string,
+  keyEncryptionKey: string,
   sample: { userId: string; userName: string; groupId: string; spareUserIds: string[] },
 ): Promise<RoundTrips[]> {
   const client = new MongoClient(uri, { monitorCommands: true });
@@ -59,6 +60,7 @@ export async function countRoundTrips(
       overrides: {
         auth: { scimTokens: [{ name: 'bench', token: TOKEN, source: 'manual' }], adminTokens: [] },
         log: { level: 'silent' },
+        keyEncryption: { key: keyEncryptionKey, previousKeys: [] },
       },
     });
     roster = await createRoster({ config, db: client.db(), logger: createLogger('silent') });

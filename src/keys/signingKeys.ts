@@ -2,16 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
 import type { Db } from 'mongodb';
 import { findPage, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { KeyEncryptionError, type SecretBox } from './keyEncryption.js';
+import type { SealedField } from './sealedSecrets.js';
 
 /** The one algorithm Roster signs with (OAuth access tokens, security event tokens). */
 export const SIGNING_ALG = 'ES256';
 
-/** A signing key pair as stored: the private half never leaves the database and this module. */
+/**
+ * A signing key pair as stored: the private half never leaves the database and this module, and is
+ * stored sealed with the key-encryption key (README "Keys at rest"): a copy of the database cannot sign.
+ */
 interface SigningKeyDoc {
   _id: string; // the kid
   alg: typeof SIGNING_ALG;
   publicJwk: JWK;
-  privateJwk: JWK;
+  /** The private JWK as JSON, sealed by the SecretBox for SIGNING_KEY_SECRET.purpose(kid). */
+  sealedPrivateJwk: string;
   createdAt: Date;
   /** 1 for the first key, then one more per rotation: unique, so two instances never both rotate. */
   generation: number;
@@ -21,9 +27,20 @@ export const SIGNING_KEY_INDEXES: IndexSpec[] = [
   { collection: 'signing_keys', key: { generation: 1 }, options: { name: 'generation', unique: true } },
 ];
 
+/** The sealed private half; versions before keys were sealed kept it in clear as `privateJwk`. */
+export const SIGNING_KEY_SECRET: SealedField = {
+  collection: 'signing_keys',
+  field: 'sealedPrivateJwk',
+  legacyField: 'privateJwk',
+  encodeLegacy: (jwk) => JSON.stringify(jwk),
+  purpose: (kid) => `signing_keys/${kid}/privateJwk`,
+};
+
 export interface SigningKeyOptions {
   /** A new key is made when the newest is this old; tokens are then signed with the new one. */
   rotateAfterDays: () => number;
+  /** Seals the private halves in the database (the key-encryption key). */
+  secrets: SecretBox;
   /** A superseded key stays published (JWKS) this long, so tokens it signed still verify. */
   publishRetiredForDays: () => number;
   now?: () => Date;
@@ -61,11 +78,12 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
     const pair = await generateKeyPair(SIGNING_ALG, { extractable: true });
     const kid = randomUUID();
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: SIGNING_ALG, use: 'sig' };
+    const privateJwk = JSON.stringify(await exportJWK(pair.privateKey));
     const doc: SigningKeyDoc = {
       _id: kid,
       alg: SIGNING_ALG,
       publicJwk,
-      privateJwk: await exportJWK(pair.privateKey),
+      sealedPrivateJwk: await options.secrets.seal(privateJwk, SIGNING_KEY_SECRET.purpose(kid)),
       createdAt: now(),
       generation: (previous?.generation ?? 0) + 1,
     };
@@ -103,7 +121,18 @@ export function createSigningKeys(db: Db, options: SigningKeyOptions): SigningKe
   async function privateKeyOf(doc: SigningKeyDoc): Promise<CryptoKey> {
     let key = privateKeys.get(doc._id);
     if (!key) {
-      key = (await importJWK(doc.privateJwk, doc.alg)) as CryptoKey;
+      if (!doc.sealedPrivateJwk) {
+        // Written in clear by an earlier version running beside this one: the next start seals it.
+        throw new KeyEncryptionError(`cannot sign with signing key ${doc._id}: it is not sealed yet; restart Roster`);
+      }
+      let jwk: JWK;
+      try {
+        jwk = JSON.parse(await options.secrets.open(doc.sealedPrivateJwk, SIGNING_KEY_SECRET.purpose(doc._id))) as JWK;
+      } catch (err) {
+        if (!(err instanceof KeyEncryptionError)) throw err;
+        throw new KeyEncryptionError(`cannot sign with signing key ${doc._id}: ${err.message}`);
+      }
+      key = (await importJWK(jwk, doc.alg)) as CryptoKey;
       privateKeys.set(doc._id, key);
     }
     return key;

@@ -1,11 +1,16 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
+import type { SecretBox } from '../keys/keyEncryption.js';
+import type { SealedField } from '../keys/sealedSecrets.js';
 import type { ReceiverSettings } from './receiverInput.js';
 
 export const RECEIVERS_COLLECTION = 'event_receivers';
 
-/** A registered receiver (an event stream) as stored. */
+/**
+ * A registered receiver (an event stream) as the repository hands it out: `authorization` in clear
+ * (Roster sends it), while the database keeps it only sealed (StoredReceiver).
+ */
 export interface Receiver extends ReceiverSettings {
   _id: string;
   /** poll: SHA-256 (hex) of the receiver's bearer token; the token itself is shown once. */
@@ -16,6 +21,22 @@ export interface Receiver extends ReceiverSettings {
   leaseId?: string | null;
   leaseUntil?: Date | null;
 }
+
+/** As stored: the Authorization value sealed with the key-encryption key (README "Keys at rest"). */
+type StoredReceiver = Omit<Receiver, 'authorization'> & {
+  sealedAuthorization?: string;
+  /** Earlier versions kept the value here in clear; start-up seals it (RECEIVER_SECRET). */
+  authorization?: string;
+};
+
+/** The sealed push Authorization value, bound to its receiver. */
+export const RECEIVER_SECRET: SealedField = {
+  collection: RECEIVERS_COLLECTION,
+  field: 'sealedAuthorization',
+  legacyField: 'authorization',
+  encodeLegacy: (value) => String(value),
+  purpose: (id) => `${RECEIVERS_COLLECTION}/${id}/authorization`,
+};
 
 export const RECEIVER_INDEXES: IndexSpec[] = [
   { collection: RECEIVERS_COLLECTION, key: { enabled: 1 }, options: { name: 'enabled' } },
@@ -42,44 +63,76 @@ export interface ReceiverRepository {
   releaseLease(id: string, leaseId: string): Promise<void>;
 }
 
-export function createReceiverRepository(db: Db): ReceiverRepository {
-  const collection = db.collection<Receiver>(RECEIVERS_COLLECTION);
+export function createReceiverRepository(db: Db, secrets: SecretBox): ReceiverRepository {
+  const collection = db.collection<StoredReceiver>(RECEIVERS_COLLECTION);
+  const purpose = RECEIVER_SECRET.purpose;
+
+  /** The settings as stored: the Authorization value sealed for this receiver, never in clear. */
+  async function stored(id: string, settings: ReceiverSettings) {
+    const { authorization, ...rest } = settings;
+    return {
+      rest,
+      sealedAuthorization: authorization ? await secrets.seal(authorization, purpose(id)) : undefined,
+    };
+  }
+
+  /** Opens the sealed value; a value Roster cannot open fails with a KeyEncryptionError naming why. */
+  async function readable(doc: StoredReceiver | null): Promise<Receiver | undefined> {
+    if (!doc) return undefined;
+    const { sealedAuthorization, authorization: legacy, ...rest } = doc;
+    const authorization = sealedAuthorization ? await secrets.open(sealedAuthorization, purpose(doc._id)) : legacy;
+    return { ...rest, ...(authorization ? { authorization } : {}) };
+  }
+  const readableAll = (docs: StoredReceiver[]) => Promise.all(docs.map(async (doc) => (await readable(doc))!));
+
   return {
     async insert(settings, at) {
       const pollToken = settings.delivery === 'poll' ? randomBytes(32).toString('base64url') : undefined;
-      const receiver: Receiver = {
-        _id: randomUUID(),
-        ...settings,
+      const id = randomUUID();
+      const { rest, sealedAuthorization } = await stored(id, settings);
+      const doc: StoredReceiver = {
+        _id: id,
+        ...rest,
+        ...(sealedAuthorization ? { sealedAuthorization } : {}),
         ...(pollToken ? { pollTokenHash: tokenHash(pollToken) } : {}),
         createdAt: at,
         updatedAt: at,
       };
-      await collection.insertOne(receiver);
-      return { receiver, pollToken };
+      await collection.insertOne(doc);
+      const { sealedAuthorization: _sealed, ...receiver } = doc;
+      return {
+        receiver: { ...receiver, ...(settings.authorization ? { authorization: settings.authorization } : {}) },
+        pollToken,
+      };
     },
-    list: () => collection.find({}).sort({ createdAt: 1, _id: 1 }).toArray(),
+    list: async () => readableAll(await collection.find({}).sort({ createdAt: 1, _id: 1 }).toArray()),
     async find(id) {
-      return (await collection.findOne({ _id: id })) ?? undefined;
+      return readable(await collection.findOne({ _id: id }));
     },
     async update(id, settings, at) {
+      const { rest, sealedAuthorization } = await stored(id, settings);
       const unset = {
         ...(settings.endpoint === undefined ? { endpoint: '' as const } : {}),
-        ...(settings.authorization === undefined ? { authorization: '' as const } : {}),
+        ...(sealedAuthorization === undefined ? { sealedAuthorization: '' as const } : {}),
+        // A clear value an earlier version stored goes whatever the new one is.
+        authorization: '' as const,
         ...(settings.client === undefined ? { client: '' as const } : {}),
       };
       const result = await collection.findOneAndUpdate(
         { _id: id },
-        { $set: { ...settings, updatedAt: at }, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
+        { $set: { ...rest, ...(sealedAuthorization ? { sealedAuthorization } : {}), updatedAt: at }, $unset: unset },
         { returnDocument: 'after' },
       );
-      return result ?? undefined;
+      if (!result) return undefined;
+      const { sealedAuthorization: _sealed, ...receiver } = result;
+      return { ...receiver, ...(settings.authorization ? { authorization: settings.authorization } : {}) };
     },
     async delete(id) {
       return (await collection.deleteOne({ _id: id })).deletedCount === 1;
     },
-    enabled: () => collection.find({ enabled: true }).toArray(),
+    enabled: async () => readableAll(await collection.find({ enabled: true }).toArray()),
     async byPollToken(token) {
-      return (await collection.findOne({ pollTokenHash: tokenHash(token), delivery: 'poll' })) ?? undefined;
+      return readable(await collection.findOne({ pollTokenHash: tokenHash(token), delivery: 'poll' }));
     },
     async takeLease(id, leaseId, ms) {
       const now = new Date();

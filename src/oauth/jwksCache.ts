@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { Outbound } from '../net/outbound.js';
 
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_JWKS_BYTES = 512 * 1024;
@@ -8,6 +9,8 @@ export interface JwksCacheOptions {
   maxAgeSeconds: () => number;
   /** At most one read per URI per cooldown, however many unknown kids arrive (or fetches fail). */
   cooldownSeconds: () => number;
+  /** Sends the GET: only to allowed destinations (README "Outbound requests"). */
+  outbound: Outbound;
   now?: () => Date;
 }
 
@@ -18,17 +21,17 @@ interface Entry {
   inflight?: Promise<void>;
 }
 
-/** GET a JWKS over HTTP(S): bounded in time and size, no redirects. */
-async function fetchJwks(uri: string): Promise<JSONWebKeySet> {
-  const res = await fetch(uri, {
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-    redirect: 'error',
+/** GET a JWKS over HTTP(S): to an allowed destination, bounded in time and size, no redirects. */
+async function fetchJwks(outbound: Outbound, uri: string): Promise<JSONWebKeySet> {
+  const res = await outbound.request(uri, {
+    method: 'GET',
     headers: { accept: 'application/json' },
+    timeoutMs: FETCH_TIMEOUT_MS,
+    maxResponseBytes: MAX_JWKS_BYTES,
   });
-  if (!res.ok) throw new Error(`JWKS ${uri} answered ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS ${uri} is larger than ${MAX_JWKS_BYTES} bytes`);
-  const jwks = JSON.parse(text) as JSONWebKeySet;
+  if (res.status < 200 || res.status > 299) throw new Error(`JWKS ${uri} answered ${res.status}`);
+  if (res.truncated) throw new Error(`JWKS ${uri} is larger than ${MAX_JWKS_BYTES} bytes`);
+  const jwks = JSON.parse(res.body.toString('utf8')) as JSONWebKeySet;
   if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${uri} has no "keys" list`);
   return jwks;
 }
@@ -46,7 +49,7 @@ export function createJwksCache(options: JwksCacheOptions) {
     entry.inflight ??= (async () => {
       entry.attemptedAt = now();
       try {
-        const jwks = await fetchJwks(uri);
+        const jwks = await fetchJwks(options.outbound, uri);
         entry.getKey = createLocalJWKSet(jwks);
         entry.fetchedAt = now();
       } finally {

@@ -11,6 +11,8 @@ export interface ReceiverAdminDeps {
   receivers: ReceiverRepository;
   outbox: SetOutbox;
   publicUrl: () => string;
+  /** Why an endpoint is not an allowed destination (its literal address, or what its name resolves to now), or undefined. */
+  checkEndpoint(url: string): Promise<string | undefined>;
   now: () => Date;
   /** Receivers were added, changed or deleted: forget cached lists, deliver what waits for these. */
   changed(receiverIds: string[]): void;
@@ -56,8 +58,18 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
     return receiver;
   };
 
+  // A new endpoint is checked now (a clear 400), and every connection to it again (DNS may change).
+  const checkEndpoint = async (endpoint: string | undefined) => {
+    if (!endpoint) return;
+    if (new URL(endpoint).origin === new URL(deps.publicUrl()).origin)
+      throw new AdminError(400, 'invalid_receiver', 'endpoint must not be Roster itself (server.publicUrl)');
+    const refused = await deps.checkEndpoint(endpoint);
+    if (refused) throw new AdminError(400, 'invalid_receiver', `endpoint is not an allowed destination: ${refused}`);
+  };
+
   router.post('/event-receivers', async (ctx) => {
     const settings = receiverSettings(await readJsonObject(ctx));
+    await checkEndpoint(settings.endpoint);
     const { receiver, pollToken } = await deps.receivers.insert(settings, deps.now());
     deps.changed([]);
     ctx.status = 201;
@@ -88,6 +100,7 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
       throw new AdminError(400, 'invalid_receiver', `delivery must stay "${existing.delivery}"`);
     }
     const settings = receiverSettings(body, replace ? undefined : existing);
+    if (replace || body.endpoint !== undefined) await checkEndpoint(settings.endpoint);
     const updated = await deps.receivers.update(existing._id, settings, deps.now());
     if (!updated) throw new AdminError(404, 'not_found', `No event receiver ${existing._id}`);
     deps.changed(updated.enabled && updated.delivery === 'push' ? [updated._id] : []);

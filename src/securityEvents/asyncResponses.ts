@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { BulkResult } from '../scim/bulk.js';
+import type { ScimResource } from '../scim/validate.js';
+import { resourceFor } from './claims.js';
 import { pendingSet, type OutboxSet, type SetOutbox } from './outbox.js';
 import type { Receiver } from './receivers.js';
 
@@ -18,6 +20,18 @@ export type AsyncOutcome = BulkResult;
 function subjectPath(outcome: AsyncOutcome, requestPath: string): string {
   const match = outcome.location && /\/(Users|Groups)\/([^/?#]+)$/.exec(outcome.location);
   return match ? `/${match[1]}/${match[2]}` : requestPath;
+}
+
+/**
+ * An outcome as a receiver may see it: a resource in `response` (what a PUT or PATCH answered) follows
+ * the receiver's level and attributes like every SET's data (claims.resourceFor: nothing at `notice`);
+ * an error response (a SCIM Error, no resource) is kept, as it tells what went wrong.
+ */
+export function outcomeFor(outcome: AsyncOutcome, receiver: Pick<Receiver, 'level' | 'attributes'>): AsyncOutcome {
+  const { response, ...rest } = outcome;
+  if (response === undefined || Number(outcome.status) >= 400) return outcome;
+  const shown = resourceFor(response as ScimResource, receiver, receiver.level);
+  return shown ? { ...rest, response: shown } : rest;
 }
 
 /**
@@ -97,7 +111,7 @@ export function createAsyncResponder(deps: AsyncResponderDeps) {
         for (const { txn, requestPath, outcome } of completions) {
           const jti = randomUUID().replace(/-/g, '');
           const claims = asyncResponseClaims({
-            outcome,
+            outcome: outcomeFor(outcome, receiver),
             requestPath,
             txn,
             audience: receiver.audience,

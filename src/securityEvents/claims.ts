@@ -27,6 +27,18 @@ export function selectAttributes(resource: ScimResource, attributes: string[] | 
   return Object.fromEntries(Object.entries(resource).filter(([key]) => keep.has(key.toLowerCase())));
 }
 
+/**
+ * What a receiver sees of a resource in any SET (provisioning `full` data, asyncresp responses): at
+ * `notice`, nothing; at `full`, the resource reduced to the receiver's `attributes`. The one rule.
+ */
+export function resourceFor(
+  resource: ScimResource,
+  receiver: { attributes?: string[] },
+  level: Level,
+): ScimResource | undefined {
+  return level === 'full' ? selectAttributes(resource, receiver.attributes) : undefined;
+}
+
 function versionOf(snapshot: Snapshot | undefined): string | undefined {
   const version = (snapshot?.meta as { version?: unknown } | undefined)?.version;
   return typeof version === 'string' ? version : undefined;
@@ -51,7 +63,7 @@ function payloadOf(input: SetInput): { uri: string; payload: Record<string, unkn
   if (uri.endsWith(':full')) {
     // The resource is gone already (deleted right after): say what changed instead.
     if (!snapshot) return payloadOf({ ...input, uri: uri.replace(/:full$/, ':notice') });
-    return { uri, payload: { data: selectAttributes(snapshot, receiver.attributes), ...(version ? { version } : {}) } };
+    return { uri, payload: { data: resourceFor(snapshot, receiver, 'full'), ...(version ? { version } : {}) } };
   }
   if (uri.endsWith(':notice')) {
     return { uri, payload: { attributes: changedAttributes(input), ...(version ? { version } : {}) } };

@@ -4,8 +4,10 @@ import type { Config } from '../config/index.js';
 import type { EventLog, EventSubscriber } from '../events/repository.js';
 import type { IndexSpec } from '../db/mongo.js';
 import type { Jobs } from '../jobs/index.js';
+import type { SecretBox } from '../keys/keyEncryption.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { Logger } from '../logger.js';
+import type { Outbound } from '../net/outbound.js';
 import type { Router } from '../http/router.js';
 import { receiverAdminRoutes } from './adminRoutes.js';
 import { ASYNC_RESPONSE_URI, createAsyncResponder, type AsyncResponder } from './asyncResponses.js';
@@ -40,7 +42,11 @@ export interface SecurityEventDeps {
   logger: Logger;
   jobs: Jobs;
   signingKeys: SigningKeys;
+  /** Seals the push receivers' Authorization values in the database. */
+  secrets: SecretBox;
   metrics: Registry;
+  /** Outbound requests (pushes), destinations checked. */
+  outbound: Outbound;
   loadSnapshot(type: 'User' | 'Group', id: string): Promise<Snapshot | undefined>;
   now: () => Date;
 }
@@ -63,7 +69,7 @@ export interface SecurityEvents {
 /** RFC 9967 security event tokens: receivers, the outbox, push and poll delivery (README "Security events"). */
 export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
   const { config, jobs } = deps;
-  const receivers = createReceiverRepository(deps.db);
+  const receivers = createReceiverRepository(deps.db, deps.secrets);
   let cached: { at: number; list: Promise<Receiver[]> } | undefined;
   const enabledReceivers = () => {
     if (!cached || Date.now() - cached.at > RECEIVER_CACHE_MS) {
@@ -81,6 +87,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
     receivers,
     outbox,
     settings: () => config.securityEvents.push,
+    outbound: deps.outbound,
     scheduleRetry: async (receiverId, at) => {
       await jobs.cancel({ name: PUSH_JOB, data: { receiverId } });
       await jobs.schedule(PUSH_JOB, at, { receiverId });
@@ -140,6 +147,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
       receivers,
       outbox,
       publicUrl: () => config.server.publicUrl,
+      checkEndpoint: (url) => deps.outbound.check(url),
       now: deps.now,
       changed: (ids) => {
         cached = undefined;

@@ -6,10 +6,51 @@ const COUNTERS_COLLECTION = 'security_event_counters';
 
 export type SetStatus = 'pending' | 'delivered' | 'failed';
 
-/** A receiver's error report (RFC 8935 section 2.3 / RFC 8936 setErrs). */
+/**
+ * Why a SET failed. `err` and `description` are Roster's words: `err` is an RFC 8935 error code the
+ * receiver answered with (SET_ERROR_CODES), or Roster's own `receiver_refused` (the receiver refused it
+ * with anything else), `delivery_failed` (given up) or `destination_refused` (never sent: the
+ * destination is not allowed, README "Outbound requests"). What the receiver itself said is kept
+ * apart, bounded, as data: `receiverSaid`.
+ */
 export interface SetError {
   err: string;
   description?: string;
+  /** The receiver's own `err` and `description` (RFC 8935 section 2.3 / RFC 8936 setErrs), as it sent them. */
+  receiverSaid?: { err?: string; description?: string };
+}
+
+/** The error codes RFC 8935 section 7.1 registers for SET delivery (RFC 8936 uses the same). */
+export const SET_ERROR_CODES: readonly string[] = [
+  'invalid_request',
+  'invalid_key',
+  'invalid_issuer',
+  'invalid_audience',
+  'authentication_failed',
+  'access_denied',
+];
+
+/** A receiver's text as stored: at most `max` characters, control characters made spaces. */
+const bounded = (text: string, max: number) =>
+  [...text.slice(0, max)].map((c) => (c < ' ' || c === '\u007f' ? ' ' : c)).join('');
+
+/**
+ * A receiver's error report (a push answer's body, a poll's setErrs entry) as Roster records it:
+ * its `err` becomes Roster's `err` only when it is an RFC 8935 code; its words go under `receiverSaid`.
+ * `how` is Roster's description of what happened.
+ */
+export function receiverError(report: unknown, how: string): SetError {
+  const { err, description } = (typeof report === 'object' && report !== null ? report : {}) as Record<string, unknown>;
+  const said = {
+    ...(typeof err === 'string' ? { err: bounded(err, 100) } : {}),
+    ...(typeof description === 'string' ? { description: bounded(description, 1000) } : {}),
+  };
+  const known = typeof err === 'string' && SET_ERROR_CODES.includes(err);
+  return {
+    err: known ? err : 'receiver_refused',
+    description: known ? how : `${how}, without an RFC 8935 error code`,
+    ...(Object.keys(said).length ? { receiverSaid: said } : {}),
+  };
 }
 
 /**

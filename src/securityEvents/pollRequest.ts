@@ -1,4 +1,4 @@
-import type { SetError } from './outbox.js';
+import { receiverError, type SetError } from './outbox.js';
 
 /** A poll request (RFC 8936 section 2.1), validated. */
 export interface PollRequest {
@@ -39,7 +39,7 @@ export function readPollRequest(body: unknown, maxEventsLimit: number): PollRequ
     if (typeof err !== 'string' || (description !== undefined && typeof description !== 'string')) {
       throw invalid(`setErrs["${jti}"] must be {"err": string, "description"?: string}`);
     }
-    errors[jti] = { err: err.slice(0, 100), ...(description ? { description: description.slice(0, 1000) } : {}) };
+    errors[jti] = receiverError(value, 'the receiver reported it in setErrs');
   }
   if (maxEvents !== undefined && (!Number.isInteger(maxEvents) || (maxEvents as number) < 0)) {
     throw invalid('maxEvents must be a whole number, 0 or more');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import type { SetError, SetOutbox } from './outbox.js';
+import { DestinationRefusedError, type Outbound, type OutboundResponse } from '../net/outbound.js';
+import { receiverError, type SetError, type SetOutbox } from './outbox.js';
 import type { Receiver, ReceiverRepository } from './receivers.js';
 
 export interface PushSettings {
@@ -14,37 +15,36 @@ export interface PushDeps {
   receivers: ReceiverRepository;
   outbox: SetOutbox;
   settings: () => PushSettings;
+  /** Sends the POSTs: only to allowed destinations, checked on the address connected to. */
+  outbound: Outbound;
   /** Runs delivery for the receiver again at `at` (an Agenda job, so another instance may take it). */
   scheduleRetry(receiverId: string, at: Date): Promise<void>;
   logger: Logger;
 }
 
-/** What one POST came to (RFC 8935 section 2.2 and 2.3). */
+/** What one POST came to (RFC 8935 section 2.2 and 2.3), or that Roster did not send it (`refused`). */
 export type PushOutcome =
-  { kind: 'delivered' } | { kind: 'rejected'; error: SetError } | { kind: 'retry'; reason: string };
+  | { kind: 'delivered' }
+  | { kind: 'rejected'; error: SetError }
+  | { kind: 'refused'; error: SetError }
+  | { kind: 'retry'; reason: string };
+
+/** Of a receiver's answer, this much is read (an error report is small). */
+const MAX_ANSWER_BYTES = 16 * 1024;
 
 /** A push's answer read as RFC 8935 says: 202 delivered, 400 with an error body refused for good, else retry. */
-export async function readPushAnswer(response: Response): Promise<PushOutcome> {
-  if (response.status === 202 || response.status === 200 || response.status === 204) return { kind: 'delivered' };
-  if (response.status === 400) {
+export function readPushAnswer(answer: Pick<OutboundResponse, 'status' | 'body'>): PushOutcome {
+  if (answer.status === 202 || answer.status === 200 || answer.status === 204) return { kind: 'delivered' };
+  if (answer.status === 400) {
     let body: unknown;
     try {
-      body = await response.json();
+      body = JSON.parse(answer.body.toString('utf8'));
     } catch {
       body = undefined;
     }
-    const err = (body as { err?: unknown } | undefined)?.err;
-    const description = (body as { description?: unknown } | undefined)?.description;
-    return {
-      kind: 'rejected',
-      error: {
-        err: typeof err === 'string' ? err.slice(0, 100) : 'invalid_request',
-        ...(typeof description === 'string' ? { description: description.slice(0, 1000) } : {}),
-      },
-    };
+    return { kind: 'rejected', error: receiverError(body, 'the receiver answered 400') };
   }
-  await response.body?.cancel();
-  return { kind: 'retry', reason: `HTTP ${response.status}` };
+  return { kind: 'retry', reason: `HTTP ${answer.status}` };
 }
 
 /** Delay before attempt `attempt + 1`: doubling from the base, capped, with jitter (half to all of it). */
@@ -70,7 +70,8 @@ export function createPushDelivery(deps: PushDeps) {
 
   async function post(receiver: Receiver, set: string): Promise<PushOutcome> {
     try {
-      const response = await fetch(receiver.endpoint!, {
+      // Redirects are not followed (never carry the Authorization header elsewhere): a 3xx is retried.
+      const answer = await deps.outbound.request(receiver.endpoint!, {
         method: 'POST',
         headers: {
           'content-type': 'application/secevent+jwt',
@@ -78,13 +79,16 @@ export function createPushDelivery(deps: PushDeps) {
           ...(receiver.authorization ? { authorization: receiver.authorization } : {}),
         },
         body: set,
-        redirect: 'manual', // never carry the Authorization header elsewhere
-        signal: AbortSignal.timeout(deps.settings().timeoutMs),
+        timeoutMs: deps.settings().timeoutMs,
+        maxResponseBytes: MAX_ANSWER_BYTES,
       });
-      return await readPushAnswer(response);
+      return readPushAnswer(answer);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      return { kind: 'retry', reason: cause ?? (err as Error).name ?? 'network error' };
+      if (err instanceof DestinationRefusedError) {
+        return { kind: 'refused', error: { err: err.code, description: err.message } };
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      return { kind: 'retry', reason: code ?? (err as Error).name ?? 'network error' };
     }
   }
 
@@ -109,6 +113,9 @@ export function createPushDelivery(deps: PushDeps) {
           await deps.outbox.delivered(item._id);
         } else if (outcome.kind === 'rejected') {
           log.warn({ ...who, err: outcome.error.err }, 'receiver refused a security event token');
+          await deps.outbox.failed(item._id, outcome.error);
+        } else if (outcome.kind === 'refused') {
+          log.warn({ ...who, reason: outcome.error.description }, 'security event token not sent: destination refused');
           await deps.outbox.failed(item._id, outcome.error);
         } else {
           const settings = deps.settings();

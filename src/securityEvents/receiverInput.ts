@@ -1,4 +1,5 @@
 import { InvalidError } from '../errors.js';
+import { isScimPrincipalId } from '../principals.js';
 import { EVENT_URIS, SCIM_EVENT, type Level } from './eventUris.js';
 
 export type Delivery = 'push' | 'poll';
@@ -20,7 +21,7 @@ export interface ReceiverSettings {
   attributes: string[];
   enabled: boolean;
   /**
-   * The SCIM client (its token's or OAuth client's name) whose asynchronous requests
+   * The SCIM client (its principal id: `token:<name>`, `oauth:<client_id>`, `issuer:<iss>#<sub>`) whose asynchronous requests
    * (`Prefer: respond-async`) this receiver answers with RFC 9967 asyncresp events.
    */
   client?: string;
@@ -64,6 +65,8 @@ function httpUrl(value: string): string {
   if (url.username || url.password) throw invalid('endpoint must not carry credentials; use authorization');
   return url.href;
 }
+
+const originOf = (url: string) => new URL(url).origin;
 
 function stringList(body: Record<string, unknown>, key: string, max: number): string[] | undefined {
   const value = body[key];
@@ -110,7 +113,11 @@ export function receiverSettings(body: Record<string, unknown>, existing?: Recei
 
   const endpointText = text(body, 'endpoint', 2000);
   const endpoint = endpointText === undefined ? existing?.endpoint : httpUrl(endpointText);
-  let authorization = existing?.authorization;
+  // The stored Authorization belongs to the origin it was given for: an endpoint moved to another
+  // origin (scheme, host or port) drops it, unless this request gives one.
+  const sameOrigin =
+    !existing?.endpoint || (endpoint !== undefined && originOf(endpoint) === originOf(existing.endpoint));
+  let authorization = sameOrigin ? existing?.authorization : undefined;
   if (body.authorization === null) authorization = undefined;
   else if (body.authorization !== undefined) {
     authorization = text(body, 'authorization', 4096);
@@ -126,7 +133,14 @@ export function receiverSettings(body: Record<string, unknown>, existing?: Recei
   const attributes = stringList(body, 'attributes', 200) ?? existing?.attributes ?? [];
   let client = existing?.client;
   if (body.client === null) client = undefined;
-  else if (body.client !== undefined) client = text(body, 'client', 200);
+  else if (body.client !== undefined) {
+    client = text(body, 'client', 1000);
+    if (client && !isScimPrincipalId(client)) {
+      throw invalid(
+        'client must be a SCIM client\'s principal id: "token:<static token name>", "oauth:<client_id>" or "issuer:<iss>#<sub>"',
+      );
+    }
+  }
   const badName = attributes.find((a) => !ATTRIBUTE_NAME.test(a));
   if (badName !== undefined) throw invalid(`attributes: "${badName}" is not an attribute name`);
 

@@ -10,7 +10,7 @@ let receiverId: string;
 beforeAll(async () => {
   t = await startTestRoster(FAST, { start: true });
   receiver = await startReceiver();
-  // Bound to the SCIM client "okta" (the name of TOKENS.scim in the test configuration).
+  // Bound to the SCIM client "okta" (TOKENS.scim in the test configuration), by its principal id.
   const res = await t
     .admin()
     .post('/event-receivers', {
@@ -18,10 +18,10 @@ beforeAll(async () => {
       delivery: 'push',
       endpoint: receiver.url,
       audience: 'https://okta.example',
-      client: 'okta',
+      client: 'token:okta',
     })
     .expect(201);
-  expect(res.body.client).toBe('okta');
+  expect(res.body.client).toBe('token:okta');
   receiverId = res.body.id;
 });
 afterAll(async () => {
@@ -140,7 +140,7 @@ describe('asynchronous /Bulk to a poll receiver', () => {
         name: 'loader-poll',
         delivery: 'poll',
         audience: 'loader',
-        client: 'bulk-loader',
+        client: 'token:bulk-loader',
         events: [`${PROV}:delete`],
       })
       .expect(201);
@@ -206,9 +206,9 @@ describe('binding a receiver to a client', () => {
 
     const made = await t
       .admin()
-      .post('/event-receivers', { name: 'bound', delivery: 'poll', audience: 'b', client: 'hr-integration' })
+      .post('/event-receivers', { name: 'bound', delivery: 'poll', audience: 'b', client: 'token:hr-integration' })
       .expect(201);
-    expect(made.body.client).toBe('hr-integration');
+    expect(made.body.client).toBe('token:hr-integration');
     const cleared = await t.request
       .patch(`/admin/v1/event-receivers/${made.body.id}`)
       .set('Authorization', `Bearer ${TOKENS.admin}`)

@@ -87,7 +87,11 @@ describe('push delivery (RFC 8935)', () => {
     expect(receiver.calls()).toBe(2);
     const shown = await t.admin().get(`/event-receivers/${r.id}`).expect(200);
     expect(shown.body.deliveries).toEqual({ pending: 0, delivered: 1, failed: 1 });
-    expect(shown.body.recentFailures[0].error).toEqual({ err: 'invalid_key', description: 'unknown kid' });
+    expect(shown.body.recentFailures[0].error).toEqual({
+      err: 'invalid_key',
+      description: 'the receiver answered 400',
+      receiverSaid: { err: 'invalid_key', description: 'unknown kid' },
+    });
     await t.admin().delete(`/event-receivers/${r.id}`).expect(204);
     await receiver.close();
   });

@@ -8,9 +8,9 @@
  * BENCH_MIXED_SECONDS (45), BENCH_MEMBER_PAGING_SECONDS (300), BENCH_CPU_PROF=1 (Roster children write V8 CPU profiles under
  * ./bench-profiles when they stop).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
@@ -24,6 +24,8 @@ import { countRoundTrips, type RoundTrips } from './roundtrips.js';
 import { seedGroup, seedUsers, userName, type SeededUsers } from './seed.js';
 
 const LARGE = Number(process.env.BENCH_LARGE ?? 100_000);
+/** One key-encryption key for every Roster of the run, so the in-process one reads what they stored. */
+const KEY_ENCRYPTION_KEY = randomBytes(32).toString('base64');
 const SMALL = Number(process.env.BENCH_SMALL ?? 1_000);
 const BULK_USERS = Number(process.env.BENCH_BULK ?? 10_000);
 const MIXED_SECONDS = Number(process.env.BENCH_MIXED_SECONDS ?? 45);
@@ -141,6 +143,9 @@ const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)];
 async function roster(name: string, uri: string, dataDir: string): Promise<Child> {
   const profDir = path.join(PROJECT_ROOT, 'bench-profiles');
   if (process.env.BENCH_CPU_PROF) mkdirSync(profDir, { recursive: true });
+  // The push-receiver scenario's receivers listen on loopback, which Roster refuses unless allowed.
+  const configFile = path.join(dataDir, `${name}.json`);
+  writeFileSync(configFile, JSON.stringify({ outbound: { allowedDestinations: ['127.0.0.1'] } }));
   return startNode(
     name,
     'src/main.ts',
@@ -151,6 +156,8 @@ async function roster(name: string, uri: string, dataDir: string): Promise<Child
       ROSTER_DATA_DIR: path.join(dataDir, name),
       ROSTER_PUBLIC_URL: 'http://127.0.0.1',
       ROSTER_SMTP_URL: 'smtp://127.0.0.1:1',
+      ROSTER_KEY_ENCRYPTION_KEY: KEY_ENCRYPTION_KEY,
+      ROSTER_CONFIG: configFile,
       LOG_LEVEL: 'warn',
     },
     {
@@ -538,7 +545,7 @@ async function main() {
     );
   }
   log('diagnostic: database commands per request (in-process Roster with command monitoring)');
-  const trips: RoundTrips[] = await countRoundTrips(withDatabase(baseUri, smallName), {
+  const trips: RoundTrips[] = await countRoundTrips(withDatabase(baseUri, smallName), KEY_ENCRYPTION_KEY, {
     userId: small.ids[0],
     userName: userName('s', 0),
     groupId: small.groupId,

@@ -5,6 +5,7 @@ import { discoveryRoutes } from './discovery/routes.js';
 import { requireScimScope, requireToken, type Authenticator } from './http/auth.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
+import { trustProxy } from './http/clientAddress.js';
 import { overloadGuard } from './http/overload.js';
 import { rateLimit } from './http/rateLimit.js';
 import { requestContext } from './http/requestContext.js';
@@ -13,6 +14,7 @@ import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
 import type { AuthSchemes, Features } from './scim/discovery.js';
 import type { SchemaRegistry } from './scim/schemaRegistry.js';
+import type { Slots } from './slots.js';
 
 export interface AppDeps {
   config: Config;
@@ -32,8 +34,16 @@ export interface AppDeps {
   adminAuth?: Middleware;
   /** Routers at the root without a token (end-user pages, the console). */
   publicRouters?: Router[];
+  /** The overload guard's request slots (server.overload), shared with background /Bulk runs. */
+  requestSlots: Slots;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   accepting?: () => boolean;
+}
+
+/** API answers hold directory data: never cached, never sniffed as another type. */
+async function apiHeaders(ctx: Context, next: Next) {
+  ctx.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  await next();
 }
 
 async function scimContentType(ctx: Context, next: Next) {
@@ -65,8 +75,9 @@ async function pingWithin(db: Db, ms: number): Promise<void> {
 export function createApp(deps: AppDeps): Koa {
   const { config, logger, db, authenticator, metrics } = deps;
   const app = new Koa();
-  app.proxy = false;
+  app.proxy = false; // X-Forwarded-For is read only from server.trustProxy's proxies (trustProxy below)
   app.silent = true;
+  app.use(trustProxy(() => config.server.trustProxy));
   app.use(requestContext(logger, metrics));
   // While shutting down, every answer closes its connection so keep-alive clients drain.
   app.use(async (ctx, next) => {
@@ -106,9 +117,9 @@ export function createApp(deps: AppDeps): Koa {
     enabled: () => config.rateLimit.enabled,
     requestsPerMinute: () => config.rateLimit.requestsPerMinute,
   });
-  const overload = overloadGuard(() => config.server.overload);
+  const overload = overloadGuard(deps.requestSlots);
   const scim = createRouter({ prefix: '/scim/v2' });
-  scim.use(requireToken(authenticator, 'scim'), requireScimScope, limiter, overload, scimContentType);
+  scim.use(apiHeaders, requireToken(authenticator, 'scim'), requireScimScope, limiter, overload, scimContentType);
   // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
   scim.use(discoveryRoutes(config, deps.registry, deps.features, deps.authSchemes).routes());
   scim.use(
@@ -119,7 +130,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of deps.scimRouters ?? []) scim.use(router.routes());
 
   const admin = createRouter({ prefix: '/admin/v1' });
-  admin.use(deps.adminAuth ?? requireToken(authenticator, 'admin'), limiter, overload);
+  admin.use(apiHeaders, deps.adminAuth ?? requireToken(authenticator, 'admin'), limiter, overload);
   for (const router of deps.adminRouters ?? []) admin.use(router.routes());
 
   app.use(root.routes());

@@ -29,6 +29,11 @@ export function createBuckets(now: () => number = Date.now, maxKeys = 100_000) {
       bucket.tokens -= 1;
       return undefined;
     },
+    /** Gives back what take took (the attempt it counted turned out not to be a failure). */
+    refund(key: string, perMinute: number): void {
+      const bucket = buckets.get(key);
+      if (bucket) bucket.tokens = Math.min(perMinute, bucket.tokens + 1);
+    },
   };
 }
 

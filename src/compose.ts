@@ -8,7 +8,7 @@ import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessio
 import { bulkAndRootRoutes } from './bulk/routes.js';
 import { createAsyncBulk } from './bulk/asyncBulk.js';
 import { createBulkService } from './bulk/service.js';
-import { dropRetiredIndexes, renameCollections } from './db/migrations.js';
+import { bindReceiversByPrincipalId, dropRetiredIndexes, renameCollections } from './db/migrations.js';
 import { ensureIndexes, type IndexSpec } from './db/mongo.js';
 import { createEventLog, EVENT_INDEXES, type EventLog, type EventSubscriber } from './events/repository.js';
 import { eventRoutes } from './events/routes.js';
@@ -43,7 +43,9 @@ import { credentialRoutes, lifecycleRoutes } from './lifecycle/routes.js';
 import { createLifecycle, type Lifecycle } from './lifecycle/service.js';
 import { createLinkTokens, createSchedules, LIFECYCLE_INDEXES } from './lifecycle/store.js';
 import { jwksRoutes, signingKeyAdminRoutes } from './keys/routes.js';
-import { createSigningKeys, SIGNING_KEY_INDEXES, type SigningKeys } from './keys/signingKeys.js';
+import { createSecretBox } from './keys/keyEncryption.js';
+import { resealStoredSecrets } from './keys/sealedSecrets.js';
+import { createSigningKeys, SIGNING_KEY_INDEXES, SIGNING_KEY_SECRET, type SigningKeys } from './keys/signingKeys.js';
 import { loadTemplates, type Templates } from './mail/templates.js';
 import type { ClientService } from './oauth/clients.js';
 import { createOAuth, OAUTH_INDEXES } from './oauth/index.js';
@@ -53,8 +55,11 @@ import {
   SECURITY_EVENT_INDEXES,
   type SecurityEvents,
 } from './securityEvents/index.js';
+import { RECEIVER_SECRET } from './securityEvents/receivers.js';
 import { ScimError } from './scim/errors.js';
 import { createMailer, type Mailer } from './mail/transport.js';
+import { createOutbound, type Resolve } from './net/outbound.js';
+import { createSlots } from './slots.js';
 
 export interface RosterDeps {
   config: Config;
@@ -66,6 +71,8 @@ export interface RosterDeps {
   now?: () => Date;
   /** Tests may pass their own mailer (still real SMTP); default: nodemailer to mail.smtpUrl. */
   mailer?: Mailer;
+  /** Host name resolution of outbound requests (pushes, JWKS); tests pass one they control. Default dns.lookup. */
+  resolve?: Resolve;
 }
 
 export interface Roster {
@@ -104,6 +111,7 @@ const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
   'mail.from': (c) => c.mail.from,
   jobs: (c) => c.jobs,
   'securityEvents.sweepEvery': (c) => c.securityEvents.sweepEvery,
+  keyEncryption: (c) => c.keyEncryption,
 };
 
 const INDEXES: IndexSpec[] = [
@@ -147,7 +155,20 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   };
   await renameCollections(db);
   await dropRetiredIndexes(db);
+  await bindReceiversByPrincipalId(
+    db,
+    [...current.auth.scimTokens, ...(deps.extraTokens ?? []).filter((t) => t.kind === 'scim')].map((t) => t.name),
+  );
   await ensureIndexes(db, INDEXES);
+  // Secrets at rest (README "Keys at rest"): no key, or stored secrets this key cannot open, stop here.
+  const secrets = createSecretBox({ current: current.keyEncryption.key, previous: current.keyEncryption.previousKeys });
+  const resealed = await resealStoredSecrets(db, secrets, [SIGNING_KEY_SECRET, RECEIVER_SECRET]);
+  if (resealed.sealed || resealed.resealed) {
+    logger.info(
+      { ...resealed, keyId: secrets.currentKeyId },
+      'stored secrets sealed with the current key-encryption key (sealed: were in clear; resealed: had an older key)',
+    );
+  }
   // The security event publisher needs the services, which need the event log: it is looked up late.
   const late: { subscriber?: EventSubscriber } = {};
   const events = createEventLog(db, deps.now, () => late.subscriber);
@@ -156,10 +177,25 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const signingKeys = createSigningKeys(db, {
     rotateAfterDays: () => config.signing.rotateAfterDays,
     publishRetiredForDays: () => config.signing.publishRetiredForDays,
+    secrets,
     now: deps.now,
   });
   const recordEvent = (event: NewEvent) => events.record(event);
-  const oauth = createOAuth({ db, config, signingKeys, recordEvent, logger, now: deps.now });
+  // Every request Roster makes itself goes through this: destinations checked (README "Outbound requests").
+  const outbound = createOutbound({
+    settings: () => ({ allowedDestinations: config.outbound.allowedDestinations, production: config.production }),
+    resolve: deps.resolve,
+  });
+  const oauth = createOAuth({
+    db,
+    config,
+    signingKeys,
+    recordEvent,
+    logger,
+    metrics: metrics.registry,
+    outbound,
+    now: deps.now,
+  });
   const oauthClients = oauth.clients;
   const authenticator = createAuthenticator(config, deps.extraTokens, oauth.verifyJwt);
   const userRepository = createUserRepository(db);
@@ -218,9 +254,11 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     db,
     events,
     config,
+    outbound,
     logger,
     jobs,
     signingKeys,
+    secrets,
     metrics: metrics.registry,
     now: deps.now ?? (() => new Date()),
     loadSnapshot: (type, id) =>
@@ -235,7 +273,14 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     maxOperations: () => config.scim.bulk.maxOperations,
     baseUrl: scimBaseUrl(config),
   });
-  const asyncBulk = createAsyncBulk({ bulk, responses: securityEvents.asyncResponses, logger });
+  const requestSlots = createSlots(() => config.server.overload);
+  const asyncBulk = createAsyncBulk({
+    bulk,
+    responses: securityEvents.asyncResponses,
+    requestSlots,
+    limits: () => config.scim.bulk,
+    logger,
+  });
 
   const consoleSessions = createConsoleSessions(db, {
     idleMinutes: () => config.console.session.idleMinutes,
@@ -263,6 +308,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       trustedIssuers: config.oauth.trustedIssuers.length > 0,
     }),
     accepting: () => accepting,
+    requestSlots,
     adminAuth: adminCredential(authenticator, consoleSessions),
     scimRouters: [
       userRoutes(users),

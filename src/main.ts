@@ -1,18 +1,42 @@
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { createRoster } from './compose.js';
-import { ConfigError, loadConfig, PROJECT_ROOT, redactConfig } from './config/index.js';
+import { ConfigError, loadConfig, PROJECT_ROOT, redactConfig, type Config } from './config/index.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { connectDatabase } from './db/mongo.js';
 import type { PrincipalKind } from './http/auth.js';
 import { developmentTokens } from './http/devTokens.js';
+import { developmentKeyEncryptionKey } from './keys/developmentKey.js';
+import {
+  GENERATE_KEY_HINT,
+  KEY_ENCRYPTION_ENV,
+  KEY_ENCRYPTION_FILE_ENV,
+  KeyEncryptionError,
+} from './keys/keyEncryption.js';
 import { createLogger } from './logger.js';
+
+/**
+ * The configuration with a key-encryption key (README "Keys at rest"): production must be given one;
+ * development without one uses (or makes) `<dataDir>/key-encryption-key`, like the development tokens.
+ */
+function loadConfigWithKey(): Config {
+  const config = loadConfig();
+  if (config.keyEncryption.key) return config;
+  if (config.production) {
+    throw new ConfigError(
+      `no key-encryption key: set ${KEY_ENCRYPTION_ENV} (or ${KEY_ENCRYPTION_FILE_ENV}, a file holding it) to 32 random bytes, e.g. from: ${GENERATE_KEY_HINT}; refusing to start in production`,
+    );
+  }
+  const dev = developmentKeyEncryptionKey(path.resolve(PROJECT_ROOT, config.dataDir));
+  if (dev.created) process.stdout.write(`\nGenerated development key-encryption key (saved in ${dev.file})\n\n`);
+  return loadConfig({ overrides: { keyEncryption: { key: dev.key } } });
+}
 
 /** Composition root: config -> database -> services and jobs -> HTTP; signals. */
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    config = loadConfigWithKey();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`roster: ${err.message}\n`);
@@ -70,7 +94,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
   logger.info(
     { config: redactConfig(config) },
-    `roster listening on http://${config.server.host}:${config.server.port}`,
+    `roster listening on http://${config.server.host}:${config.server.port}; console at ${config.server.publicUrl}/console`,
   );
 
   let stopping = false;
@@ -102,7 +126,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     void (async () => {
       try {
-        const { restartNeeded } = await roster.reload(loadConfig());
+        const { restartNeeded } = await roster.reload(loadConfigWithKey());
         logger.info('configuration reloaded');
         if (restartNeeded.length)
           logger.warn({ keys: restartNeeded }, 'these settings changed but apply only after a restart');
@@ -120,6 +144,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof KeyEncryptionError) {
+    // Stored secrets this key cannot open: the message names the key ids and what to do.
+    process.stderr.write(`roster: ${err.message}\n`);
+    process.exit(78);
+  }
   process.stderr.write(`roster: failed to start: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

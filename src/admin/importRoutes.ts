@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
-import type { Principal } from '../http/auth.js';
+import { actorOf } from '../http/auth.js';
 import { AdminError } from '../http/errors.js';
 import type { Exporter } from './exports.js';
 import { ImportHeaderError, type Importer } from './imports.js';
@@ -42,9 +42,8 @@ export function importExportRoutes(importer: Importer, exporter: Exporter): Rout
       ctx.set('Connection', 'close');
       throw err;
     }
-    const principal = ctx.state.principal as Principal;
     try {
-      const report = await importer.run(ctx.req, { dryRun, lines, actor: { type: 'admin', name: principal.name } });
+      const report = await importer.run(ctx.req, { dryRun, lines, actor: actorOf(ctx) });
       // The rest of an upload the import stopped reading is not worth keeping the connection for.
       if (report.aborted) ctx.set('Connection', 'close');
       ctx.body = report;

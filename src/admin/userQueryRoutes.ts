@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { Principal } from '../http/auth.js';
+import { actorOf, type Principal } from '../http/auth.js';
 import { AdminError } from '../http/errors.js';
 import { createRouter, type Router } from '../http/router.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
@@ -56,7 +56,7 @@ export function adminUserQueryRoutes(users: UserService): Router {
     const { resource } = await users.patch(
       ctx.params.id,
       { schemas: [PATCH_OP], Operations: [operation] },
-      { actor: { type: 'admin', name: principal.name }, source: principal.source },
+      { actor: actorOf(ctx), source: principal.source },
     );
     ctx.body = resource;
   });

@@ -1,18 +1,13 @@
 import { createRouter, type Router } from '../http/router.js';
-import type { Context } from 'koa';
 import type { Actor } from '../events/types.js';
 import { AdminError, refusalAnswer } from '../http/errors.js';
-import type { Principal } from '../http/auth.js';
+import { actorOf } from '../http/auth.js';
 import type { Lifecycle } from '../lifecycle/service.js';
 import type { StoredUser } from '../users/mapping.js';
 import type { UserService } from '../users/service.js';
 import { readJsonObject } from './json.js';
 
 const MAX_BULK_USERS = 1000;
-
-function actorOf(ctx: Context): Actor {
-  return { type: 'admin', name: (ctx.state.principal as Principal).name };
-}
 
 function optionalBoolean(value: unknown, name: string): boolean | undefined {
   if (value === undefined) return undefined;

@@ -1,14 +1,28 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import {
+  KEY_ENCRYPTION_ENV,
+  KEY_ENCRYPTION_FILE_ENV,
+  keyEncryptionKeyId,
+  parseKeyEncryptionKey,
+  PREVIOUS_KEY_ENCRYPTION_ENV,
+} from '../keys/keyEncryption.js';
+import { isAddressOrCidr } from '../net/addresses.js';
+import { checkDestination, destinationPolicy } from '../net/destinations.js';
+import { looksLikePrincipalId } from '../principals.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const state = z.enum(['STAGED', 'ACTIVE']);
 const tokenSecret = z
   .object({
-    name: z.string().min(1),
+    name: z
+      .string()
+      .min(1)
+      .refine((name) => !looksLikePrincipalId(name), 'must not start with token:, oauth:, console: or issuer:'),
     token: z.string().min(16, 'a token needs at least 16 characters').optional(),
     hash: z
       .string()
@@ -16,6 +30,24 @@ const tokenSecret = z
       .optional(),
   })
   .refine((t) => Boolean(t.token) !== Boolean(t.hash), 'give exactly one of "token" or "hash"');
+
+/** A key-encryption key (README "Keys at rest"); the message never repeats the value. */
+const keyEncryptionKey = z.string().superRefine((value, ctx) => {
+  if (value === '') return; // none (development generates one; production refuses to start)
+  try {
+    parseKeyEncryptionKey(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+/** A token's name is its id (`token:<name>`): unique among the tokens of its kind. */
+function uniqueNames<T extends z.ZodType<{ name: string }[]>>(list: T) {
+  return list.refine(
+    (tokens) => new Set(tokens.map((t) => t.name)).size === tokens.length,
+    'two tokens have the same name; each needs its own (events and bindings name it)',
+  );
+}
 
 const scope = z.enum(['scim:read', 'scim:write', 'admin']);
 /** Asymmetric JWS algorithms only: never `none`, never HMAC (a public key must not become a shared secret). */
@@ -59,6 +91,9 @@ const configSchema = z
       publicUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
       bodyLimitBytes: z.number().int().min(1024),
       shutdownGraceMs: z.number().int().min(0),
+      trustProxy: z.array(
+        z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range like "10.0.0.0/8"'),
+      ),
       overload: z.strictObject({
         maxInFlight: z.number().int().min(1),
         maxQueued: z.number().int().min(0),
@@ -68,11 +103,16 @@ const configSchema = z
     mongodb: z.strictObject({ uri: z.string(), connectTimeoutMs: z.number().int().min(500) }),
     dataDir: z.string().min(1),
     auth: z.strictObject({
-      scimTokens: z.array(
-        z.intersection(tokenSecret, z.object({ source: z.enum(['manual', 'bulk', 'integration']).default('manual') })),
+      scimTokens: uniqueNames(
+        z.array(
+          z.intersection(
+            tokenSecret,
+            z.object({ source: z.enum(['manual', 'bulk', 'integration']).default('manual') }),
+          ),
+        ),
       ),
-      adminTokens: z.array(tokenSecret),
-      verifyTokens: z.array(tokenSecret),
+      adminTokens: uniqueNames(z.array(tokenSecret)),
+      verifyTokens: uniqueNames(z.array(tokenSecret)),
       verifyRateLimit: z.strictObject({
         perClientPerMinute: z.number().int().min(1),
         perUsernamePerMinute: z.number().int().min(1),
@@ -86,6 +126,7 @@ const configSchema = z
       clientCacheSeconds: z.number().min(0).max(60),
       clockSkewSeconds: z.number().int().min(0).max(300),
       failedAuthPerMinute: z.number().int().min(1),
+      maxConcurrentSecretChecks: z.number().int().min(1).max(64),
       assertionMaxLifetimeSeconds: z.number().int().min(30).max(3600),
       jwksCacheSeconds: z.number().int().min(30),
       jwksRefreshCooldownSeconds: z.number().int().min(1),
@@ -97,6 +138,8 @@ const configSchema = z
       bulk: z.strictObject({
         maxOperations: z.number().int().min(1),
         maxPayloadSize: z.number().int().min(1024),
+        maxAsyncRuns: z.number().int().min(0),
+        maxAsyncRunsPerClient: z.number().int().min(0),
       }),
     }),
     users: z.strictObject({
@@ -137,6 +180,10 @@ const configSchema = z
       rotateAfterDays: z.number().positive(),
       publishRetiredForDays: z.number().min(0),
     }),
+    keyEncryption: z.strictObject({
+      key: keyEncryptionKey,
+      previousKeys: z.array(keyEncryptionKey.refine((k) => k !== '', 'must not be empty')),
+    }),
     console: z.strictObject({
       session: z.strictObject({
         idleMinutes: z.number().positive(),
@@ -156,6 +203,11 @@ const configSchema = z
       }),
       sweepEvery: z.string().regex(/^\d+(\.\d+)? ?(ms|milliseconds?|seconds?|minutes?)$/, 'like "30 seconds"'),
       retainDays: z.number().positive(),
+    }),
+    outbound: z.strictObject({
+      allowedDestinations: z.array(
+        z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range like "10.0.0.0/8"'),
+      ),
     }),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -228,6 +280,10 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Json {
   if (env.ROSTER_SMTP_URL) set('mail.smtpUrl', env.ROSTER_SMTP_URL);
   if (env.ROSTER_MAIL_FROM) set('mail.from', env.ROSTER_MAIL_FROM);
   if (env.LOG_LEVEL) set('log.level', env.LOG_LEVEL);
+  if (env[KEY_ENCRYPTION_ENV]) set('keyEncryption.key', env[KEY_ENCRYPTION_ENV]);
+  if (env[PREVIOUS_KEY_ENCRYPTION_ENV]) {
+    set('keyEncryption.previousKeys', env[PREVIOUS_KEY_ENCRYPTION_ENV].split(/[\s,]+/).filter(Boolean));
+  }
   return out;
 }
 
@@ -244,6 +300,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
   let merged = readJsonFile(options.defaultFile ?? path.join(PROJECT_ROOT, 'config/default.json'));
   if (env.ROSTER_CONFIG) merged = overlay(merged, readJsonFile(env.ROSTER_CONFIG));
   merged = overlay(merged, fromEnvironment(env));
+  const keyFile = env[KEY_ENCRYPTION_FILE_ENV];
+  if (keyFile) {
+    if (env[KEY_ENCRYPTION_ENV]) {
+      throw new ConfigError(`set one of ${KEY_ENCRYPTION_ENV} and ${KEY_ENCRYPTION_FILE_ENV}, not both`);
+    }
+    merged = overlay(merged, { keyEncryption: { key: readKeyFile(keyFile) } });
+  }
   if (options.overrides) merged = overlay(merged, options.overrides);
   merged = stripComments(merged) as Json;
   merged.production = env.NODE_ENV === 'production';
@@ -261,6 +324,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
     auth.verifyTokens = [...auth.verifyTokens, { name: 'env', token: env.ROSTER_VERIFY_TOKEN }];
   }
   return validateConfig(merged);
+}
+
+/** The key-encryption key in a file (a Docker or Kubernetes secret): the key, surrounding whitespace ignored. */
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read ${KEY_ENCRYPTION_FILE_ENV} ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** Where Roster is reached when no public URL is configured: the address it listens on. */
@@ -282,6 +354,15 @@ export function validateConfig(raw: Json): Config {
   const config = result.data;
   if (config.production && !config.mongodb.uri) {
     throw new ConfigError('invalid configuration:\n  mongodb.uri: MONGODB_URI is required when NODE_ENV=production');
+  }
+  // A JWKS URL with a literal address is checked here too (names are checked at each connection).
+  const policy = destinationPolicy(config.outbound.allowedDestinations, config.production);
+  for (const [i, issuer] of config.oauth.trustedIssuers.entries()) {
+    const url = issuer.jwksUri ? new URL(issuer.jwksUri) : undefined;
+    const host = url?.hostname.replace(/^\[(.*)\]$/, '$1');
+    const verdict = url && isIP(host!) ? checkDestination(host!, policy, url.protocol === 'http:') : undefined;
+    if (verdict && !verdict.allowed)
+      throw new ConfigError(`invalid configuration:\n  oauth.trustedIssuers.${i}.jwksUri: ${verdict.reason}`);
   }
   return deepFreeze(config);
 }
@@ -306,6 +387,11 @@ export function redactConfig(config: Config): Json {
       adminTokens: config.auth.adminTokens.map((t) => ({ name: t.name, secret: '[redacted]' })),
       verifyTokens: config.auth.verifyTokens.map((t) => ({ name: t.name, secret: '[redacted]' })),
       verifyRateLimit: config.auth.verifyRateLimit,
+    },
+    // The ids name the keys (they are in the start-up error when one is missing) and reveal nothing.
+    keyEncryption: {
+      keyId: config.keyEncryption.key ? keyEncryptionKeyId(parseKeyEncryptionKey(config.keyEncryption.key)) : null,
+      previousKeyIds: config.keyEncryption.previousKeys.map((k) => keyEncryptionKeyId(parseKeyEncryptionKey(k))),
     },
   };
 }

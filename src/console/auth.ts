@@ -30,7 +30,8 @@ export function checkCsrf(ctx: Context, session: ConsoleSession): void {
 
 /** The console's principal: events name the admin token that signed in, as `console:<name>`. */
 export function consolePrincipal(session: ConsoleSession): Principal {
-  return { kind: 'admin', name: `console:${session.adminName}`, source: 'manual', scopes: ['admin'] };
+  const id = `console:${session.adminName}`;
+  return { kind: 'admin', id, name: id, source: 'manual', scopes: ['admin'] };
 }
 
 /**

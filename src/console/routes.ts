@@ -10,7 +10,25 @@ import { checkCsrf, sessionCookie, sessionIdOf } from './auth.js';
 import type { ConsoleSession, ConsoleSessions } from './sessions.js';
 import { createStaticFiles } from './static.js';
 
-const SIGN_INS_PER_MINUTE = 20;
+const FAILED_SIGN_INS_PER_MINUTE = 20;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Whether a sign-in may come from this Origin: the public URL's; in development, when the public URL
+ * is a loopback one, also the other loopback names on its port (`npm start` prints 127.0.0.1 while
+ * the default public URL says localhost).
+ */
+export function signInOriginAllowed(origin: string, config: Pick<Config, 'server' | 'production'>): boolean {
+  const own = new URL(config.server.publicUrl);
+  if (origin === own.origin) return true;
+  if (config.production || !LOOPBACK_HOSTS.has(own.hostname)) return false;
+  try {
+    const from = new URL(origin);
+    return from.protocol === own.protocol && from.port === own.port && LOOPBACK_HOSTS.has(from.hostname);
+  } catch {
+    return false;
+  }
+}
 
 /** Headers of every console response: nothing inline, nothing from elsewhere, never in a frame. */
 export const CONSOLE_HEADERS: Record<string, string> = {
@@ -40,7 +58,7 @@ export function consoleRoutes(
 ): Router {
   const router = createRouter();
   const files = createStaticFiles(staticDir);
-  const signIns = createBuckets();
+  const failedSignIns = createBuckets();
   router.use(consoleHeaders);
 
   const secure = () => new URL(config.server.publicUrl).protocol === 'https:';
@@ -51,15 +69,26 @@ export function consoleRoutes(
 
   router.post('/console/session', async (ctx) => {
     const origin = ctx.get('origin');
-    if (origin && origin !== new URL(config.server.publicUrl).origin) {
-      throw new AdminError(403, 'cross_origin', 'Sign in from the console itself');
+    if (origin && !signInOriginAllowed(origin, config)) {
+      throw new AdminError(
+        403,
+        'cross_origin',
+        `Sign in from the console itself: open ${config.server.publicUrl}/console (server.publicUrl)`,
+      );
     }
-    const retryAfter = signIns.take(ctx.ip, SIGN_INS_PER_MINUTE);
-    if (retryAfter !== undefined) throw tooManyRequests(SIGN_INS_PER_MINUTE, retryAfter, 'sign-in attempts');
     const { token } = await readJsonObject(ctx, 16 * 1024);
     if (typeof token !== 'string' || token === '') throw new AdminError(400, 'invalid_request', 'token is required');
+    // Failed sign-ins are limited per address (ctx.ip, see server.trustProxy); checking a token is a
+    // hash, so only failures are counted: other addresses' failures never refuse a correct token.
+    const retryAfter = failedSignIns.peek(ctx.ip, FAILED_SIGN_INS_PER_MINUTE);
+    if (retryAfter !== undefined) {
+      throw tooManyRequests(FAILED_SIGN_INS_PER_MINUTE, retryAfter, 'failed sign-in attempts');
+    }
     const principal = authenticator.identify(`Bearer ${token}`);
-    if (principal?.kind !== 'admin') throw new AdminError(401, 'invalid_token', 'This is not a valid admin token');
+    if (principal?.kind !== 'admin') {
+      failedSignIns.take(ctx.ip, FAILED_SIGN_INS_PER_MINUTE);
+      throw new AdminError(401, 'invalid_token', 'This is not a valid admin token');
+    }
     const { id, session } = await sessions.create(principal.name);
     const maxAgeSeconds = config.console.session.absoluteHours * 3600;
     ctx.set('Set-Cookie', sessionCookie(id, { secure: secure(), maxAgeSeconds }));

@@ -66,3 +66,30 @@ export async function renameCollection(db: Db, from: string, to: string): Promis
 export async function renameCollections(db: Db, renames = COLLECTION_RENAMES): Promise<void> {
   for (const [from, to] of renames) await renameCollection(db, from, to);
 }
+
+/**
+ * Security-event receivers bound to a SCIM client by its name (before principal ids): the name
+ * becomes the id of the static SCIM token of that name, else of the one OAuth client of that name.
+ * A name matching neither, or several clients, is left as it was: it binds nothing, and the admin
+ * API shows it to be fixed. Idempotent: a bound id is never a bare name.
+ */
+export async function bindReceiversByPrincipalId(db: Db, scimTokenNames: readonly string[]): Promise<number> {
+  const receivers = db.collection<{ _id: string; client?: string }>('event_receivers');
+  const clients = db.collection<{ _id: string; name: string; revokedAt?: Date }>('oauth_clients');
+  let bound = 0;
+  for await (const receiver of receivers.find({ client: { $exists: true, $not: /^(token|oauth|issuer):/ } })) {
+    const name = receiver.client!;
+    let id = scimTokenNames.includes(name) ? `token:${name}` : undefined;
+    if (!id) {
+      const named = await clients.find({ name, revokedAt: { $exists: false } }, { limit: 2 }).toArray();
+      if (named.length === 1) id = `oauth:${named[0]._id}`;
+    }
+    if (
+      id &&
+      (await receivers.updateOne({ _id: receiver._id, client: name }, { $set: { client: id } })).modifiedCount
+    ) {
+      bound++;
+    }
+  }
+  return bound;
+}

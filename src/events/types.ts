@@ -28,10 +28,15 @@ export type EventType =
   | 'oauth_token_issued'
   | 'oauth_client_auth_failed';
 
-/** Who acted: a SCIM or admin token (by name), an OAuth client at the token endpoint, the system (jobs), or the end user. */
+/**
+ * Who acted: a SCIM or admin credential, an OAuth client at the token endpoint, the system (jobs), or
+ * the end user. `name` is for people to read; `id` identifies a credential (see principalId in
+ * src/http/auth.ts: `token:<name>`, `oauth:<client_id>`, `console:<admin>`, `issuer:<iss>#<sub>`).
+ */
 export interface Actor {
   type: 'admin' | 'scim' | 'client' | 'system' | 'user';
   name: string;
+  id?: string;
 }
 
 export interface EventChange {

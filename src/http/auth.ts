@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Config, TokenSource } from '../config/index.js';
+import type { Actor } from '../events/types.js';
 import type { Grant } from '../oauth/bearer.js';
 import { scimScopeFor } from '../oauth/scopes.js';
 import { ScimError } from '../scim/errors.js';
@@ -12,6 +13,9 @@ export type PrincipalKind = 'scim' | 'admin' | 'verify';
 /** Who is calling: shown in events as `initiatedBy`; `source` picks the default user state. */
 export interface Principal {
   kind: PrincipalKind;
+  /** Unique and typed (src/principals.ts): what bindings and the event log use. */
+  id: string;
+  /** For people to read; not unique across kinds of credential. */
   name: string;
   source: TokenSource;
   /** What the caller may do: OAuth scopes; a static token has every scope of its kind. */
@@ -56,8 +60,9 @@ export function createAuthenticator(
   const digest = (t: { token?: string; hash?: string }) =>
     t.token ? sha256(t.token) : Buffer.from(t.hash!.slice('sha256:'.length), 'hex');
   const add = (kind: PrincipalKind, name: string, source: TokenSource, hash: Buffer) =>
-    entries.push({ kind, name, source, hash, scopes: KIND_SCOPES[kind] });
+    entries.push({ kind, id: `token:${name}`, name, source, hash, scopes: KIND_SCOPES[kind] });
   for (const t of config.auth.scimTokens) add('scim', t.name, t.source, digest(t));
+  // (names are unique per kind and never look like a principal id: checked in src/config)
   for (const t of config.auth.adminTokens) add('admin', t.name, 'manual', digest(t));
   for (const t of config.auth.verifyTokens) add('verify', t.name, 'manual', digest(t));
   for (const t of extra) add(t.kind, t.name, 'manual', sha256(t.token));
@@ -70,7 +75,15 @@ export function createAuthenticator(
     for (const entry of entries) {
       if (timingSafeEqual(entry.hash, presented) && !found) found = entry;
     }
-    return found && { kind: found.kind, name: found.name, source: found.source, scopes: KIND_SCOPES[found.kind] };
+    return (
+      found && {
+        kind: found.kind,
+        id: found.id,
+        name: found.name,
+        source: found.source,
+        scopes: KIND_SCOPES[found.kind],
+      }
+    );
   }
   return {
     identify,
@@ -135,6 +148,12 @@ export function requireToken(authenticator: Authenticator, kind: PrincipalKind) 
     ctx.state.principal = principal;
     return next();
   };
+}
+
+/** The event log's `initiatedBy` for a request's principal. */
+export function actorOf(ctx: Context): Actor {
+  const principal = ctx.state.principal as Principal;
+  return { type: principal.kind === 'admin' ? 'admin' : 'scim', name: principal.name, id: principal.id };
 }
 
 /** SCIM reads need scim:read, writes scim:write (static SCIM tokens have both). */

@@ -29,7 +29,7 @@ export function rateLimit(options: RateLimitOptions) {
     const principal = ctx.state.principal as Principal | undefined;
     if (!principal) return next();
     const perMinute = options.requestsPerMinute();
-    const retryAfter = buckets.take(`${principal.kind}:${principal.name}`, perMinute);
+    const retryAfter = buckets.take(`${principal.kind} ${principal.id}`, perMinute);
     if (retryAfter !== undefined) throw tooManyRequests(perMinute, retryAfter);
     return next();
   };

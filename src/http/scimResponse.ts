@@ -2,8 +2,6 @@ import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { SCIM_CONTENT_TYPE } from './errors.js';
 import { etagFor, etagMatches } from '../scim/etag.js';
-import type { Principal } from './auth.js';
-import type { Actor } from '../events/types.js';
 import { parseProjection, type Projection } from '../scim/projection.js';
 import type { ScimResource } from '../scim/validate.js';
 import type { Router } from './router.js';
@@ -40,10 +38,7 @@ export function sendCreated(ctx: Context, resource: ScimResource, version: numbe
   ctx.body = resource;
 }
 
-export function actorOf(ctx: Context): Actor {
-  const principal = ctx.state.principal as Principal;
-  return { type: principal.kind === 'admin' ? 'admin' : 'scim', name: principal.name };
-}
+export { actorOf } from './auth.js';
 
 export function ifMatch(ctx: Context): string | undefined {
   return ctx.get('if-match') || undefined;

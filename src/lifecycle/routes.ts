@@ -118,7 +118,7 @@ export function credentialRoutes(config: Config, lifecycle: Lifecycle, authentic
   };
   router.post('/auth/verify', requireToken(authenticator, 'verify'), async (ctx) => {
     const limits = config.auth.verifyRateLimit;
-    const client = (ctx.state.principal as Principal).name;
+    const client = (ctx.state.principal as Principal).id;
     limit(`client:${client}`, limits.perClientPerMinute, 'credential checks by this client');
     const fields = await readFields(ctx);
     if (typeof fields.username !== 'string' || typeof fields.password !== 'string') {

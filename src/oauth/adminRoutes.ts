@@ -1,11 +1,7 @@
-import type { Context } from 'koa';
 import { readJsonObject } from '../admin/json.js';
-import type { Actor } from '../events/types.js';
-import type { Principal } from '../http/auth.js';
+import { actorOf } from '../http/auth.js';
 import { createRouter, type Router } from '../http/router.js';
 import type { ClientService } from './clients.js';
-
-const adminActor = (ctx: Context): Actor => ({ type: 'admin', name: (ctx.state.principal as Principal).name });
 
 /** /admin/v1/oauth/clients: register, list, show, rotate a secret, revoke. */
 export function oauthClientAdminRoutes(clients: ClientService): Router {
@@ -13,7 +9,7 @@ export function oauthClientAdminRoutes(clients: ClientService): Router {
   router.post('/oauth/clients', async (ctx) => {
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await clients.create(await readJsonObject(ctx), adminActor(ctx));
+    ctx.body = await clients.create(await readJsonObject(ctx), actorOf(ctx));
   });
   router.get('/oauth/clients', async (ctx) => {
     ctx.body = { clients: await clients.list() };
@@ -23,10 +19,10 @@ export function oauthClientAdminRoutes(clients: ClientService): Router {
   });
   router.post('/oauth/clients/:id/rotate-secret', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await clients.rotate(ctx.params.id, adminActor(ctx));
+    ctx.body = await clients.rotate(ctx.params.id, actorOf(ctx));
   });
   router.post('/oauth/clients/:id/revoke', async (ctx) => {
-    ctx.body = await clients.revoke(ctx.params.id, adminActor(ctx));
+    ctx.body = await clients.revoke(ctx.params.id, actorOf(ctx));
   });
   return router;
 }

@@ -4,6 +4,8 @@ import type { TokenSource } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../lifecycle/passwords.js';
+import { looksLikePrincipalId } from '../principals.js';
+import type { Slots } from '../slots.js';
 import type { ClientRepository, OAuthClientDoc, StoredSecret } from './clientRepository.js';
 import { DEFAULT_CLIENT_SCOPES, isScope, SCOPES, type Scope } from './scopes.js';
 
@@ -12,6 +14,10 @@ const SOURCES: TokenSource[] = ['manual', 'bulk', 'integration'];
 const KEY_TYPES = ['RSA', 'EC', 'OKP'];
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 const HOUR_MS = 3_600_000;
+/** The form of the client ids Roster issues (random UUIDs): anything else is refused before any look-up. */
+const ISSUED_CLIENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export const isIssuedClientId = (id: string) => ISSUED_CLIENT_ID.test(id);
 
 /** What the admin API shows of a client: never a secret or its hash. */
 export function clientView(doc: OAuthClientDoc) {
@@ -33,6 +39,10 @@ export interface ClientServiceDeps {
   recordEvent: (event: NewEvent) => Promise<void>;
   secretOverlapHours: () => number;
   clientCacheSeconds: () => number;
+  /** Slots for secret verifications (scrypt): a burst waits or is refused instead of taking every core. */
+  secretChecks: Slots;
+  /** Called once per secret verified (a metric). */
+  countSecretCheck?: () => void;
   now?: () => Date;
 }
 
@@ -43,6 +53,14 @@ function defaultAlg(key: JWK): string {
   return { 'P-384': 'ES384', 'P-521': 'ES512' }[key.crv ?? ''] ?? 'ES256';
 }
 
+const MIN_RSA_BITS = 2048;
+/** The size of an RSA public key's modulus (its `n`, big-endian, leading zero bytes not counted). */
+function rsaModulusBits(key: JWK): number {
+  const n = Buffer.from(typeof key.n === 'string' ? key.n : '', 'base64url');
+  const first = n.findIndex((byte) => byte !== 0);
+  return first < 0 ? 0 : (n.length - first - 1) * 8 + Math.floor(Math.log2(n[first])) + 1;
+}
+
 const newSecret = () => `rcs_${randomBytes(32).toString('base64url')}`;
 const invalid = (message: string) => new InvalidError(message, { code: 'invalid_request' });
 
@@ -50,6 +68,9 @@ async function parseRegistration(body: Record<string, unknown>) {
   const { name, source, scopes, jwk } = body;
   if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
     throw invalid('name is required (1 to 200 characters)');
+  }
+  if (looksLikePrincipalId(name.trim())) {
+    throw invalid('name must not start with token:, oauth:, console: or issuer: (those name other credentials)');
   }
   if (!SOURCES.includes(source as TokenSource)) throw invalid(`source must be one of ${SOURCES.join(', ')}`);
   if (scopes !== undefined && (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isScope))) {
@@ -62,6 +83,10 @@ async function parseRegistration(body: Record<string, unknown>) {
       throw invalid('jwk must be a public JWK of type RSA, EC or OKP');
     }
     if (PRIVATE_MEMBERS.some((m) => m in key)) throw invalid('jwk must be the public key only (no private members)');
+    // jose refuses to verify with a shorter RSA key, so such a client could never authenticate.
+    if (key.kty === 'RSA' && rsaModulusBits(key) < MIN_RSA_BITS) {
+      throw invalid(`jwk: an RSA key needs a modulus of at least ${MIN_RSA_BITS} bits`);
+    }
     try {
       await importJWK(key, key.alg ?? defaultAlg(key));
     } catch (err) {
@@ -81,7 +106,14 @@ async function parseRegistration(body: Record<string, unknown>) {
 export function createClientService(deps: ClientServiceDeps) {
   const { repository, recordEvent } = deps;
   const now = deps.now ?? (() => new Date());
-  const cache = new Map<string, { at: number; doc: OAuthClientDoc | null }>();
+  const cache = new Map<string, { at: number; doc: OAuthClientDoc }>();
+  // What an unknown client's secret is checked against, so it costs what a known client's does.
+  let dummyHash: Promise<string> | undefined;
+  const verify = (secret: string, hash: string) =>
+    deps.secretChecks.run(() => {
+      deps.countSecretCheck?.();
+      return verifyPassword(secret, hash);
+    });
   const event = (type: NewEvent['type'], doc: OAuthClientDoc, actor: Actor) =>
     recordEvent({
       type,
@@ -150,25 +182,44 @@ export function createClientService(deps: ClientServiceDeps) {
       return clientView(doc);
     },
 
-    /** The client if it exists and is not revoked; read at most every clientCacheSeconds. */
+    /**
+     * The client if it exists and is not revoked; read at most every clientCacheSeconds. An id not of
+     * the form Roster issues is not looked up, and a failed look-up is not cached, so made-up ids
+     * take no memory.
+     */
     async active(id: string): Promise<OAuthClientDoc | undefined> {
+      if (!isIssuedClientId(id)) return undefined;
       const t = now().getTime();
       let entry = cache.get(id);
       if (!entry || t - entry.at >= deps.clientCacheSeconds() * 1000 || t < entry.at) {
-        entry = { at: t, doc: await repository.find(id) };
+        const doc = await repository.find(id);
+        if (!doc) {
+          cache.delete(id);
+          return undefined;
+        }
+        entry = { at: t, doc };
         cache.set(id, entry);
         if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
       }
-      return entry.doc && !entry.doc.revokedAt ? entry.doc : undefined;
+      return entry.doc.revokedAt ? undefined : entry.doc;
     },
 
-    /** True when the secret matches one of the client's secrets still in force. */
-    async secretMatches(doc: OAuthClientDoc, secret: string): Promise<boolean> {
+    /**
+     * True when the secret matches one of the client's secrets still in force. Without a client (or
+     * a secret in force) it is checked against a dummy hash, so a known and an unknown client id take
+     * the same time. Throws SlotsBusy when too many checks run and wait already.
+     */
+    async secretMatches(doc: OAuthClientDoc | undefined, secret: string): Promise<boolean> {
       const t = now();
+      const inForce = (doc?.publicJwk ? [] : (doc?.secrets ?? [])).filter((s) => !s.expiresAt || s.expiresAt > t);
+      if (inForce.length === 0) {
+        dummyHash ??= hashPassword(randomBytes(32).toString('base64url'));
+        await verify(secret, await dummyHash);
+        return false;
+      }
       let matched = false;
-      for (const stored of doc.secrets) {
-        if (stored.expiresAt && stored.expiresAt <= t) continue;
-        if (await verifyPassword(secret, stored.hash)) matched = true;
+      for (const stored of inForce) {
+        if (await verify(secret, stored.hash)) matched = true;
       }
       return matched;
     },

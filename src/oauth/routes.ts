@@ -19,9 +19,10 @@ async function readTokenForm(ctx: Context): Promise<Record<string, string>> {
   const raw = await readRawBody(ctx, FORM_LIMIT).catch(() => {
     throw invalidRequest(`The token request is larger than ${FORM_LIMIT} bytes`);
   });
-  const params: Record<string, string> = {};
+  // Without a prototype: a field named __proto__ or constructor is just a field (and not "repeated").
+  const params: Record<string, string> = Object.create(null);
   for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) {
-    if (key in params) throw invalidRequest(`The parameter ${key} is repeated`);
+    if (Object.hasOwn(params, key)) throw invalidRequest(`The parameter ${key.slice(0, 100)} is repeated`);
     params[key] = value;
   }
   return params;

@@ -6,7 +6,8 @@ import { createBuckets } from '../buckets.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { AssertionLog, OAuthClientDoc } from './clientRepository.js';
 import { ASSERTION_ALGS, readClientCredentials, type ClientCredentials } from './clientAuth.js';
-import type { ClientService } from './clients.js';
+import { SlotsBusy } from '../slots.js';
+import { isIssuedClientId, type ClientService } from './clients.js';
 import { invalidClient, invalidRequest, OAuthError } from './errors.js';
 import { ACCESS_TOKEN_TYP, accessTokenClaims, grantedScopes, rosterIssuer, tokenEndpoint } from './tokens.js';
 
@@ -74,27 +75,40 @@ export function createTokenService(deps: TokenServiceDeps) {
 
   async function authenticate(credentials: ClientCredentials): Promise<OAuthClientDoc> {
     if (credentials.method === 'private_key_jwt') return verifyAssertion(credentials);
+    // The secret is checked whether or not the client exists (a dummy hash then): same time either way.
     const client = await clients.active(credentials.clientId);
+    const matches = await clients.secretMatches(client, credentials.secret);
     if (!client) throw new AuthFailure('no active client with this id');
     if (client.publicJwk) throw new AuthFailure('this client authenticates with private_key_jwt');
-    if (!(await clients.secretMatches(client, credentials.secret))) throw new AuthFailure('wrong client secret');
+    if (!matches) throw new AuthFailure('wrong client secret');
     return client;
   }
 
-  /** Failed authentications are limited per client id and per address; over it 429 until the bucket refills. */
-  function throttle(keys: string[]) {
+  const unavailable = (message: string, wait: number) =>
+    new OAuthError(429, 'temporarily_unavailable', message, { 'Retry-After': String(wait) });
+
+  /**
+   * Failed authentications are limited per (client id, address) and per address, so an outsider's
+   * failures never lock a client out from its own address. The attempt is counted before it is
+   * checked (synchronously, so parallel attempts cannot all pass the check) and refunded when it
+   * succeeds; over a limit 429 until the bucket refills.
+   */
+  function reserveAttempt(keys: string[]): () => void {
     const perMinute = config.oauth.failedAuthPerMinute;
     const wait = Math.max(0, ...keys.map((k) => failures.peek(k, perMinute) ?? 0));
-    if (wait > 0) {
-      throw new OAuthError(
-        429,
-        'temporarily_unavailable',
-        `Too many failed client authentications; retry after ${wait} s`,
-        {
-          'Retry-After': String(wait),
-        },
-      );
-    }
+    if (wait > 0) throw unavailable(`Too many failed client authentications; retry after ${wait} s`, wait);
+    for (const key of keys) failures.take(key, perMinute);
+    return () => keys.forEach((key) => failures.refund(key, perMinute));
+  }
+
+  async function failed(credentials: ClientCredentials, claimed: string, reason: string): Promise<never> {
+    await deps.recordEvent({
+      type: 'oauth_client_auth_failed',
+      initiatedBy: { type: 'client', name: claimed, ...(isIssuedClientId(claimed) && { id: `oauth:${claimed}` }) },
+      success: false,
+      details: { method: credentials.method, reason: reason.slice(0, 300) },
+    });
+    throw invalidClient('Client authentication failed', credentials.method === 'client_secret_basic');
   }
 
   return {
@@ -105,22 +119,25 @@ export function createTokenService(deps: TokenServiceDeps) {
         throw new OAuthError(400, 'unsupported_grant_type', 'Only the client_credentials grant is supported');
       }
       const claimed = claimedClientId(credentials);
-      const keys = [`client:${claimed}`, `address:${address}`];
-      throttle(keys);
+      const addressKey = `address:${address}`;
+      if (!isIssuedClientId(claimed)) {
+        // Not an id Roster issued: refused before any look-up; only the address's bucket counts it.
+        reserveAttempt([addressKey]);
+        return failed(credentials, '(not a client id)', 'the client id is not of the form Roster issues');
+      }
+      const refund = reserveAttempt([`client:${claimed} ${addressKey}`, addressKey]);
       let client: OAuthClientDoc;
       try {
         client = await authenticate(credentials);
       } catch (err) {
+        if (err instanceof SlotsBusy) {
+          refund();
+          throw unavailable('Too many client authentications at once; retry after 1 s', 1);
+        }
         if (!(err instanceof AuthFailure)) throw err;
-        for (const key of keys) failures.take(key, config.oauth.failedAuthPerMinute);
-        await deps.recordEvent({
-          type: 'oauth_client_auth_failed',
-          initiatedBy: { type: 'client', name: claimed.slice(0, 100) },
-          success: false,
-          details: { method: credentials.method, reason: err.message.slice(0, 300) },
-        });
-        throw invalidClient('Client authentication failed', credentials.method === 'client_secret_basic');
+        return failed(credentials, claimed, err.message);
       }
+      refund();
       const scopes = grantedScopes(params.scope, client.scopes);
       const ttlSeconds = config.oauth.accessTokenTtlSeconds;
       const claims = accessTokenClaims({
@@ -134,7 +151,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const accessToken = await deps.signingKeys.sign(claims, ACCESS_TOKEN_TYP);
       await deps.recordEvent({
         type: 'oauth_token_issued',
-        initiatedBy: { type: 'client', name: client.name },
+        initiatedBy: { type: 'client', name: client.name, id: `oauth:${client._id}` },
         resource: { type: 'OAuthClient', id: client._id },
         details: { scopes, method: credentials.method, jti: claims.jti },
       });

@@ -174,7 +174,7 @@ describe('schedules', () => {
       state: 'ACTIVE',
       at,
       sendEmail: false,
-      createdBy: { type: 'admin', name: 'admin' },
+      createdBy: { type: 'admin', name: 'admin', id: 'token:admin' },
       createdAt: expect.any(String),
     });
     const scim = await t.scim().get(`/Users/${id}`);

@@ -187,17 +187,17 @@ describe('POST /admin/v1/imports', () => {
     const [end] = await eventsOf(t, 'import_end');
     expect(start).toMatchObject({
       resource: { type: 'Import', id: report.importId },
-      initiatedBy: { type: 'admin', name: 'admin' },
+      initiatedBy: { type: 'admin', name: 'admin', id: 'token:admin' },
     });
     expect(end).toMatchObject({
       resource: { type: 'Import', id: report.importId },
-      initiatedBy: { type: 'admin', name: 'admin' },
+      initiatedBy: { type: 'admin', name: 'admin', id: 'token:admin' },
       success: false,
       details: { total: 14, created: 5, updated: 1, failed: 8 },
     });
     const creates = await eventsOf(t, 'user_create');
     const boss = creates.find((e) => e.resource?.username === 'boss@example.com');
-    expect(boss?.initiatedBy).toEqual({ type: 'admin', name: 'admin' });
+    expect(boss?.initiatedBy).toEqual({ type: 'admin', name: 'admin', id: 'token:admin' });
     const groupUpdates = await eventsOf(t, 'group_update');
     expect(groupUpdates.some((e) => e.resource?.id === engineering && e.details?.importId === report.importId)).toBe(
       true,

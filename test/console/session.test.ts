@@ -118,7 +118,7 @@ describe('the session as an admin credential', () => {
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(lifecycleOf(await getUser(t, user.id)).state).toBe('ACTIVE');
     const events = await t.admin().get(`/events?userId=${user.id}&type=user_activated`);
-    expect(events.body.events[0].initiatedBy).toEqual({ type: 'admin', name: 'console:admin' });
+    expect(events.body.events[0].initiatedBy).toEqual({ type: 'admin', name: 'console:admin', id: 'console:admin' });
   });
 
   it('refuses a tampered or made-up cookie', async () => {

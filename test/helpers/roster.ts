@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import supertest from 'supertest';
 import { inject } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { loadConfig, type Config, type Json } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
+import type { Resolve } from '../../src/net/outbound.js';
 
 export const TOKENS = {
   scim: 'test-scim-token-manual-0001',
@@ -15,6 +16,9 @@ export const TOKENS = {
 } as const;
 
 export const SCIM_JSON = 'application/scim+json';
+
+/** The key-encryption key of this test file's Rosters (one per file, so a restart on the same database reads its secrets). */
+export const TEST_KEY_ENCRYPTION_KEY = randomBytes(32).toString('base64url');
 
 export interface TestRoster {
   roster: Roster;
@@ -55,6 +59,9 @@ export function testConfig(overrides: Json = {}, env: NodeJS.ProcessEnv = {}): C
         verifyRateLimit: { perClientPerMinute: 1e6, perUsernamePerMinute: 1e6, perIpPerMinute: 1e6 },
       },
       log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
+      // Receivers and JWKS servers of the tests listen on loopback; test/security shows the default.
+      outbound: { allowedDestinations: ['127.0.0.1', '::1'] },
+      keyEncryption: { key: TEST_KEY_ENCRYPTION_KEY },
       ...overrides,
     },
   });
@@ -63,13 +70,20 @@ export function testConfig(overrides: Json = {}, env: NodeJS.ProcessEnv = {}): C
 /** A Roster on its own fresh database in the shared test server. */
 export async function startTestRoster(
   overrides: Json = {},
-  options: { now?: () => Date; start?: boolean } = {},
+  options: { now?: () => Date; start?: boolean; resolve?: Resolve } = {},
 ): Promise<TestRoster> {
   const config = testConfig(overrides);
-  const client = new MongoClient(inject('mongoUri'));
+  // Commands are observable (commandStarted) so tests can count what a request reads.
+  const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
   await client.connect();
   const db = client.db(`t_${randomUUID().replace(/-/g, '').slice(0, 16)}`);
-  const roster = await createRoster({ config, db, logger: createLogger(config.log.level), now: options.now });
+  const roster = await createRoster({
+    config,
+    db,
+    logger: createLogger(config.log.level),
+    now: options.now,
+    resolve: options.resolve,
+  });
   if (options.start) await roster.start();
   const request = supertest.agent(roster.app.callback());
   const bearer = (token: string) => `Bearer ${token}`;

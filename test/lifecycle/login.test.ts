@@ -123,7 +123,7 @@ describe('lockout', () => {
     expect(unlock.status, JSON.stringify(unlock.body)).toBe(200);
     expect(lifecycleOf(await getUser(t, user.id)).locked).toBe(false);
     const [unlocked] = await eventsOf(t, user.id, 'user_unlocked');
-    expect(unlocked.initiatedBy).toEqual({ type: 'admin', name: 'admin' });
+    expect(unlocked.initiatedBy).toEqual({ type: 'admin', name: 'admin', id: 'token:admin' });
     expect((await verify(t, user.userName, PASSWORD)).status).toBe(200);
   });
 
@@ -204,7 +204,7 @@ describe('expired passwords', () => {
     expect(lifecycleOf(await getUser(t, user.id)).passwordStatus).toBe('EXPIRED');
     await expectGeneric401(await verify(t, user.userName, PASSWORD));
     const [event] = await eventsOf(t, user.id, 'user_password_expired');
-    expect(event.initiatedBy).toEqual({ type: 'admin', name: 'admin' });
+    expect(event.initiatedBy).toEqual({ type: 'admin', name: 'admin', id: 'token:admin' });
   });
 
   it('expire-password on a user without a password is a 409', async () => {

@@ -198,7 +198,7 @@ describe.concurrent('admin schedules endpoints', () => {
     expect((await schedulesOf(t, user.id)).map((s) => s.id)).toEqual([res.body.id]);
     expect(await agendaJobsOf(t, res.body.id)).toHaveLength(1);
     const [created] = await eventsOf(t, user.id, 'user_activation_schedule_create');
-    expect(created.initiatedBy).toEqual({ type: 'admin', name: 'admin' });
+    expect(created.initiatedBy).toEqual({ type: 'admin', name: 'admin', id: 'token:admin' });
 
     const del = await t.admin().delete(`/schedules/${res.body.id}`);
     expect(del.status).toBe(204);
@@ -206,7 +206,7 @@ describe.concurrent('admin schedules endpoints', () => {
     expect(await agendaJobsOf(t, res.body.id)).toHaveLength(0);
     expect(lifecycleOf(await getUser(t, user.id)).scheduledActivation).toBeUndefined();
     const [deleted] = await eventsOf(t, user.id, 'user_activation_schedule_delete');
-    expect(deleted.initiatedBy).toEqual({ type: 'admin', name: 'admin' });
+    expect(deleted.initiatedBy).toEqual({ type: 'admin', name: 'admin', id: 'token:admin' });
     expect((await t.admin().delete(`/schedules/${res.body.id}`)).status).toBe(404);
   });
 

@@ -104,7 +104,7 @@ describe('a new user gets the default state of the creating token source', () =>
     const events = await eventsOf(t, user.id);
     const create = events.find((e) => e.type === 'user_create');
     const activated = events.find((e) => e.type === 'user_activated');
-    expect(create?.initiatedBy).toEqual({ type: 'scim', name: 'hr-integration' });
+    expect(create?.initiatedBy).toEqual({ type: 'scim', name: 'hr-integration', id: 'token:hr-integration' });
     expect(activated).toMatchObject({
       initiatedBy: { type: 'scim', name: 'hr-integration' },
       changes: [{ field: 'state', from: null, to: 'ACTIVE' }],

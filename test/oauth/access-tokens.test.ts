@@ -100,7 +100,7 @@ describe('scopes on every SCIM route', () => {
     // The client's source (integration) picks the default state, its name is the actor.
     expect(created.body['urn:roster:params:scim:schemas:extension:lifecycle:2.0:User'].state).toBe('ACTIVE');
     const events = await t.admin().get(`/events?type=user_create&userId=${created.body.id}`).expect(200);
-    expect(events.body.events[0].initiatedBy).toEqual({ type: 'scim', name: 'hr-sync' });
+    expect(events.body.events[0].initiatedBy).toEqual({ type: 'scim', name: 'hr-sync', id: `oauth:${full.client_id}` });
     await t.scim(writeOnly).delete(`/Users/${created.body.id}`).expect(204);
   });
 
@@ -197,7 +197,11 @@ describe('the admin API and the credential check', () => {
     const created = await t.admin(token).post('/oauth/clients', { name: 'made-by-automation', source: 'manual' });
     expect(created.status).toBe(201);
     const events = await t.admin().get(`/events?type=oauth_client_created&userId=${created.body.client_id}`);
-    expect(events.body.events[0].initiatedBy).toEqual({ type: 'admin', name: 'ops-automation' });
+    expect(events.body.events[0].initiatedBy).toEqual({
+      type: 'admin',
+      name: 'ops-automation',
+      id: `oauth:${admin.client_id}`,
+    });
     const scim = await t.scim(token).get('/Users');
     expect(scim.status).toBe(403);
     expect(scim.headers['www-authenticate']).toMatch(/error="insufficient_scope", scope="scim:read scim:write"/);

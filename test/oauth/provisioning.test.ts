@@ -129,7 +129,12 @@ describe('Okta provisioning with client_secret_basic', () => {
 
     const events = await t.admin().get(`/events?userId=${created.id}`).expect(200);
     expect(events.body.events.length).toBeGreaterThanOrEqual(3);
-    for (const event of events.body.events) expect(event.initiatedBy).toEqual({ type: 'scim', name: 'okta-oauth' });
+    for (const event of events.body.events)
+      expect(event.initiatedBy).toMatchObject({
+        type: 'scim',
+        name: 'okta-oauth',
+        id: expect.stringMatching(/^oauth:[0-9a-f-]{36}$/),
+      });
   });
 });
 

@@ -99,7 +99,11 @@ describe('JWTs of trusted external issuers', () => {
     expect(created.status, created.text).toBe(201);
     expect(created.body['urn:roster:params:scim:schemas:extension:lifecycle:2.0:User'].state).toBe('ACTIVE');
     const events = await t.admin().get(`/events?type=user_create&userId=${created.body.id}`).expect(200);
-    expect(events.body.events[0].initiatedBy).toEqual({ type: 'scim', name: 'entra-workload' });
+    expect(events.body.events[0].initiatedBy).toEqual({
+      type: 'scim',
+      name: 'entra-workload',
+      id: `issuer:${ENTRA}#provisioning-service`,
+    });
     expect(await status(await sign('k1'))).toBe(200);
     expect(jwksRequests).toBe(1);
   });

@@ -345,7 +345,7 @@ describe('deleting', () => {
     expect((await t.scim().delete(`/Users/${created.id}`)).status).toBe(404);
     const events = await t.db.collection('events').find({ 'resource.id': created.id }).toArray();
     expect(events.map((e) => e.type).sort()).toEqual(['user_create', 'user_delete']);
-    expect(events[0].initiatedBy).toEqual({ type: 'scim', name: 'okta' });
+    expect(events[0].initiatedBy).toEqual({ type: 'scim', name: 'okta', id: 'token:okta' });
   });
 });
 

@@ -43,7 +43,7 @@ Options (add):
   --event URI             an event URI it wants (repeat; none: every event)
   --level notice|full     provisioning events with attribute names only, or the resource
   --attribute NAME        full events carry only these attributes (repeat)
-  --client NAME           the SCIM client (token or OAuth client name) whose
+  --client ID             the SCIM client (token:NAME, oauth:CLIENT_ID, issuer:ISS#SUB) whose
                           asynchronous /Bulk requests (Prefer: respond-async)
                           this receiver gets the RFC 9967 asyncresp events of
   --authorization-env VAR send the value of environment variable VAR as the

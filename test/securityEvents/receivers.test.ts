@@ -203,7 +203,16 @@ describe('roster receivers (the CLI, as a child process)', () => {
     expect(receiver).toMatchObject({ authorization: 'set', events: [`${PROV}:delete`] });
     expect((await t.admin().get(`/event-receivers/${receiver.id}`)).body.endpoint).toBe('https://cli.example/sets');
 
-    const poll = await roster(['add', '--name', 'cli-poll', '--poll', '--audience', 'siem', '--client', 'token:cli-client']);
+    const poll = await roster([
+      'add',
+      '--name',
+      'cli-poll',
+      '--poll',
+      '--audience',
+      'siem',
+      '--client',
+      'token:cli-client',
+    ]);
     expect(poll.code).toBe(0);
     expect(poll.stdout).toMatch(/async responses for\s+token:cli-client/);
     expect(poll.stdout).toMatch(/Poll token \(shown once[^\n]*\n[A-Za-z0-9_-]{43}\n/);

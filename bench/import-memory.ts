@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../src/db/embedded.js';
+import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../src/devdb/embedded.js';
 import { cpuMs, machineBusyMs, rssMb } from './procs.js';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

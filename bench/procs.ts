@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/config/index.js';
-import { freePort } from '../src/db/embedded.js';
+import { freePort } from '../src/devdb/embedded.js';
 
 /**
  * Child processes the benchmark starts (Roster, the bare Koa server), each on its own loopback

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
-import { membershipId, type Membership } from '../src/groups/memberships.js';
+import { membershipId, type Membership } from '../src/groups/membershipRepository.js';
 import type { StoredGroup } from '../src/groups/repository.js';
 import { normalizedFields, type Lifecycle, type StoredUser } from '../src/users/mapping.js';
 import { normalize } from '../src/scim/validate.js';

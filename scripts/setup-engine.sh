@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up Roster's development/test database engine: FerretDB v2 (MongoDB wire protocol) on
-# PostgreSQL 15 with the DocumentDB extension. src/db/postgresEngine.ts starts it; `npm test` runs this
+# PostgreSQL 15 with the DocumentDB extension. src/devdb/postgresEngine.ts starts it; `npm test` runs this
 # script first (package.json "pretest"), and so does .ci/run.
 #
 #   bash scripts/setup-engine.sh [--no-chromium]

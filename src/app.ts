@@ -12,7 +12,7 @@ import { requestContext } from './http/requestContext.js';
 import { createRouter, type Router } from './http/router.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
-import type { AuthSchemes, Features } from './scim/discovery.js';
+import type { AuthSchemes, Features } from './discovery/documents.js';
 import type { SchemaRegistry } from './scim/schemaRegistry.js';
 import type { Slots } from './slots.js';
 

@@ -5,7 +5,8 @@ import { createApp } from './app.js';
 import { adminCredential } from './console/auth.js';
 import { consoleRoutes } from './console/routes.js';
 import { CONSOLE_SESSION_INDEXES, createConsoleSessions } from './console/sessions.js';
-import { bulkAndRootRoutes } from './bulk/routes.js';
+import { bulkRoutes } from './bulk/routes.js';
+import { rootRoutes } from './root/routes.js';
 import { createAsyncBulk } from './bulk/asyncBulk.js';
 import { createBulkService } from './bulk/service.js';
 import { bindReceiversByPrincipalId, dropRetiredIndexes, renameCollections } from './db/migrations.js';
@@ -17,13 +18,13 @@ import { createAuthenticator, type Authenticator } from './http/auth.js';
 import type { DevToken } from './http/devTokens.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import type { Features } from './scim/discovery.js';
+import type { Features } from './discovery/documents.js';
 import { createSchemaRegistry, SCHEMA_URNS } from './scim/schemaRegistry.js';
 import type { NewEvent } from './events/types.js';
-import { createMembershipRepository, MEMBERSHIP_INDEXES } from './groups/memberships.js';
+import { createMembershipRepository, MEMBERSHIP_INDEXES } from './groups/membershipRepository.js';
 import { createGroupRepository, GROUP_INDEXES } from './groups/repository.js';
-import { groupMemberRoutes } from './groups/groupMemberRoutes.js';
-import { createGroupMemberService } from './groups/groupMembers.js';
+import { groupMembersRoutes } from './groups/groupMembersRoutes.js';
+import { createGroupMemberService } from './groups/groupMembersService.js';
 import { groupRoutes } from './groups/routes.js';
 import { createGroupService } from './groups/service.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './lifecycle/passwords.js';
@@ -313,7 +314,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     scimRouters: [
       userRoutes(users),
       groupRoutes(groups),
-      groupMemberRoutes(
+      groupMembersRoutes(
         createGroupMemberService({
           groups,
           memberships,
@@ -322,7 +323,8 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
           limits: () => config.scim,
         }),
       ),
-      bulkAndRootRoutes(bulk, users, groups, config.scim, asyncBulk),
+      bulkRoutes(bulk, asyncBulk),
+      rootRoutes(users, groups, config.scim),
     ],
     adminRouters: [
       settingsRoutes(

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { createRoster } from './compose.js';
 import { ConfigError, loadConfig, PROJECT_ROOT, redactConfig, type Config } from './config/index.js';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './devdb/embedded.js';
 import { connectDatabase } from './db/mongo.js';
 import type { PrincipalKind } from './http/auth.js';
 import { developmentTokens } from './http/devTokens.js';

@@ -26,7 +26,7 @@ function layerOf(file: string): Layer {
   if (rel.startsWith('http/')) return 'http';
   if (rel.startsWith('scim/')) return 'protocol';
   // HTTP glue beside routes: admin JSON bodies, the console's session middleware and static files.
-  const glue = ['admin/json.ts', 'console/auth.ts', 'console/static.ts'];
+  const glue = ['http/json.ts', 'console/auth.ts', 'console/static.ts'];
   if (name === 'routes.ts' || name.endsWith('Routes.ts') || glue.includes(rel)) return 'routes';
   if (['repository.ts', 'memberships.ts', 'store.ts', 'outboxClaims.ts'].includes(name)) return 'repository';
   if (name === 'service.ts' || rel.startsWith('admin/import') || rel === 'admin/exports.ts') return 'service';

@@ -14,7 +14,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { scimBaseUrl, type Config } from '../config/index.js';
-import type { MembershipRepository } from '../groups/memberships.js';
+import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { toScimUser, type StoredUser } from '../users/mapping.js';
 import type { UserRepository } from '../users/repository.js';

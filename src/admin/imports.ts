@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
-import type { MembershipRepository } from '../groups/memberships.js';
+import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { DomainError, InvalidError, isRefusal } from '../errors.js';
 import type { UserService, WriteContext } from '../users/service.js';

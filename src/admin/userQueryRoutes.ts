@@ -4,7 +4,7 @@ import { AdminError } from '../http/errors.js';
 import { createRouter, type Router } from '../http/router.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
 import type { UserService } from '../users/service.js';
-import { readJsonObject } from './json.js';
+import { readJsonObject } from '../http/json.js';
 import { userSearchToList, type UserSearchParams } from './userSearch.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';

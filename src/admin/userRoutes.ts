@@ -5,7 +5,7 @@ import { actorOf } from '../http/auth.js';
 import type { Lifecycle } from '../lifecycle/service.js';
 import type { StoredUser } from '../users/mapping.js';
 import type { UserService } from '../users/service.js';
-import { readJsonObject } from './json.js';
+import { readJsonObject } from '../http/json.js';
 
 const MAX_BULK_USERS = 1000;
 

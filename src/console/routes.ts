@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { readJsonObject } from '../admin/json.js';
+import { readJsonObject } from '../http/json.js';
 import type { Config } from '../config/index.js';
 import type { Authenticator } from '../http/auth.js';
 import { AdminError } from '../http/errors.js';

@@ -8,7 +8,7 @@ import {
   serviceProviderConfig,
   type AuthSchemes,
   type Features,
-} from '../scim/discovery.js';
+} from './documents.js';
 import { ScimError, notFound } from '../scim/errors.js';
 import { listResponse } from '../scim/list.js';
 

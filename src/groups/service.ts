@@ -13,8 +13,8 @@ import type { SchemaDocument } from '../scim/schemaRegistry.js';
 import { validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
-import type { MembershipRepository } from './memberships.js';
-import { createGroupMembers } from './members.js';
+import type { MembershipRepository } from './membershipRepository.js';
+import { createGroupMembers } from './memberPatch.js';
 import { groupContent, toScimGroup } from './mapping.js';
 import { DuplicateGroupError, type GroupRepository, type StoredGroup } from './repository.js';
 

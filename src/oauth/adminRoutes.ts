@@ -1,4 +1,4 @@
-import { readJsonObject } from '../admin/json.js';
+import { readJsonObject } from '../http/json.js';
 import { actorOf } from '../http/auth.js';
 import { createRouter, type Router } from '../http/router.js';
 import type { ClientService } from './clients.js';

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { readJsonObject } from '../admin/json.js';
+import { readJsonObject } from '../http/json.js';
 import { AdminError } from '../http/errors.js';
 import { createRouter, type Router } from '../http/router.js';
 import type { Counts, OutboxSet, SetOutbox } from './outbox.js';

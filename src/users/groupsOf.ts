@@ -1,4 +1,4 @@
-import type { MembershipRepository } from '../groups/memberships.js';
+import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
 import type { GroupRef } from './mapping.js';
 

@@ -4,7 +4,7 @@ import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
 import { userResource, type EventChange, type NewEvent } from '../events/types.js';
-import type { MembershipRepository } from '../groups/memberships.js';
+import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { compileFilter } from '../scim/filter.js';

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ProgressBar } from '../../src/admin/cli/progress.js';
-import { formatTable } from '../../src/admin/cli/table.js';
+import { ProgressBar } from '../../src/cli/progress.js';
+import { formatTable } from '../../src/cli/table.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/db/embedded.js';
+import { freePort } from '../../src/devdb/embedded.js';
 
 const ADMIN = 'reload-admin-token-000001';
 const SCIM = 'reload-scim-token-0000001';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/devdb/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
-import { engineAvailable, startPostgresEngine, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { engineAvailable, startPostgresEngine, type EmbeddedDatabase } from '../../src/devdb/embedded.js';
 import { createLogger } from '../../src/logger.js';
 import { testConfig } from '../helpers/roster.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineAvailable } from '../../src/db/embedded.js';
+import { engineAvailable } from '../../src/devdb/embedded.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
 import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';
 import { call, isScimError, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';

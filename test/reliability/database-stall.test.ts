@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { engineAvailable } from '../../src/db/embedded.js';
+import { engineAvailable } from '../../src/devdb/embedded.js';
 import { reconnectOnStuckHealthCheck } from '../../src/db/mongo.js';
 import { testConfig, TOKENS } from '../helpers/roster.js';
 import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { createRoster, type Roster } from '../../src/compose.js';
 import type { Config } from '../../src/config/index.js';
-import { freePort, startPostgresEngine, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { freePort, startPostgresEngine, type EmbeddedDatabase } from '../../src/devdb/embedded.js';
 import { connectDatabase, type ConnectOptions } from '../../src/db/mongo.js';
 import { createLogger } from '../../src/logger.js';
 import { serve } from './support.js';

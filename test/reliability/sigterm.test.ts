@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/db/embedded.js';
+import { freePort } from '../../src/devdb/embedded.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 import { call, LIFECYCLE, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
 

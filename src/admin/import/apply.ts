@@ -12,7 +12,7 @@
  *   their memberships. Updates stay one by one (each is its own conditional write).
  */
 import { randomUUID } from 'node:crypto';
-import type { MembershipRepository } from '../../groups/memberships.js';
+import type { MembershipRepository } from '../../groups/membershipRepository.js';
 import { ConflictError, isRefusal, PreconditionFailedError } from '../../errors.js';
 import { etagFor } from '../../scim/etag.js';
 import type { Projection } from '../../scim/projection.js';

@@ -1,4 +1,4 @@
-import { RESOURCE_TYPES, SCHEMA_URNS, type SchemaRegistry } from './schemaRegistry.js';
+import { RESOURCE_TYPES, SCHEMA_URNS, type SchemaRegistry } from '../scim/schemaRegistry.js';
 
 /** The features Roster really implements; discovery advertises exactly these. */
 export interface Features {

@@ -9,7 +9,7 @@ import { compileFilter } from '../scim/filter.js';
 import type { PatchOperation } from '../scim/patch.js';
 import type { ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
-import type { Membership, MembershipRepository } from './memberships.js';
+import type { Membership, MembershipRepository } from './membershipRepository.js';
 import type { GroupRepository, StoredGroup } from './repository.js';
 
 export interface MemberInput {

@@ -2,10 +2,10 @@ import type { RouterContext } from '@koa/router';
 import { createRouter, type Router } from '../http/router.js';
 import { actorOf, queryOf } from '../http/scimResponse.js';
 import { parseProjection } from '../scim/projection.js';
-import type { GroupMemberService } from './groupMembers.js';
+import type { GroupMemberService } from './groupMembersService.js';
 
 /** /GroupMembers: thin HTTP glue over the group member service. */
-export function groupMemberRoutes(service: GroupMemberService): Router {
+export function groupMembersRoutes(service: GroupMemberService): Router {
   const router = createRouter();
   const context = (ctx: RouterContext) => ({ actor: actorOf(ctx) });
 

@@ -68,7 +68,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
   }
   if (command === 'serve') {
     if (args.length) return fail(io, new UsageError(`serve: unexpected argument "${args[0]}"`, 'serve'));
-    await import('../../main.js');
+    await import('../main.js');
     return undefined;
   }
 

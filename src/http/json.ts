@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
-import { MAX_JSON_DEPTH, nestedDeeperThan, readRawBody } from '../http/body.js';
-import { AdminError } from '../http/errors.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, readRawBody } from './body.js';
+import { AdminError } from './errors.js';
 
 /** Admin API JSON bodies: optional (empty means {}), an object, at most 1 MiB. */
 export async function readJsonObject(ctx: Context, limit = 1024 * 1024): Promise<Record<string, unknown>> {

@@ -13,7 +13,7 @@ import { PATCH_OP_SCHEMA } from '../scim/patch.js';
 import { parseProjection, projectResource, type Projection } from '../scim/projection.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import type { ScimResource } from '../scim/validate.js';
-import { groupRange, membershipId, type Membership, type MembershipRepository } from './memberships.js';
+import { groupRange, membershipId, type Membership, type MembershipRepository } from './membershipRepository.js';
 import type { GroupService, GroupWriteContext } from './service.js';
 
 /** SCIM paths of a GroupMember and the stored fields behind them. */

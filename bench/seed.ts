@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { membershipId, type Membership } from '../src/groups/membershipRepository.js';
-import type { StoredGroup } from '../src/groups/repository.js';
+import type { StoredGroup } from '../src/groups/mapping.js';
 import { normalizedFields, type Lifecycle, type StoredUser } from '../src/users/mapping.js';
 import { normalize } from '../src/scim/validate.js';
 

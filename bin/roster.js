@@ -4,11 +4,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
+const compiled = new URL('../dist/roster.js', import.meta.url);
 if (existsSync(fileURLToPath(compiled)) && !existsSync(fileURLToPath(new URL('../src', import.meta.url)))) {
   await import(compiled.href);
 } else {
   const { register } = await import('tsx/esm/api');
   register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-  await import('../src/cli/main.ts');
+  await import('../src/roster.ts');
 }

@@ -5,7 +5,7 @@ export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0
 
 export const lifecycleOf = (user) => user[LIFECYCLE] ?? {};
 
-/** The company email: primary, else work, else the first (DESIGN.md). */
+/** The company email: primary, else work, else the first (README "States and sources"). */
 export function companyEmail(user) {
   const emails = user.emails ?? [];
   return (emails.find((e) => e.primary) ?? emails.find((e) => e.type === 'work') ?? emails[0])?.value;

@@ -65,7 +65,7 @@ ADMIN_TOKEN=$(token)
 # The checks run with a token whose source is "integration", as an identity provider's would: its
 # users are created ACTIVE (users.defaultState.integration), so "active" round-trips as plain SCIM
 # expects. With the "manual" source (ROSTER_SCIM_TOKEN) they would be STAGED, and by design
-# (DESIGN.md) active:true leaves a STAGED user STAGED, which the tester cannot know.
+# (README "States and sources") active:true leaves a STAGED user STAGED, which the tester cannot know.
 TESTER_TOKEN=$(token)
 printf '{"auth": {"scimTokens": [{"name": "scim2-tester", "source": "integration", "token": "%s"}]}}\n' \
   "$TESTER_TOKEN" >"$DATA_DIR/roster-config.json"

@@ -55,7 +55,7 @@ EXCLUDE_TAGS: set[str] = set()
 #    Likewise the tester recognizes email addresses only by the attribute name
 #    "emails.value". Roster's lifecycle "alternateEmail" (a plain string in the
 #    schema) must be an address, since Roster sends onboarding mail to it
-#    (DESIGN.md); a UUID there is rightly a 400. Give it an address, built as
+#    (README "Emails"); a UUID there is rightly a 400. Give it an address, built as
 #    the tester builds its own.
 _generate_random_value = scim2_tester.filling.generate_random_value
 
@@ -94,7 +94,7 @@ scim2_tester.checkers.patch_replace.generate_random_value = _generate_random_val
 #    are equal once readOnly attributes (per the schema Roster publishes) and
 #    that "schemas" list are left out; any other difference stays an ERROR.
 #
-# 3. Deliberate Roster semantics (DESIGN.md, "The lifecycle extension"): every
+# 3. Deliberate Roster semantics (README "States and sources"): every
 #    user always has a lifecycle state, "active" is derived from it
 #    (active == (state == "ACTIVE")), and passwordAuthority falls back to the
 #    configured default. So a PATCH "remove" of these attributes leaves a value
@@ -137,7 +137,7 @@ def tolerated(result: Any) -> str | None:
         and (result.resource_type, urn) in REMOVE_KEPT
         and "did not remove" in (result.reason or "")
     ):
-        return f"deliberate Roster choice: it keeps '{urn}' (always has a value, DESIGN.md lifecycle extension)"
+        return f"deliberate Roster choice: it keeps '{urn}' (always has a value, README "States and sources")"
     if "expected" in data:
         actual = data.get("actual", data.get("modify_actual"))
         if _comparable(data["expected"]) == _comparable(actual):

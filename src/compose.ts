@@ -27,6 +27,7 @@ import { groupMembersRoutes } from './groups/groupMembersRoutes.js';
 import { createGroupMemberService } from './groups/groupMembersService.js';
 import { groupRoutes } from './groups/routes.js';
 import { createGroupService } from './groups/service.js';
+import { createGroupsOfUsers } from './groups/groupsOfUsers.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './lifecycle/passwords.js';
 import { createUserRepository, USER_INDEXES } from './users/repository.js';
 import { userRoutes } from './users/routes.js';
@@ -212,8 +213,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     effects,
     config,
     users: userRepository,
-    groups: groupRepository,
-    memberships,
+    groups: createGroupsOfUsers(memberships, groupRepository, deps.now),
     schemas: registry.schemasOf('User'),
     recordEvent,
     recordEvents: (list) => events.recordMany(list),

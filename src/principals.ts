@@ -11,3 +11,26 @@ export const looksLikePrincipalId = (name: string) => PRINCIPAL_ID_KINDS.some((k
 
 /** A principal id a SCIM client can have (what a security-event receiver's `client` names). */
 export const isScimPrincipalId = (id: string) => /^(token|oauth|issuer):\S/.test(id);
+
+/** Where a credential's users come from: picks a new user's default state (config `users.defaultState`). */
+export type TokenSource = 'manual' | 'bulk' | 'integration';
+
+/** What a valid JWT bearer token grants: the caller's id, name and source (as a static token has) and scopes. */
+export interface Grant {
+  /** `oauth:<client_id>` or `issuer:<iss>#<sub or app id>` (a principal id, above). */
+  id: string;
+  name: string;
+  source: TokenSource;
+  scopes: string[];
+}
+
+/**
+ * Who acted, as the event log records it (`initiatedBy`): a SCIM or admin credential, an OAuth client
+ * at the token endpoint, the system (jobs), or the end user. `name` is for people to read; `id`
+ * identifies a credential (a principal id, above).
+ */
+export interface Actor {
+  type: 'admin' | 'scim' | 'client' | 'system' | 'user';
+  name: string;
+  id?: string;
+}

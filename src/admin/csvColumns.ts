@@ -34,7 +34,7 @@
  * re-importing that row stores it as `formatted`.
  */
 
-import { companyEmail } from '../scim/validate.js';
+import { companyEmail, isEmailAddress } from '../users/emailAddresses.js';
 
 export const CORE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -129,13 +129,6 @@ export function mapCsvHeader(headers: string[]): { columns: ColumnSpec[]; errors
   return { columns, errors };
 }
 
-const EMAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
-
-/** A plausible email address: local@domain.tld without spaces or address-list punctuation. */
-export function looksLikeEmail(value: string): boolean {
-  return EMAIL.test(value);
-}
-
 export interface CsvUser {
   /** The SCIM form of the row (no `id`; the importer matches on userName). */
   user: Record<string, unknown>;
@@ -175,7 +168,8 @@ export function csvRowToScimUser(row: Record<string, string | undefined>, column
   if (value.Password) user.password = value.Password;
 
   if (value.Email) {
-    if (!looksLikeEmail(value.Email)) errors.push(`Email "${value.Email}" is not a valid email address`);
+    if (!isEmailAddress(value.Email, { dottedDomain: true }))
+      errors.push(`Email "${value.Email}" is not a valid email address`);
     user.emails = [{ value: value.Email, type: 'work', primary: true }];
   }
   const phones: { value: string; type: string }[] = [];
@@ -199,7 +193,7 @@ export function csvRowToScimUser(row: Record<string, string | undefined>, column
     else errors.push(`state "${value.state}" must be one of ${CSV_STATES.join(', ')}`);
   }
   if (value.alternateEmail) {
-    if (!looksLikeEmail(value.alternateEmail)) {
+    if (!isEmailAddress(value.alternateEmail, { dottedDomain: true })) {
       errors.push(`alternateEmail "${value.alternateEmail}" is not a valid email address`);
     } else if (value.Email && value.alternateEmail.toLowerCase() === value.Email.toLowerCase()) {
       errors.push('alternateEmail must differ from Email');
@@ -242,7 +236,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
 
-/** DESIGN.md: the company email is the `primary` entry, else `type: "work"`, else the first. */
+/** The location column: the work address, else the primary one, else the first. */
 function location(user: Obj): string {
   const addresses = list(user.addresses);
   const chosen = addresses.find((a) => a.type === 'work') ?? addresses.find((a) => a.primary === true) ?? addresses[0];

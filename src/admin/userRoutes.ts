@@ -15,7 +15,7 @@ function optionalBoolean(value: unknown, name: string): boolean | undefined {
   return value;
 }
 
-/** The admin user actions of DESIGN.md; each also works for many users through /users/actions. */
+/** The admin user actions (README "Admin API"); each also works for many users through /users/actions. */
 export function adminUserRoutes(users: UserService, lifecycle: Lifecycle): Router {
   const router = createRouter();
   const view = (user: StoredUser) => users.render(user, {});

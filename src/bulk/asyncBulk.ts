@@ -1,4 +1,4 @@
-import { currentTransaction } from '../events/transaction.js';
+import { currentTransaction } from '../transaction.js';
 import type { Actor } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import type { BulkResult } from '../scim/bulk.js';

@@ -1,5 +1,5 @@
 import { ConflictError, InvalidError, isRefusal, type Refusal } from '../errors.js';
-import { asOperation } from '../events/transaction.js';
+import { asOperation } from '../transaction.js';
 import type { Actor } from '../events/types.js';
 import type { GroupService } from '../groups/service.js';
 import {
@@ -28,7 +28,7 @@ const MAX_BATCH = 250;
 /**
  * /Bulk: operations run in order; an operation that refers to a bulkId created later waits for it
  * (so a group can list members created after it in the same request). Users created here get the
- * `bulk` source, whatever the token's category (DESIGN.md).
+ * `bulk` source, whatever the token's category (docs/decisions.md "SCIM behaviour").
  */
 export function createBulkService(deps: BulkDeps) {
   /** Each operation's events are marked with its method (PUT or PATCH) within the request's txn. */

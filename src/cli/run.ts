@@ -38,10 +38,11 @@ function wantsHelp(args: string[]): boolean {
 }
 
 /**
- * Runs the CLI and resolves with the exit code. `serve` resolves with undefined: the server keeps
- * the process alive and exits on its own.
+ * Runs the CLI and resolves with the exit code. `serve` (the command) calls `serve` (the server's
+ * start, handed in by src/roster.ts: the client imports nothing of the server) and resolves with
+ * undefined: the server keeps the process alive and exits on its own.
  */
-export async function runCli(argv: string[], io: CliIo): Promise<number | undefined> {
+export async function runCli(argv: string[], io: CliIo, serve: () => Promise<unknown>): Promise<number | undefined> {
   const [command, ...args] = argv;
   if (command === undefined || command === '--help' || command === '-h') {
     io.stdout.write(GLOBAL_HELP);
@@ -68,7 +69,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
   }
   if (command === 'serve') {
     if (args.length) return fail(io, new UsageError(`serve: unexpected argument "${args[0]}"`, 'serve'));
-    await import('../main.js');
+    await serve();
     return undefined;
   }
 

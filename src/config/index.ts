@@ -12,7 +12,7 @@ import {
 } from '../keys/keyEncryption.js';
 import { isAddressOrCidr } from '../net/addresses.js';
 import { checkDestination, destinationPolicy } from '../net/destinations.js';
-import { looksLikePrincipalId } from '../principals.js';
+import { looksLikePrincipalId, type TokenSource } from '../principals.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -217,7 +217,7 @@ const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
-export type TokenSource = 'manual' | 'bulk' | 'integration';
+export type { TokenSource };
 export type TrustedIssuer = Config['oauth']['trustedIssuers'][number];
 export type Json = Record<string, unknown>;
 

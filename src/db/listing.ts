@@ -1,6 +1,7 @@
 import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { InvalidError } from '../errors.js';
-import { compileFilter, parseAttributePath, type AttributeResolver, type CompiledFilter } from '../scim/filter.js';
+import { parseAttributePath } from '../scim/attributePath.js';
+import { compileFilter, type CompiledFilter, type FieldResolver } from './filterQuery.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
 import { countMatching, findPage, findPageInOrder } from './mongo.js';
 import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
@@ -64,7 +65,7 @@ function valueAt(doc: Document, field: string): unknown {
 /** The filter (joins resolved) and the stored sort field of a list request. */
 export async function compileListQuery<T extends Document>(
   request: ListRequest,
-  resolver: AttributeResolver,
+  resolver: FieldResolver,
   joins: Record<string, JoinResolver>,
 ): Promise<{ filter?: CompiledFilter; query: Filter<T>; sortField?: string }> {
   const filter = request.filter ? compileFilter(request.filter, resolver) : undefined;
@@ -207,7 +208,7 @@ export async function listResources<T extends Document>(options: {
   limits: { defaultCount: number; maxResults: number };
   collection: Collection<T>;
   schemas: SchemaDocument[];
-  resolver: AttributeResolver;
+  resolver: FieldResolver;
   joins: Record<string, JoinResolver>;
   related: string;
   toScim(docs: T[], withRelated: boolean): Promise<ScimResource[]>;

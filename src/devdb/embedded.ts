@@ -1,5 +1,5 @@
 /**
- * A development/test database, chosen in DESIGN.md's order: a `mongod` on PATH, then
+ * A development/test database, chosen in this order (README "Run it"): a `mongod` on PATH, then
  * mongodb-memory-server-core if it is installed and has (or quickly gets) a MongoDB binary, then
  * the PostgreSQL + DocumentDB + FerretDB engine (postgresEngine.ts), built on first use.
  */

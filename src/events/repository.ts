@@ -3,44 +3,10 @@ import type { Db, Filter } from 'mongodb';
 import { findPage, type IndexSpec } from '../db/mongo.js';
 import { createSharedInsert } from '../db/sharedInsert.js';
 import { InvalidError } from '../errors.js';
-import { currentTransaction } from './transaction.js';
-import type { EventType, NewEvent, RosterEvent } from './types.js';
+import { currentTransaction } from '../transaction.js';
+import { EVENT_TYPES, type EventType, type NewEvent, type RosterEvent } from './types.js';
 
 const EVENTS_COLLECTION = 'events';
-
-/** Every event type, for validating `?type=` (the compile-time check below keeps it complete). */
-export const EVENT_TYPES = [
-  'user_create',
-  'user_update',
-  'user_delete',
-  'user_activated',
-  'user_suspended',
-  'user_activation_email',
-  'user_welcome_email',
-  'user_password_reset_email',
-  'user_reminder_email',
-  'user_password_set',
-  'user_password_expired',
-  'user_activation_schedule_create',
-  'user_activation_schedule_delete',
-  'user_activation_schedule_fired',
-  'user_login_attempt',
-  'user_lockout',
-  'user_unlocked',
-  'group_create',
-  'group_update',
-  'group_delete',
-  'import_start',
-  'import_end',
-  'oauth_client_created',
-  'oauth_client_secret_rotated',
-  'oauth_client_revoked',
-  'oauth_token_issued',
-  'oauth_client_auth_failed',
-] as const satisfies readonly EventType[];
-type MissingEventTypes = Exclude<EventType, (typeof EVENT_TYPES)[number]>;
-const everyEventTypeListed: [MissingEventTypes] extends [never] ? true : MissingEventTypes = true;
-void everyEventTypeListed;
 
 export const DEFAULT_EVENT_LIMIT = 100;
 export const MAX_EVENT_LIMIT = 1000;
@@ -189,7 +155,7 @@ function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** The append-only event log (DESIGN.md "Events"). */
+/** The append-only event log (docs/ARCHITECTURE.md "Events"). */
 function toDocument(event: NewEvent, at: Date, txn: string, operation: string | undefined): RosterEvent {
   const { timestamp, success, ...rest } = event;
   return withoutUndefined({

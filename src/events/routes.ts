@@ -1,7 +1,7 @@
 import { createRouter, type Router } from '../http/router.js';
 import { AdminError } from '../http/errors.js';
-import { EVENT_TYPES, type EventLog } from './repository.js';
-import type { RosterEvent } from './types.js';
+import type { EventLog } from './repository.js';
+import { EVENT_TYPES, type RosterEvent } from './types.js';
 
 /** The JSON form of an event: `id` instead of `_id`, the timestamp as an ISO string. */
 export interface EventJson extends Omit<RosterEvent, '_id' | 'timestamp'> {

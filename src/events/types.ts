@@ -1,43 +1,40 @@
-/** The audit/event log (DESIGN.md "Events"): one append-only document per thing that happened. */
-export type EventType =
-  | 'user_create'
-  | 'user_update'
-  | 'user_delete'
-  | 'user_activated'
-  | 'user_suspended'
-  | 'user_activation_email'
-  | 'user_welcome_email'
-  | 'user_password_reset_email'
-  | 'user_reminder_email'
-  | 'user_password_set'
-  | 'user_password_expired'
-  | 'user_activation_schedule_create'
-  | 'user_activation_schedule_delete'
-  | 'user_activation_schedule_fired'
-  | 'user_login_attempt'
-  | 'user_lockout'
-  | 'user_unlocked'
-  | 'group_create'
-  | 'group_update'
-  | 'group_delete'
-  | 'import_start'
-  | 'import_end'
-  | 'oauth_client_created'
-  | 'oauth_client_secret_rotated'
-  | 'oauth_client_revoked'
-  | 'oauth_token_issued'
-  | 'oauth_client_auth_failed';
+/** The audit/event log (docs/ARCHITECTURE.md "Events"): one append-only document per thing that happened. */
+import type { Actor } from '../principals.js';
 
-/**
- * Who acted: a SCIM or admin credential, an OAuth client at the token endpoint, the system (jobs), or
- * the end user. `name` is for people to read; `id` identifies a credential (see principalId in
- * src/http/auth.ts: `token:<name>`, `oauth:<client_id>`, `console:<admin>`, `issuer:<iss>#<sub>`).
- */
-export interface Actor {
-  type: 'admin' | 'scim' | 'client' | 'system' | 'user';
-  name: string;
-  id?: string;
-}
+/** Every event type (the admin API's `?type=` is checked against it). */
+export const EVENT_TYPES = [
+  'user_create',
+  'user_update',
+  'user_delete',
+  'user_activated',
+  'user_suspended',
+  'user_activation_email',
+  'user_welcome_email',
+  'user_password_reset_email',
+  'user_reminder_email',
+  'user_password_set',
+  'user_password_expired',
+  'user_activation_schedule_create',
+  'user_activation_schedule_delete',
+  'user_activation_schedule_fired',
+  'user_login_attempt',
+  'user_lockout',
+  'user_unlocked',
+  'group_create',
+  'group_update',
+  'group_delete',
+  'import_start',
+  'import_end',
+  'oauth_client_created',
+  'oauth_client_secret_rotated',
+  'oauth_client_revoked',
+  'oauth_token_issued',
+  'oauth_client_auth_failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Who acted: defined beside the principal ids (src/principals.ts), where src/http can name it too. */
+export type { Actor };
 
 export interface EventChange {
   field: string;

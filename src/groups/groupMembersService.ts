@@ -8,8 +8,7 @@
  */
 import { createPagePositions, listResources } from '../db/listing.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
-import type { AttributeResolver } from '../scim/filter.js';
-import { PATCH_OP_SCHEMA } from '../scim/patch.js';
+import type { FieldResolver } from '../db/filterQuery.js';
 import { parseProjection, projectResource, type Projection } from '../scim/projection.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import type { ScimResource } from '../scim/validate.js';
@@ -24,7 +23,7 @@ const FIELDS: Record<string, string> = {
   'member.type': 'type',
 };
 
-const resolver: AttributeResolver = ({ urn, attribute, subAttribute }) => {
+const resolver: FieldResolver = ({ urn, attribute, subAttribute }) => {
   if (urn && urn.toLowerCase() !== SCHEMA_URNS.groupMember.toLowerCase()) return undefined;
   const field = FIELDS[(subAttribute ? `${attribute}.${subAttribute}` : attribute).toLowerCase()];
   return field ? { field, type: 'string', caseExact: true, multiValued: false } : undefined;
@@ -135,13 +134,7 @@ export function createGroupMemberService(deps: {
       if (await memberships.has(groupId, memberId)) {
         throw new ConflictError(`${memberId} is already a member of group ${groupId}`, { scimType: 'uniqueness' });
       }
-      await groups.patch(
-        groupId,
-        { schemas: [PATCH_OP_SCHEMA], Operations: [{ op: 'add', path: 'members', value: [{ value: memberId }] }] },
-        ctx,
-        {},
-        false,
-      );
+      await groups.addMember(groupId, memberId, ctx);
       const id = membershipId(groupId, memberId);
       const resource = toScimGroupMember(await load(id), baseUrl);
       const projection = parseProjection(rawProjection.attributes, rawProjection.excluded);
@@ -150,16 +143,7 @@ export function createGroupMemberService(deps: {
 
     async delete(id: string, ctx: GroupWriteContext) {
       const membership = await load(id);
-      await groups.patch(
-        membership.groupId,
-        {
-          schemas: [PATCH_OP_SCHEMA],
-          Operations: [{ op: 'remove', path: `members[value eq ${JSON.stringify(membership.memberId)}]` }],
-        },
-        ctx,
-        {},
-        false,
-      );
+      await groups.removeMember(membership.groupId, membership.memberId, ctx);
     },
   };
 }

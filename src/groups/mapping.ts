@@ -2,7 +2,15 @@
 import { etagFor } from '../scim/etag.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
 import { normalize, type ScimResource } from '../scim/validate.js';
-import type { StoredGroup } from './repository.js';
+
+/** A group as stored (its members are documents of their own: membershipRepository.ts). */
+export interface StoredGroup {
+  _id: string;
+  displayName: string;
+  externalId?: string;
+  norm: { displayName: string };
+  meta: { created: Date; lastModified: Date; version: number };
+}
 
 /** The SCIM form a client sees (before attributes/excludedAttributes); members as rendered by the service. */
 export function toScimGroup(group: StoredGroup, baseUrl: string, members?: ScimResource[]): ScimResource {

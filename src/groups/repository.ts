@@ -1,14 +1,7 @@
 import { isDuplicateKeyError } from '../db/mongo.js';
 import { type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../db/mongo.js';
-
-export interface StoredGroup {
-  _id: string;
-  displayName: string;
-  externalId?: string;
-  norm: { displayName: string };
-  meta: { created: Date; lastModified: Date; version: number };
-}
+import type { StoredGroup } from './mapping.js';
 
 export const GROUP_INDEXES: IndexSpec[] = [
   { collection: 'groups', key: { 'norm.displayName': 1 }, options: { unique: true, name: 'displayName_unique' } },

@@ -5,18 +5,19 @@ import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { checkIfMatch } from '../scim/etag.js';
-import { compileFilter } from '../scim/filter.js';
-import { applyPatch, parsePatchRequest, partitionMembersOperations } from '../scim/patch.js';
+import { compileMatcher } from '../scim/filterCheck.js';
+import { applyPatch } from '../scim/patchApply.js';
+import { parsePatchRequest, type PatchOperation } from '../scim/patchParse.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
-import { createResolver } from '../scim/resolver.js';
+import { createResolver } from '../db/fieldResolver.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
 import { validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
 import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import type { MembershipRepository } from './membershipRepository.js';
-import { createGroupMembers } from './memberPatch.js';
-import { groupContent, toScimGroup } from './mapping.js';
-import { DuplicateGroupError, type GroupRepository, type StoredGroup } from './repository.js';
+import { createGroupMembers, memberEditOf, partitionMembersOperations, type MemberEdit } from './memberPatch.js';
+import { groupContent, toScimGroup, type StoredGroup } from './mapping.js';
+import { DuplicateGroupError, type GroupRepository } from './repository.js';
 
 export interface GroupWriteContext {
   actor: Actor;
@@ -50,14 +51,12 @@ export function createGroupService(deps: GroupServiceDeps) {
     joins: { 'members.value': 'members.value', members: 'members.value' },
   });
 
-  const { renderMembers, resolveMembers, membersOf, setMembers, resolveAdded, applyMemberOperation } =
-    createGroupMembers({
-      groups,
-      memberships,
-      users,
-      baseUrl,
-      resolver,
-    });
+  const { renderMembers, resolveMembers, membersOf, setMembers, lookUpAdded, applyMemberEdit } = createGroupMembers({
+    groups,
+    memberships,
+    users,
+    baseUrl,
+  });
 
   async function load(id: string): Promise<StoredGroup> {
     const group = await groups.findById(id);
@@ -118,6 +117,44 @@ export function createGroupService(deps: GroupServiceDeps) {
     if (before.externalId !== after.externalId)
       changes.push({ field: 'externalId', from: before.externalId, to: after.externalId });
     return changes;
+  }
+
+  /** A change of the group: its own fields (PATCH operations) written first, then its member edits, one event. */
+  async function change(
+    id: string,
+    ctx: GroupWriteContext,
+    fieldOps: PatchOperation[],
+    edits: MemberEdit[],
+    projection: Projection,
+    respond: boolean,
+  ) {
+    // New members are looked up while the group is read (one round trip less).
+    const newMembers = edits.map((edit) => lookUpAdded(edit, id));
+    let group = await load(id);
+    checkIfMatch(ctx.ifMatch, group.meta.version);
+    let changes: NewEvent['changes'] = [];
+    if (fieldOps.length) {
+      const result = await writeOwnFields(id, ctx, (current) => {
+        const existing = toScimGroup(current, baseUrl);
+        const patched = applyPatch(existing, fieldOps, schemas, (filter) => compileMatcher(filter, resolver));
+        return validateResource(patched, { schemas, mode: 'replace', existing });
+      });
+      group = result.after;
+      changes = fieldChanges(result.before, result.after);
+    }
+    let added = 0;
+    let removed = 0;
+    for (const [i, edit] of edits.entries()) {
+      const r = await applyMemberEdit(group, edit, newMembers[i]);
+      added += r.added;
+      removed += r.removed;
+    }
+    if (added || removed) {
+      group = (await groups.touch(id, now())) ?? group;
+      changes.push({ field: 'members', from: { removed }, to: { added } });
+    }
+    if (changes.length) await record('group_update', group, ctx.actor, changes);
+    return { group, resource: respond ? await render(group, projection) : undefined };
   }
 
   return {
@@ -182,37 +219,19 @@ export function createGroupService(deps: GroupServiceDeps) {
     },
 
     async patch(id: string, body: unknown, ctx: GroupWriteContext, projection: Projection = {}, respond = true) {
-      const operations = parsePatchRequest(body);
-      const { members: memberOps, others: fieldOps } = partitionMembersOperations(operations);
-      // New members are looked up while the group is read (one round trip less).
-      const newMembers = memberOps.map((op) => resolveAdded(op, id));
-      let group = await load(id);
-      checkIfMatch(ctx.ifMatch, group.meta.version);
-      let changes: NewEvent['changes'] = [];
-      if (fieldOps.length) {
-        const result = await writeOwnFields(id, ctx, (current) => {
-          const existing = toScimGroup(current, baseUrl);
-          const patched = applyPatch(existing, fieldOps, schemas, (element, filter) =>
-            compileFilter(filter, resolver).matches(element),
-          );
-          return validateResource(patched, { schemas, mode: 'replace', existing });
-        });
-        group = result.after;
-        changes = fieldChanges(result.before, result.after);
-      }
-      let added = 0;
-      let removed = 0;
-      for (const [i, op] of memberOps.entries()) {
-        const r = await applyMemberOperation(group, op, newMembers[i]);
-        added += r.added;
-        removed += r.removed;
-      }
-      if (added || removed) {
-        group = (await groups.touch(id, now())) ?? group;
-        changes.push({ field: 'members', from: { removed }, to: { added } });
-      }
-      if (changes.length) await record('group_update', group, ctx.actor, changes);
-      return { group, resource: respond ? await render(group, projection) : undefined };
+      const { members, others } = partitionMembersOperations(parsePatchRequest(body));
+      const edits = members.map((op) => memberEditOf(op, resolver));
+      return change(id, ctx, others, edits, projection, respond);
+    },
+
+    /** /GroupMembers: one member added by the rules, version and event of a PATCH adding it. */
+    addMember(groupId: string, memberId: string, ctx: GroupWriteContext) {
+      return change(groupId, ctx, [], [{ kind: 'add', members: [{ value: memberId }] }], {}, false);
+    },
+
+    /** /GroupMembers: one member removed by the rules, version and event of a PATCH removing it. */
+    removeMember(groupId: string, memberId: string, ctx: GroupWriteContext) {
+      return change(groupId, ctx, [], [{ kind: 'remove', ids: [memberId] }], {}, false);
     },
 
     async delete(id: string, ctx: GroupWriteContext) {

@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import type { Config, TokenSource } from '../config/index.js';
-import type { Actor } from '../events/types.js';
-import type { Grant } from '../oauth/bearer.js';
-import { scimScopeFor } from '../oauth/scopes.js';
+import type { Config } from '../config/index.js';
+import type { Actor, Grant, TokenSource } from '../principals.js';
+import { scimScopeFor } from '../scopes.js';
 import { ScimError } from '../scim/errors.js';
 import { AdminError } from './errors.js';
 

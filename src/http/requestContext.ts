@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { inTransaction } from '../events/transaction.js';
+import { inTransaction } from '../transaction.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
 

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { renderTemplate, type TemplateName, type Templates, type TemplateVars } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
 import { createOutboxClaims } from './outboxClaims.js';
-import { isEmailAddress } from '../scim/validate.js';
+import { isEmailAddress } from '../users/emailAddresses.js';
 
 /**
  * The email outbox (collection `emails`). An email is rendered and stored first, then a

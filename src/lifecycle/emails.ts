@@ -1,7 +1,7 @@
 import { SYSTEM, userResource, type Actor } from '../events/types.js';
 import { ConflictError, InvalidError } from '../errors.js';
 import { EMAIL_EVENT_TYPES, type EmailKind } from '../jobs/index.js';
-import { isEmailAddress } from '../scim/validate.js';
+import { isEmailAddress } from '../users/emailAddresses.js';
 import { companyEmailOf, type StoredUser } from '../users/mapping.js';
 import { emailOnActivation } from './rules.js';
 import type { LifecycleContext } from './context.js';
@@ -28,7 +28,7 @@ export function checkDestination(destination: unknown): string | undefined {
 }
 
 /**
- * The lifecycle's emails (DESIGN.md "Emails"): who gets which email at which address, the links in
+ * The lifecycle's emails (README "Emails"): who gets which email at which address, the links in
  * them, the admin's resend and reset requests, and the daily no-login reminders. Sent through the
  * outbox (jobs.enqueueEmail).
  */

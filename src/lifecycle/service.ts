@@ -27,7 +27,7 @@ export interface LifecycleDeps {
 export type Lifecycle = ReturnType<typeof createLifecycle>;
 
 /**
- * The lifecycle rules around user writes (DESIGN.md "The lifecycle extension" and "Emails"):
+ * The lifecycle rules around user writes (README "States and sources" and "Emails"):
  * state transition events, activation/welcome emails, scheduled changes, links, logins, reminders.
  */
 export function createLifecycle(deps: LifecycleDeps) {

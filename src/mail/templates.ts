@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Editable email templates (DESIGN.md "Emails"). Each template is three files in the templates
+ * Editable email templates (README "Emails"). Each template is three files in the templates
  * folder: `<name>.subject.txt`, `<name>.txt` and `<name>.html`. Tokens are written `#{name}`;
  * blocks `#{if_not_company_email}…#{end}` and `#{if:token}…#{end}` show their content only when
  * the condition holds (see config/templates/README.md). Everything is parsed and checked once at

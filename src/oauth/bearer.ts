@@ -7,23 +7,15 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { Config, TokenSource, TrustedIssuer } from '../config/index.js';
+import type { Config, TrustedIssuer } from '../config/index.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import { SIGNING_ALG } from '../keys/signingKeys.js';
 import type { Logger } from '../logger.js';
+import type { Grant } from '../principals.js';
 import type { ClientService } from './clients.js';
 import type { JwksCache } from './jwksCache.js';
-import { parseScope } from './scopes.js';
+import { parseScope } from '../scopes.js';
 import { ACCESS_TOKEN_TYP, rosterIssuer } from './tokens.js';
-
-/** What a valid JWT bearer token grants: the caller's id, name and source (as a static token has) and scopes. */
-export interface Grant {
-  /** `oauth:<client_id>` or `issuer:<iss>#<sub or app id>` (a principal id, src/http/auth.ts). */
-  id: string;
-  name: string;
-  source: TokenSource;
-  scopes: string[];
-}
 
 export interface BearerVerifierDeps {
   config: Config;

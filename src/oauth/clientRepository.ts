@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import type { Db } from 'mongodb';
 import type { TokenSource } from '../config/index.js';
 import { findPage, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
-import type { Scope } from './scopes.js';
+import type { Scope } from '../scopes.js';
 
 /** A client secret as stored: only its scrypt hash; a rotated-out secret carries its end. */
 export interface StoredSecret {

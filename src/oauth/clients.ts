@@ -7,7 +7,7 @@ import { hashPassword, verifyPassword } from '../lifecycle/passwords.js';
 import { looksLikePrincipalId } from '../principals.js';
 import type { Slots } from '../slots.js';
 import type { ClientRepository, OAuthClientDoc, StoredSecret } from './clientRepository.js';
-import { DEFAULT_CLIENT_SCOPES, isScope, SCOPES, type Scope } from './scopes.js';
+import { DEFAULT_CLIENT_SCOPES, isScope, SCOPES, type Scope } from '../scopes.js';
 
 const SOURCES: TokenSource[] = ['manual', 'bulk', 'integration'];
 /** Key types a client may register for private_key_jwt (asymmetric only). */

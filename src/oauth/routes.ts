@@ -5,7 +5,7 @@ import { createRouter, type Router } from '../http/router.js';
 import { SIGNING_ALG } from '../keys/signingKeys.js';
 import { ASSERTION_ALGS } from './clientAuth.js';
 import { invalidRequest, OAuthError } from './errors.js';
-import { SCOPES } from './scopes.js';
+import { SCOPES } from '../scopes.js';
 import type { TokenService } from './tokenService.js';
 import { rosterIssuer, tokenEndpoint } from './tokens.js';
 

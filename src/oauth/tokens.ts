@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import type { Config } from '../config/index.js';
 import { OAuthError } from './errors.js';
-import { parseScope, type Scope } from './scopes.js';
+import { parseScope, type Scope } from '../scopes.js';
 
 /** The JOSE `typ` of Roster's access tokens (RFC 9068 §2.1). */
 export const ACCESS_TOKEN_TYP = 'at+jwt';

@@ -1,18 +1,16 @@
 /**
- * Exact evaluation of a SCIM filter on the SCIM form of a resource (or one element of a value path),
- * and the value rules the query translation shares with it: case folding, regex escaping, dates.
- * Pure: no I/O.
+ * Exact evaluation of a checked SCIM filter (filterCheck.ts) on the SCIM form of a resource, and the
+ * value rules whoever else evaluates a filter must share with it: case folding and dates. Pure: no I/O.
  */
+import type { CheckedFilter, ValueSource } from './filterCheck.js';
 import type { CompareOp } from './filterParser.js';
 
-/** The normalization of the shadow fields (`norm.*`): lower-cased, then Unicode NFC. Mapping code must use this. */
+/**
+ * How text compares when an attribute is not caseExact: lower-cased, then Unicode NFC. Whatever stores
+ * text for such comparisons (normalized copies, uniqueness keys) must use this.
+ */
 export function normalizeText(value: string): string {
   return value.toLowerCase().normalize('NFC');
-}
-
-/** Escapes every regular-expression metacharacter (and NUL, which BSON regex patterns cannot hold). */
-export function escapeRegex(value: string): string {
-  return value.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&').replace(/\0/g, '\\x00');
 }
 
 const ISO_DATE =
@@ -61,31 +59,31 @@ const listOf = (value: unknown): unknown[] =>
   (Array.isArray(value) ? value : [value]).filter((v) => v !== undefined && v !== null);
 
 /** Extension attributes live under their URN key; core attributes (with or without the core URN) at the top. */
-export function rootOf(resource: unknown, urn: string | undefined): unknown {
+function rootOf(resource: unknown, urn: string | undefined): unknown {
   if (!urn) return resource;
   const extension = getKey(resource, urn);
   if (isObject(extension)) return extension;
   return CORE_URN.test(urn) ? resource : undefined;
 }
 
-export function elementsOf(root: unknown, attribute: string): unknown[] {
+function elementsOf(root: unknown, attribute: string): unknown[] {
   return listOf(getKey(root, attribute));
 }
 
-export function subValuesOf(element: unknown, subAttribute: string): unknown[] {
+function subValuesOf(element: unknown, subAttribute: string): unknown[] {
   if (isObject(element)) return listOf(getKey(element, subAttribute));
   // a multi-valued simple attribute: `value` is the element itself
   return subAttribute.toLowerCase() === 'value' ? listOf(element) : [];
 }
 
-export function valuesOf(root: unknown, attribute: string, subAttribute?: string): unknown[] {
+function valuesOf(root: unknown, attribute: string, subAttribute?: string): unknown[] {
   const elements = elementsOf(root, attribute);
   return subAttribute === undefined ? elements : elements.flatMap((el) => subValuesOf(el, subAttribute));
 }
 
-export const isPresent = (value: unknown) => value !== null && value !== undefined && value !== '';
+const isPresent = (value: unknown) => value !== null && value !== undefined && value !== '';
 
-/** Compares by Unicode code point (MongoDB's binary UTF-8 order), not by UTF-16 unit. */
+/** Compares by Unicode code point (the order of UTF-8 bytes, which storage indexes keep), not by UTF-16 unit. */
 function compareStrings(a: string, b: string): number {
   let i = 0;
   let j = 0;
@@ -124,7 +122,7 @@ function order(attr: { caseExact: boolean }, value: unknown, operand: unknown): 
   return undefined;
 }
 
-export function evaluate(attr: { caseExact: boolean }, op: CompareOp, operand: unknown, values: unknown[]): boolean {
+function evaluate(attr: { caseExact: boolean }, op: CompareOp, operand: unknown, values: unknown[]): boolean {
   switch (op) {
     case 'eq':
       return values.some((v) => order(attr, v, operand) === 0);
@@ -147,5 +145,43 @@ export function evaluate(attr: { caseExact: boolean }, op: CompareOp, operand: u
         if (c === undefined) return false;
         return op === 'gt' ? c > 0 : op === 'ge' ? c >= 0 : op === 'lt' ? c < 0 : c <= 0;
       });
+  }
+}
+
+/** Reads a condition's values from the resource, or from one element of a value path. */
+function valuesAt(source: ValueSource): (ctx: unknown) => unknown[] {
+  if (source.in === 'element') return (element) => subValuesOf(element, source.subAttribute);
+  return (resource) => valuesOf(rootOf(resource, source.urn), source.attribute, source.subAttribute);
+}
+
+/** The exact test of a checked filter against the SCIM form of a resource. */
+export function matcherOf(filter: CheckedFilter): (resource: unknown) => boolean {
+  switch (filter.kind) {
+    case 'and': {
+      const tests = filter.items.map(matcherOf);
+      return (ctx) => tests.every((test) => test(ctx));
+    }
+    case 'or': {
+      // "some element satisfies a or b" == "some element satisfies a" or "some element satisfies b"
+      const tests = filter.items.map(matcherOf);
+      return (ctx) => tests.some((test) => test(ctx));
+    }
+    case 'not': {
+      const test = matcherOf(filter.item);
+      return (ctx) => !test(ctx);
+    }
+    case 'valuePath': {
+      const test = matcherOf(filter.filter);
+      const urn = filter.attr.schema ?? filter.path.urn;
+      return (resource) => elementsOf(rootOf(resource, urn), filter.path.attribute).some(test);
+    }
+    case 'present': {
+      const values = valuesAt(filter.source);
+      return (ctx) => values(ctx).some(isPresent) !== filter.absent;
+    }
+    case 'compare': {
+      const values = valuesAt(filter.source);
+      return (ctx) => evaluate(filter.attr, filter.op, filter.operand, values(ctx));
+    }
   }
 }

@@ -1,9 +1,11 @@
 import { badRequest, ScimError } from './errors.js';
+import { parseFilter, type FilterNode } from './filterParser.js';
 import { SCHEMA_URNS } from './schemaRegistry.js';
 
 /** Query parameters of a list or /.search request, checked and defaulted (RFC 7644 §3.4.2, RFC 9865 cursors). */
 export interface ListRequest {
-  filter?: string;
+  /** Parsed here, once; checked against the resource type's attributes where the list is read. */
+  filter?: FilterNode;
   sortBy?: string;
   sortOrder: 'ascending' | 'descending';
   startIndex: number;
@@ -47,8 +49,9 @@ export function parseListRequest(
   if (cursor !== undefined && params.startindex !== undefined) {
     throw badRequest('invalidValue', 'Use either "cursor" or "startIndex", not both');
   }
+  const filter = single(params.filter, 'filter');
   return {
-    filter: single(params.filter, 'filter'),
+    filter: filter ? parseFilter(filter) : undefined,
     sortBy: single(params.sortby, 'sortBy') || undefined,
     sortOrder: sortOrderRaw === 'descending' ? 'descending' : 'ascending',
     // RFC 7644: startIndex < 1 is treated as 1; count < 0 as 0; count is capped at maxResults.

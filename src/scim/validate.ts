@@ -203,23 +203,5 @@ function checkImmutable(resource: ScimResource, existing: ScimResource, schemas:
   }
 }
 
-/** The company email (DESIGN.md): primary, else type work, else the first. */
-/** The minimal address check used wherever Roster accepts an email address (something@something, no spaces). */
-/**
- * One plain address (local@domain). Separators, quotes, brackets and spaces are refused: mailers read
- * `victim,attacker@evil.example` or `"x" <attacker@evil.example>` as other recipients than the
- * string that uniqueness checked.
- */
-export function isEmailAddress(value: string): boolean {
-  return value.length <= 254 && /^[^\s\p{Cc}@,;<>"()[\]\\:]+@[^\s\p{Cc}@,;<>"()[\]\\:]+$/u.test(value);
-}
-
-export function companyEmail(resource: ScimResource): string | undefined {
-  const emails = (resource.emails as { value?: string; type?: string; primary?: boolean }[] | undefined) ?? [];
-  const chosen =
-    emails.find((e) => e.primary === true) ?? emails.find((e) => e.type?.toLowerCase() === 'work') ?? emails[0];
-  return chosen?.value;
-}
-
-/** Lower-cased NFC form used for case-insensitive uniqueness and lookups (the filter's shadow-field form). */
-export { normalizeText as normalize } from './filter.js';
+/** Lower-cased NFC form used for case-insensitive uniqueness and lookups (the filters' comparison form). */
+export { normalizeText as normalize } from './filterMatch.js';

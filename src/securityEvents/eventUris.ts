@@ -1,5 +1,4 @@
-import { EVENT_TYPES } from '../events/repository.js';
-import type { EventType, RosterEvent } from '../events/types.js';
+import { EVENT_TYPES, type EventType, type RosterEvent } from '../events/types.js';
 
 /**
  * The event URIs of security event tokens (SETs): RFC 9967's provisioning events, and Roster's own

@@ -1,6 +1,6 @@
 /** What callers of the user service hand in: the write's context, the lifecycle's hooks, the password rules. */
 import type { Actor } from '../events/types.js';
-import type { StoredUser, UserSource } from './mapping.js';
+import type { GroupRef, StoredUser, UserSource } from './mapping.js';
 
 export interface WriteContext {
   actor: Actor;
@@ -25,6 +25,25 @@ export interface UserEffects {
   afterCreate(user: StoredUser, ctx: WriteContext): Promise<void>;
   afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext): Promise<void>;
   afterDelete(user: StoredUser, ctx: WriteContext): Promise<void>;
+}
+
+/**
+ * What the users need of the groups (src/groups/groupsOfUsers.ts; the groups sit above the users, so
+ * compose.ts passes it in).
+ */
+export interface GroupsOfUsers {
+  /**
+   * Users' groups as SCIM shows them (`groups`): direct and indirect, with display names; for many
+   * users at once in one query per nesting level.
+   */
+  groupsOfMany(userIds: string[]): Promise<Map<string, GroupRef[]>>;
+  groupsOf(userId: string): Promise<GroupRef[]>;
+  /** The direct members of a group (a `groups.value eq` filter). */
+  memberIdsOf(groupId: string): Promise<string[]>;
+  /** Every user in some group (`groups pr`). */
+  userIdsInAnyGroup(): Promise<string[]>;
+  /** A deleted user out of every group; each group it left is touched (lastModified and version). */
+  removeFromAll(userId: string): Promise<void>;
 }
 
 export interface PasswordRules {

@@ -7,11 +7,12 @@ import { newId } from '../db/ids.js';
 import type { Config } from '../config/index.js';
 import { InvalidError } from '../errors.js';
 import type { EventChange } from '../events/types.js';
-import { initialLifecycle, updatedLifecycle, type LifecycleInput } from '../lifecycle/rules.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
-import { isEmailAddress, type ScimResource } from '../scim/validate.js';
+import type { ScimResource } from '../scim/validate.js';
 import type { PasswordRules, WriteContext } from './contracts.js';
+import { isEmailAddress } from './emailAddresses.js';
 import { normalizedFields, storedContent, toScimUser, type StoredUser } from './mapping.js';
+import { initialLifecycle, updatedLifecycle, type LifecycleInput } from './states.js';
 
 export interface UserDocumentDeps {
   config: Config;

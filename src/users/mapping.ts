@@ -1,6 +1,7 @@
 import { etagFor } from '../scim/etag.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
-import { companyEmail, normalize, type ScimResource } from '../scim/validate.js';
+import { normalize, type ScimResource } from '../scim/validate.js';
+import { companyEmail } from './emailAddresses.js';
 
 export type UserState = 'STAGED' | 'ACTIVE' | 'SUSPENDED';
 export type PasswordStatus = 'PENDING' | 'ACTIVE' | 'EXPIRED';
@@ -20,7 +21,10 @@ export interface Lifecycle {
   locked: boolean;
 }
 
-/** A user as stored: core attributes under their own names, extensions under plain keys (DESIGN.md storage rules). */
+/**
+ * A user as stored: core attributes under their own names, extensions under plain keys
+ * (docs/ARCHITECTURE.md "Storage").
+ */
 export interface StoredUser {
   _id: string;
   userName: string;

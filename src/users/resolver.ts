@@ -1,10 +1,11 @@
-/** How filters on users (and on elements inside PATCH value paths) find their stored fields. */
+/** How filters on users find their stored fields, and how PATCH value filters read a user's elements. */
+import { createResolver } from '../db/fieldResolver.js';
+import type { FieldResolver } from '../db/filterQuery.js';
 import { InvalidError } from '../errors.js';
-import type { AttributeResolver } from '../scim/filter.js';
-import { createResolver } from '../scim/resolver.js';
+import type { AttributeResolver } from '../scim/filterCheck.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 
-export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
+export function userResolver(schemas: SchemaDocument[]): FieldResolver {
   return createResolver(schemas, {
     extensionKeys: { [SCHEMA_URNS.enterprise]: 'enterprise', [SCHEMA_URNS.lifecycle]: 'lifecycle' },
     normalized: { username: 'norm.userName', 'emails.value': 'norm.emails', emails: 'norm.emails' },
@@ -23,8 +24,7 @@ export function userResolver(schemas: SchemaDocument[]): AttributeResolver {
 }
 
 /** Resolves attribute names inside a value filter applied to one element (PATCH paths like emails[type eq "work"]). */
-export const elementResolver: AttributeResolver = ({ attribute, subAttribute }) => ({
-  field: subAttribute ? `${attribute}.${subAttribute}` : attribute,
+export const elementResolver: AttributeResolver = ({ attribute }) => ({
   type: attribute.toLowerCase() === 'primary' ? 'boolean' : 'string',
   caseExact: false,
   multiValued: false,

@@ -4,28 +4,26 @@ import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
 import { userResource, type EventChange, type NewEvent } from '../events/types.js';
-import type { MembershipRepository } from '../groups/membershipRepository.js';
-import type { GroupRepository } from '../groups/repository.js';
 import { checkIfMatch } from '../scim/etag.js';
-import { compileFilter } from '../scim/filter.js';
-import { applyPatch, parsePatchRequest } from '../scim/patch.js';
+import { compileMatcher } from '../scim/filterCheck.js';
+import { applyPatch } from '../scim/patchApply.js';
+import { parsePatchRequest } from '../scim/patchParse.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
 import { validateResource, type ScimResource } from '../scim/validate.js';
-import type { PasswordRules, UserEffects, WriteContext } from './contracts.js';
+import type { GroupsOfUsers, PasswordRules, UserEffects, WriteContext } from './contracts.js';
 import { createUserDocuments } from './documents.js';
-import { createGroupsOf } from './groupsOf.js';
 import { normalizedFields, toScimUser, type GroupRef, type StoredUser } from './mapping.js';
 import { DuplicateError, VersionConflictError, type UserRepository } from './repository.js';
 import { elementResolver, userResolver } from './resolver.js';
 
-export type { PasswordRules, UserEffects, WriteContext } from './contracts.js';
+export type { GroupsOfUsers, PasswordRules, UserEffects, WriteContext } from './contracts.js';
 
 export interface UserServiceDeps {
   config: Config;
   users: UserRepository;
-  groups: GroupRepository;
-  memberships: MembershipRepository;
+  /** The users' groups, served by src/groups. */
+  groups: GroupsOfUsers;
   schemas: SchemaDocument[];
   recordEvent(event: NewEvent): Promise<void>;
   recordEvents(events: NewEvent[]): Promise<void>;
@@ -38,12 +36,12 @@ export type UserService = ReturnType<typeof createUserService>;
 
 /** The user rules: validation, uniqueness, state, passwords, versions and events around the repository. */
 export function createUserService(deps: UserServiceDeps) {
-  const { config, users, groups, memberships, schemas } = deps;
+  const { config, users, groups, schemas } = deps;
   const now = deps.now ?? (() => new Date());
   const baseUrl = scimBaseUrl(config);
   const positions = createPagePositions();
   const resolver = userResolver(schemas);
-  const { groupsOf, groupsOfMany } = createGroupsOf(memberships, groups);
+  const { groupsOf, groupsOfMany } = groups;
   const { buildDocument, changesBetween } = createUserDocuments({ config, passwords: deps.passwords, baseUrl, now });
 
   /** `knownGroups`: the caller already has them (a new user has none). */
@@ -230,9 +228,7 @@ export function createUserService(deps: UserServiceDeps) {
       const operations = parsePatchRequest(body);
       const { before, after } = await writeLoop(id, ctx, async (current) => {
         const existing = toScimUser(current, baseUrl, undefined);
-        const patched = applyPatch(existing, operations, schemas, (element, filter) =>
-          compileFilter(filter, elementResolver).matches(element),
-        );
+        const patched = applyPatch(existing, operations, schemas, (filter) => compileMatcher(filter, elementResolver));
         const resource = validateResource(patched, { schemas, mode: 'replace', existing });
         return buildDocument(resource, current, ctx);
       });
@@ -244,8 +240,7 @@ export function createUserService(deps: UserServiceDeps) {
     async delete(id: string, ctx: WriteContext): Promise<void> {
       const user = await load(id);
       checkIfMatch(ctx.ifMatch, user.meta.version);
-      const groupIds = await memberships.removeMemberEverywhere(user._id);
-      for (const groupId of groupIds) await groups.touch(groupId, now());
+      await groups.removeFromAll(user._id);
       if (!(await users.delete(user))) throw new NotFoundError(`User ${id} not found`);
       await recordUserEvent('user_delete', user, ctx);
       await deps.effects?.afterDelete(user, ctx);
@@ -260,10 +255,7 @@ export function createUserService(deps: UserServiceDeps) {
         schemas,
         resolver,
         joins: {
-          'groups.value': idJoin(
-            (groupId) => memberships.memberIdsOf([groupId]),
-            () => memberships.userIdsInAnyGroup(),
-          ),
+          'groups.value': idJoin(groups.memberIdsOf, groups.userIdsInAnyGroup),
         },
         related: 'groups',
         // Groups are read in one batch per page, and only when returned or needed by the filter.

@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useMailRoster } from '../helpers/roster.js';
+import { LIFECYCLE, PASSWORD, USER } from '../helpers/scim.js';
 
-/** The admin contract of DESIGN.md, endpoint by endpoint: status, shape, and the error form. */
+/** The admin contract (README "Admin API"), endpoint by endpoint: status, shape, and the error form. */
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
-const PASSWORD = 'Correct-Horse-9-Battery';
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
-let sink: SmtpSink;
-let t: TestRoster;
+const { t, sink } = useMailRoster({ passwords: { maxFailedAttempts: 2 } });
 let seq = 0;
 
 async function user(state: 'STAGED' | 'ACTIVE' | 'SUSPENDED', extra: Record<string, unknown> = {}): Promise<string> {
@@ -32,23 +28,6 @@ function expectError(res: { status: number; body: unknown }, status: number, cod
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.body).toEqual({ error: { code: code ?? expect.any(String), message: expect.any(String) } });
 }
-
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    {
-      mail: { smtpUrl: sink.url },
-      jobs: { processEvery: '200 milliseconds' },
-      passwords: { maxFailedAttempts: 2 },
-    },
-    { start: true },
-  );
-});
-
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
-});
 
 describe('authentication', () => {
   it.each([

@@ -1,45 +1,18 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ProgressBar } from '../../src/cli/progress.js';
 import { formatTable } from '../../src/cli/table.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { BIN, useCli } from '../helpers/cli.js';
+import { TOKENS, type TestRoster } from '../helpers/roster.js';
+import { startServedRoster } from '../helpers/server.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin/roster.js');
-
-let t: TestRoster;
-let server: Server;
-let url: string;
-let tmp: string;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/roster.js ...` as a real child process (asynchronously: this process serves its requests). */
-function roster(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ROSTER_URL: url, ROSTER_ADMIN_TOKEN: TOKENS.admin };
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete childEnv[key];
-    else childEnv[key] = value;
-  }
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: childEnv, cwd: tmp }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-    child.stdin?.end(input ?? '');
-  });
-}
+const { t, dir, roster } = useCli('roster-cli-');
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -50,11 +23,6 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  t = await startTestRoster();
-  server = createServer(t.roster.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'roster-cli-'));
   const base = Date.parse('2024-05-01T10:00:00Z');
   for (let i = 0; i < 5; i++) {
     await t.roster.events.record({
@@ -72,12 +40,6 @@ beforeAll(async () => {
     resource: { type: 'User', id: 'evil', username: 'evil\u001b[31m\nname' },
     initiatedBy: { type: 'scim', name: 'okta' },
   });
-});
-
-afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  await t?.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('roster --help', () => {
@@ -241,24 +203,9 @@ async function scimUser(userName: string, state: 'STAGED' | 'ACTIVE' | 'SUSPENDE
   return res.body.id;
 }
 
-/** Another Roster on its own empty database, served over http like the first. */
-async function secondServer(): Promise<{ t: TestRoster; url: string; close(): Promise<void> }> {
-  const other = await startTestRoster();
-  const httpServer = createServer(other.roster.app.callback());
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-  return {
-    t: other,
-    url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`,
-    async close() {
-      await new Promise((resolve) => httpServer.close(resolve));
-      await other.close();
-    },
-  };
-}
-
 describe('roster import', () => {
   it('imports a file, prints the counts and the failed lines, and exits 1 when a line failed', async () => {
-    const file = path.join(tmp, 'mixed.csv');
+    const file = path.join(dir.path, 'mixed.csv');
     writeFileSync(file, 'Username,Email,FirstName\ncli1@example.com,cli1@example.com,One\nbad,not-an-email,Two\n');
     const run = await roster(['import', file]);
     expect(run.code).toBe(1);
@@ -271,7 +218,7 @@ describe('roster import', () => {
   });
 
   it('exits 0 when every line was imported', async () => {
-    const file = path.join(tmp, 'good.csv');
+    const file = path.join(dir.path, 'good.csv');
     writeFileSync(file, 'Username,Email\ncli2@example.com,cli2@example.com\n');
     const run = await roster(['import', file]);
     expect(run.stderr).toBe('');
@@ -280,7 +227,7 @@ describe('roster import', () => {
   });
 
   it('--dry-run validates and writes nothing', async () => {
-    const file = path.join(tmp, 'dry.csv');
+    const file = path.join(dir.path, 'dry.csv');
     writeFileSync(file, 'Username,Email\ncli-dry@example.com,cli-dry@example.com\ncli2@example.com,cli2@example.com\n');
     const run = await roster(['import', file, '--dry-run']);
     expect(run.code).toBe(0);
@@ -291,7 +238,7 @@ describe('roster import', () => {
   });
 
   it('shows a refused header with its reasons', async () => {
-    const file = path.join(tmp, 'header.csv');
+    const file = path.join(dir.path, 'header.csv');
     writeFileSync(file, 'Username,Shoe\nx,44\n');
     const run = await roster(['import', file]);
     expect(run.code).toBe(1);
@@ -301,7 +248,7 @@ describe('roster import', () => {
   });
 
   it('reports a missing file without calling the server', async () => {
-    const run = await roster(['import', path.join(tmp, 'missing.csv')]);
+    const run = await roster(['import', path.join(dir.path, 'missing.csv')]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^roster: cannot read .*missing\.csv: ENOENT/);
   });
@@ -309,7 +256,7 @@ describe('roster import', () => {
 
 describe('roster export', () => {
   it('writes a CSV file that imports into an empty Roster with the same users', async () => {
-    const out = path.join(tmp, 'export.csv');
+    const out = path.join(dir.path, 'export.csv');
     const run = await roster(['export', '--format', 'csv', '--out', out]);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe(`Exported users to ${out}\n`);
@@ -317,7 +264,8 @@ describe('roster export', () => {
     expect(text.split('\n')[0]).toMatch(/^Username,FirstName,LastName,Email,Password,/);
     expect(text).toContain('cli1@example.com');
 
-    const other = await secondServer();
+    // Another Roster on its own empty database, served over http like the first.
+    const other = await startServedRoster();
     try {
       const back = await roster(['import', out], { ROSTER_URL: other.url });
       expect(back.stdout, back.stderr).toMatch(/failed\s+0/);
@@ -340,7 +288,7 @@ describe('roster export', () => {
   });
 
   it('shows the server error and leaves no file behind', async () => {
-    const out = path.join(tmp, 'refused.csv');
+    const out = path.join(dir.path, 'refused.csv');
     const run = await roster(['export', '--out', out], { ROSTER_ADMIN_TOKEN: TOKENS.scim });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^roster: server answered 403/);
@@ -455,7 +403,7 @@ describe('roster serve', () => {
     const mongo = new URL(inject('mongoUri'));
     mongo.pathname = `/${dbName}`;
     const child = spawn(process.execPath, [BIN, 'serve'], {
-      cwd: tmp,
+      cwd: dir.path,
       env: {
         ...process.env,
         PORT: String(port),
@@ -464,7 +412,7 @@ describe('roster serve', () => {
         ROSTER_ADMIN_TOKEN: TOKENS.admin,
         ROSTER_SCIM_TOKEN: TOKENS.scim,
         LOG_LEVEL: 'warn',
-        ROSTER_DATA_DIR: path.join(tmp, 'data'),
+        ROSTER_DATA_DIR: path.join(dir.path, 'data'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,15 +1,9 @@
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Json } from '../helpers/idp.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestRoster, TOKENS, useTestRoster, type TestRoster } from '../helpers/roster.js';
+import { ENTERPRISE, GROUP, LIFECYCLE, PASSWORD, USER, type Json } from '../helpers/scim.js';
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PASSWORD = 'Correct-Horse-9-Battery';
-
-let source: TestRoster;
+const source = useTestRoster();
 const groupIds: Record<string, string> = {};
 const userIds: Record<string, string> = {};
 
@@ -33,7 +27,6 @@ async function createUser(t: TestRoster, body: Record<string, unknown>): Promise
 }
 
 beforeAll(async () => {
-  source = await startTestRoster();
   for (const name of ['Engineering', 'Sales', 'Support', 'Zeta "Quoted", Team']) {
     const res = await source.scim().post('/Groups', { schemas: [GROUP], displayName: name });
     groupIds[name] = res.body.id;
@@ -83,10 +76,6 @@ beforeAll(async () => {
   await add('Zeta "Quoted", Team', [userIds.ann]);
   // A nested group is not a user membership: it must not count towards Group columns.
   await add('Support', [groupIds.Sales]);
-});
-
-afterAll(async () => {
-  await source?.close();
 });
 
 describe('GET /admin/v1/exports/users?format=csv', () => {

@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
-import type { Json } from '../helpers/idp.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { QUICK_JOBS, startTestRoster, TOKENS, useMailRoster, type TestRoster } from '../helpers/roster.js';
+import { ENTERPRISE, GROUP, LIFECYCLE, PASSWORD, USER, type Json } from '../helpers/scim.js';
 import type { ImportReport } from '../../src/admin/imports.js';
-
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PASSWORD = 'Correct-Horse-9-Battery';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,17 +31,11 @@ async function eventsOf(t: TestRoster, type: string) {
   return (await t.roster.events.query({ type, limit: 1000 })).events;
 }
 
-let sink: SmtpSink;
-let t: TestRoster;
+const { t, sink } = useMailRoster();
 let engineering: string;
 let existingId: string;
 
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    { mail: { smtpUrl: sink.url }, jobs: { processEvery: '200 milliseconds' } },
-    { start: true },
-  );
   engineering = await createGroup(t, 'Engineering');
   await createGroup(t, 'Sales');
   const existing = await t.scim().post('/Users', {
@@ -70,11 +57,6 @@ beforeAll(async () => {
   existingId = existing.body.id;
   await sink.waitFor(1); // its activation email, so later checks start from an empty sink
   sink.clear();
-});
-
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
 });
 
 describe('POST /admin/v1/imports', () => {
@@ -356,7 +338,7 @@ describe('bulk default state ACTIVE', () => {
       {
         users: { defaultState: { manual: 'STAGED', bulk: 'ACTIVE', integration: 'ACTIVE' } },
         mail: { smtpUrl: sink.url },
-        jobs: { processEvery: '200 milliseconds' },
+        jobs: QUICK_JOBS,
       },
       { start: true },
     );

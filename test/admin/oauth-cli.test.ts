@@ -1,32 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { useCli } from '../helpers/cli.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin/roster.js');
-
-let t: TestRoster;
-let server: Server;
-let url: string;
-let tmp: string;
-
-/** `node bin/roster.js oauth-clients ...` as a real child process against a served Roster. */
-function roster(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, ROSTER_URL: url, ROSTER_ADMIN_TOKEN: TOKENS.admin };
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env, cwd: tmp }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-    child.stdin?.end();
-  });
-}
+/** `roster(args)`: `node bin/roster.js oauth-clients ...` as a real child process against a served Roster. */
+const { t, dir, roster } = useCli('roster-oauth-cli-');
 
 const field = (stdout: string, name: string) => new RegExp(`^${name}\\s+(\\S+)$`, 'm').exec(stdout)?.[1];
 
@@ -35,19 +14,6 @@ const grant = (id: string, secret: string) =>
     .post('/oauth/token')
     .type('form')
     .send(new URLSearchParams({ grant_type: 'client_credentials', client_id: id, client_secret: secret }).toString());
-
-beforeAll(async () => {
-  t = await startTestRoster();
-  server = createServer(t.roster.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'roster-oauth-cli-'));
-});
-afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  await t?.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
 
 describe('roster oauth-clients', () => {
   it('creates a client, prints its secret once, lists, rotates and revokes it', async () => {
@@ -97,7 +63,7 @@ describe('roster oauth-clients', () => {
 
   it('registers a private_key_jwt client from a JWK file (no secret)', async () => {
     const { publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const file = path.join(tmp, 'okta.jwk.json');
+    const file = path.join(dir.path, 'okta.jwk.json');
     writeFileSync(file, JSON.stringify(await exportJWK(publicKey)));
     const run = await roster(['oauth-clients', 'create', '--name', 'okta', '--source', 'manual', '--jwk-file', file]);
     expect(run.code, run.stderr).toBe(0);

@@ -1,18 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, testConfig, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TOKENS, testConfig, useTestRoster } from '../helpers/roster.js';
+import { GROUP, LIFECYCLE, PASSWORD, USER } from '../helpers/scim.js';
 
 /**
  * The admin endpoints the console reads and writes: user search, counts per state, one user with
  * groups, the alternate email edit, events by actor, per-line import outcomes, the reload status.
  */
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
-const PASSWORD = 'Correct-Horse-9-Battery';
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
-let t: TestRoster;
+const t = useTestRoster({ passwords: { maxFailedAttempts: 1 } });
 const ids: Record<string, string> = {};
 
 async function user(key: string, body: Record<string, unknown>) {
@@ -30,7 +27,6 @@ function expectError(res: { status: number; body: unknown }, status: number, cod
 const userNames = (res: { body: { users: { userName: string }[] } }) => res.body.users.map((u) => u.userName);
 
 beforeAll(async () => {
-  t = await startTestRoster({ passwords: { maxFailedAttempts: 1 } });
   await user('ann', {
     userName: 'ann.adams',
     name: { givenName: 'Ann', familyName: 'Zimmer' },
@@ -67,10 +63,6 @@ beforeAll(async () => {
   });
   expect(group.status).toBe(201);
 });
-afterAll(async () => {
-  await t?.close();
-});
-
 describe('GET /admin/v1/users', () => {
   it.each([
     ['a piece of the userName', 'n.ada', ['ann.adams']],

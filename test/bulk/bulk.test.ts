@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
+import { startTestRoster, useTestRoster, type TestRoster } from '../helpers/roster.js';
 
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster({ scim: { bulk: { maxOperations: 20, maxPayloadSize: 4096 } } });
-});
-afterAll(() => t.close());
+const t = useTestRoster({ scim: { bulk: { maxOperations: 20, maxPayloadSize: 4096 } } });
 
 describe('/Bulk', () => {
   it('creates a group whose members are users created later in the same request', async () => {

@@ -1,13 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import axe from 'axe-core';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBrowserRoster, useChromium } from '../helpers/browser.js';
+import { TOKENS } from '../helpers/roster.js';
 import {
   createUser,
   getUser,
@@ -26,49 +24,20 @@ import {
  * Screenshots of each page go to $CONSOLE_SCREENSHOTS (default: <tmp>/roster-console).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.CONSOLE_SCREENSHOTS ?? path.join(os.tmpdir(), 'roster-console');
 const MINUTE = 60_000;
 
-let sink: SmtpSink;
-let t: TestRoster;
-let server: http.Server;
-let baseUrl: string;
-let browser: Browser;
 let offsetMs = 0;
-
-beforeAll(async () => {
-  let handler: http.RequestListener = (_req, res) => res.writeHead(503).end();
-  server = http.createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    {
-      server: { publicUrl: baseUrl },
-      mail: { smtpUrl: sink.url },
-      jobs: { processEvery: '200 milliseconds' },
-      passwords: { maxFailedAttempts: 2 },
-      console: { session: { idleMinutes: 30, absoluteHours: 8 } },
-    },
-    { start: true, now: () => new Date(Date.now() + offsetMs) },
-  );
-  handler = t.roster.app.callback();
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get install -y chromium (as .ci/run does)`);
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+const { t, sink, server } = useBrowserRoster(
+  () => ({
+    passwords: { maxFailedAttempts: 2 },
+    console: { session: { idleMinutes: 30, absoluteHours: 8 } },
+  }),
+  { now: () => new Date(Date.now() + offsetMs) },
+);
+const browser = useChromium();
+beforeAll(() => {
   mkdirSync(SHOTS, { recursive: true });
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
-  await t?.close();
-  await sink?.close();
 });
 
 /** A fresh page that records CSP reports, page errors, foreign requests and any answer holding the token. */
@@ -84,7 +53,7 @@ async function openConsole(width = 1280) {
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('request', (request) => {
-    if (!request.url().startsWith(baseUrl)) problems.push(`foreign request: ${request.url()}`);
+    if (!request.url().startsWith(server.url)) problems.push(`foreign request: ${request.url()}`);
     if (request.url().includes(TOKENS.admin)) problems.push(`token in a URL: ${request.url()}`);
   });
   page.on('response', async (response) => {
@@ -92,7 +61,7 @@ async function openConsole(width = 1280) {
     const body = await response.text().catch(() => '');
     if (body.includes(TOKENS.admin)) problems.push(`token in the answer of ${response.url()}`);
   });
-  await page.goto(`${baseUrl}/console`);
+  await page.goto(`${server.url}/console`);
   return { context, page, problems };
 }
 
@@ -219,7 +188,7 @@ describe('the admin console in a browser', () => {
       expect(lifecycleOf(await getUser(t, staged.id)).alternateEmail).toBe(alternate);
 
       // Unlock the locked user.
-      await page.goto(`${baseUrl}/console#/users/${locked.id}`);
+      await page.goto(`${server.url}/console#/users/${locked.id}`);
       await page.getByRole('button', { name: 'Unlock' }).click();
       await confirm(page, 'Unlock');
       await expect.poll(() => page.locator('#action-result').textContent()).toBe(`${lockedName} is unlocked.`);

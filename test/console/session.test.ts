@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import supertest from 'supertest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { startTestRoster, TOKENS, useTestRoster } from '../helpers/roster.js';
 import { createUser, lifecycleOf, getUser } from '../lifecycle/lifecycleHelpers.js';
 
 /**
@@ -9,9 +9,9 @@ import { createUser, lifecycleOf, getUser } from '../lifecycle/lifecycleHelpers.
  * console responses, and the admin token never coming back.
  */
 
-let t: TestRoster;
 let offsetMs = 0;
 const clock = () => new Date(Date.now() + offsetMs);
+const t = useTestRoster({ console: { session: { idleMinutes: 30, absoluteHours: 2 } } }, { now: clock });
 const MINUTE = 60_000;
 
 interface Session {
@@ -37,13 +37,6 @@ async function signIn(): Promise<Session> {
 }
 
 const app = () => supertest(t.roster.app.callback());
-
-beforeAll(async () => {
-  t = await startTestRoster({ console: { session: { idleMinutes: 30, absoluteHours: 2 } } }, { now: clock });
-});
-afterAll(async () => {
-  await t?.close();
-});
 
 describe('signing in', () => {
   it('gives an HttpOnly, SameSite=Strict cookie for the whole site, and never echoes the token', async () => {

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRoster } from '../../src/compose.js';
 import { dropRetiredIndexes, renameCollection } from '../../src/db/migrations.js';
 import { OUTBOX_CLAIMS_COLLECTION } from '../../src/jobs/outboxClaims.js';
 import { createLogger } from '../../src/logger.js';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
+import { useTestRoster } from '../helpers/roster.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster();
-});
-afterAll(() => t?.close());
+const t = useTestRoster();
 
 const names = async () => (await t.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
 

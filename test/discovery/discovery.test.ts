@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { useTestRoster } from '../helpers/roster.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster();
-});
-afterAll(() => t.close());
+const t = useTestRoster();
 
 interface Attr {
   name: string;
@@ -93,7 +89,7 @@ describe('Schemas', () => {
     expect(attr(attr(user.attributes, 'name').subAttributes!, 'givenName').type).toBe('string');
   });
 
-  it('describes the lifecycle extension per DESIGN.md', async () => {
+  it('describes the lifecycle extension (README "States and sources")', async () => {
     const res = await t.scim().get('/Schemas/urn:roster:params:scim:schemas:extension:lifecycle:2.0:User');
     const attrs = res.body.attributes as Attr[];
     expect(attr(attrs, 'state')).toMatchObject({

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createEventLog, decodeEventCursor, encodeEventCursor } from '../../src/events/repository.js';
 import type { EventType, NewEvent } from '../../src/events/types.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { startTestRoster, TOKENS, useTestRoster } from '../helpers/roster.js';
 
-let t: TestRoster;
+const t = useTestRoster();
 const BASE = Date.parse('2024-03-01T00:00:00.000Z');
 const at = (minutes: number) => new Date(BASE + minutes * 60_000);
 const admin = { type: 'admin', name: 'admin' } as const;
@@ -26,7 +26,6 @@ interface EventBody {
 }
 
 beforeAll(async () => {
-  t = await startTestRoster();
   const log = t.roster.events;
   // 300 events: 3 per minute for 100 minutes (several per timestamp, so the _id tie-break matters).
   for (let m = 0; m < 100; m++) {
@@ -37,7 +36,6 @@ beforeAll(async () => {
     );
   }
 });
-afterAll(() => t.close());
 
 async function list(query: string) {
   const res = await t.admin().get(`/events${query}`);

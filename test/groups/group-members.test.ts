@@ -1,17 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestRoster } from '../helpers/roster.js';
 
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const GROUP_MEMBER = 'urn:ietf:params:scim:schemas:core:2.0:GroupMember';
 const MEMBERS = 250;
 
-let t: TestRoster;
+const t = useTestRoster();
 let userIds: string[] = [];
 let groupId: string;
 let otherGroupId: string;
 
 beforeAll(async () => {
-  t = await startTestRoster();
   const res = await t.scim().post('/Bulk', {
     schemas: [BULK],
     Operations: Array.from({ length: MEMBERS + 2 }, (_, i) => ({
@@ -30,7 +29,6 @@ beforeAll(async () => {
   otherGroupId = (await t.scim().post('/Groups', { displayName: 'Managers', members: [{ value: userIds[0] }] })).body
     .id;
 });
-afterAll(() => t.close());
 
 const inGroup = (id = groupId) => `filter=${encodeURIComponent(`group.value eq "${id}"`)}`;
 

@@ -1,19 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestRoster, useTestRoster } from '../helpers/roster.js';
 
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
-let t: TestRoster;
+const t = useTestRoster();
 let users: { id: string; userName: string }[] = [];
 beforeAll(async () => {
-  t = await startTestRoster();
   users = [];
   for (let i = 0; i < 6; i++) {
     const res = await t.scim().post('/Users', { userName: `member${i}@example.com`, displayName: `Member ${i}` });
     users.push(res.body);
   }
 });
-afterAll(() => t.close());
 
 const memberIds = (group: { members?: { value: string }[] }) => (group.members ?? []).map((m) => m.value).sort();
 

@@ -11,7 +11,10 @@ declare module 'vitest' {
   }
 }
 
-/** One database server for the whole run (MONGODB_URI first, else DESIGN.md's order); each test file uses its own database in it. */
+/**
+ * One database server for the whole run (MONGODB_URI first, else the embedded database's order,
+ * README "Run it"); each test file uses its own database in it.
+ */
 export default async function setup(project: TestProject) {
   if (process.env.MONGODB_URI) {
     project.provide('mongoUri', process.env.MONGODB_URI);

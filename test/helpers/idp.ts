@@ -1,32 +1,28 @@
 /**
- * Shared fixtures for the IdP replay tests (test/idp): the URNs, message builders and assertions that
- * Okta's "SCIM 2.0 protocol reference" and Microsoft's "Develop and plan provisioning for a SCIM endpoint"
- * (plus "Known issues ... SCIM 2.0 protocol compliance") use in their request/response examples.
+ * Shared fixtures for the IdP replay tests (test/idp, test/oauth/provisioning): what Okta's "SCIM 2.0
+ * protocol reference" and Microsoft's "Develop and plan provisioning for a SCIM endpoint" (plus "Known
+ * issues ... SCIM 2.0 protocol compliance") send. The URNs and PatchOp builder are in ./scim.ts, the
+ * assertions on the answers in ./scimResponses.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
-import type supertest from 'supertest';
+import type { Json as ConfigJson } from '../../src/config/index.js';
+import { TOKENS, useTestRoster, type TestRoster, type TestRosterOptions } from './roster.js';
+import type { Json } from './scim.js';
 
-export const URN = {
-  user: 'urn:ietf:params:scim:schemas:core:2.0:User',
-  group: 'urn:ietf:params:scim:schemas:core:2.0:Group',
-  enterprise: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
-  lifecycle: 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User',
-  patchOp: 'urn:ietf:params:scim:api:messages:2.0:PatchOp',
-  listResponse: 'urn:ietf:params:scim:api:messages:2.0:ListResponse',
-  error: 'urn:ietf:params:scim:api:messages:2.0:Error',
-  bulkRequest: 'urn:ietf:params:scim:api:messages:2.0:BulkRequest',
-} as const;
+/**
+ * This file's Roster as an IdP reaches it: `idp()` is a SCIM client with the integration token, as
+ * Okta and Entra are application and cloud-directory integrations (new users default to ACTIVE).
+ */
+export function useIdpRoster(
+  overrides: ConfigJson = {},
+  options: TestRosterOptions = {},
+): { t: TestRoster; idp: () => ReturnType<TestRoster['scim']> } {
+  const t = useTestRoster(overrides, options);
+  return { t, idp: () => t.scim(TOKENS.integration) };
+}
 
 /** A password that satisfies the default policy (Okta sends the app user's password on create). */
 export const POLICY_PASSWORD = 'Okta-Sync-Passw0rd!';
-
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** A PatchOp message with the operations in the order given. */
-export function patchOp(...Operations: Json[]): Json {
-  return { schemas: [URN.patchOp], Operations };
-}
 
 /** A short unique suffix so tests sharing one database never collide. */
 export function unique(): string {
@@ -42,48 +38,21 @@ export function filterQuery(filter: string, style: 'okta' | 'entra', extra = '')
   return `filter=${encoded}${extra}`;
 }
 
-/** Every SCIM answer with a body is application/scim+json. */
-export function expectScimJson(res: supertest.Response): void {
-  expect(res.headers['content-type']).toMatch(/^application\/scim\+json\b/);
-}
-
-/** A single-resource answer: status, SCIM media type, an ETag that equals meta.version. */
-export function expectResource(res: supertest.Response, status: number): Json {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expectScimJson(res);
-  expect(res.headers.etag).toMatch(/^(W\/)?"[^"]+"$/);
-  expect(res.body.meta?.version).toBe(res.headers.etag);
-  return res.body as Json;
-}
-
-/** A ListResponse answer with integer counters (Okta requires integers, not strings). */
-export function expectList(res: supertest.Response): Json {
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  expectScimJson(res);
-  const body = res.body as Json;
-  expect(body.schemas).toEqual([URN.listResponse]);
-  expect(Number.isInteger(body.totalResults)).toBe(true);
-  expect(Number.isInteger(body.startIndex)).toBe(true);
-  expect(Number.isInteger(body.itemsPerPage)).toBe(true);
-  expect(Array.isArray(body.Resources)).toBe(true);
-  expect(body.itemsPerPage).toBe(body.Resources.length);
-  return body;
-}
-
-/** A SCIM error answer (RFC 7644 §3.12): status as a string, optional scimType. */
-export function expectError(res: supertest.Response, status: number, scimType?: string): Json {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expectScimJson(res);
-  expect(res.body.schemas).toEqual([URN.error]);
-  expect(res.body.status).toBe(String(status));
-  if (scimType) expect(res.body.scimType).toBe(scimType);
-  return res.body as Json;
-}
-
-/** An empty 204 answer that still carries the new version (group PATCH). */
-export function expectNoContent(res: supertest.Response): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(204);
-  expect(res.text ?? '').toBe('');
+/** Entra's create body (tutorial, "Create User"). */
+export function entraCreateBody(tag = unique()): Json {
+  return {
+    schemas: [
+      'urn:ietf:params:scim:schemas:core:2.0:User',
+      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
+    ],
+    externalId: randomUUID(),
+    userName: `Test_User_${tag}`,
+    active: true,
+    emails: [{ primary: true, type: 'work', value: `Test_User_${tag}@testuser.com` }],
+    meta: { resourceType: 'User' },
+    name: { formatted: 'givenName familyName', familyName: 'familyName', givenName: 'givenName' },
+    roles: [],
+  };
 }
 
 /** The member ids of a group resource (members absent means none). */

@@ -4,8 +4,10 @@ import supertest from 'supertest';
 import { inject } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { loadConfig, type Config, type Json } from '../../src/config/index.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import type { Resolve } from '../../src/net/outbound.js';
+import { useFixture } from './fixture.js';
+import { startSmtpSink, type SmtpSink } from './smtpSink.js';
 
 export const TOKENS = {
   scim: 'test-scim-token-manual-0001',
@@ -67,11 +69,18 @@ export function testConfig(overrides: Json = {}, env: NodeJS.ProcessEnv = {}): C
   });
 }
 
+export interface TestRosterOptions {
+  /** The clock Roster reads (default: the real one). */
+  now?: () => Date;
+  /** Start the jobs (Agenda) and the background work, as `roster serve` does. */
+  start?: boolean;
+  resolve?: Resolve;
+  /** Default: a logger at the configured level (silent unless TEST_LOG_LEVEL). */
+  logger?: Logger;
+}
+
 /** A Roster on its own fresh database in the shared test server. */
-export async function startTestRoster(
-  overrides: Json = {},
-  options: { now?: () => Date; start?: boolean; resolve?: Resolve } = {},
-): Promise<TestRoster> {
+export async function startTestRoster(overrides: Json = {}, options: TestRosterOptions = {}): Promise<TestRoster> {
   const config = testConfig(overrides);
   // Commands are observable (commandStarted) so tests can count what a request reads.
   const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
@@ -80,7 +89,7 @@ export async function startTestRoster(
   const roster = await createRoster({
     config,
     db,
-    logger: createLogger(config.log.level),
+    logger: options.logger ?? createLogger(config.log.level),
     now: options.now,
     resolve: options.resolve,
   });
@@ -116,4 +125,37 @@ export async function startTestRoster(
       await client.close();
     },
   };
+}
+
+/**
+ * This test file's Roster, started before its tests and closed after them (see useFixture). The
+ * overrides may be a function, called when the Roster starts, to use fixtures declared above.
+ */
+export function useTestRoster(overrides: Json | (() => Json) = {}, options: TestRosterOptions = {}): TestRoster {
+  return useFixture(
+    () => startTestRoster(typeof overrides === 'function' ? overrides() : overrides, options),
+    (t) => t.close(),
+  );
+}
+
+/** `jobs` settings that let emails, schedules and pushes happen within a test: the queue is polled every 200 ms. */
+export const QUICK_JOBS = { processEvery: '200 milliseconds' };
+
+/**
+ * A started Roster (jobs running, polled every 200 ms) whose emails go over SMTP to a sink in this
+ * process. `mail` overrides are added to the sink's address; everything else as in useTestRoster.
+ */
+export function useMailRoster(
+  overrides: Json | (() => Json) = {},
+  options: TestRosterOptions = {},
+): { t: TestRoster; sink: SmtpSink } {
+  const sink = useFixture(startSmtpSink, (s) => s.close());
+  const t = useTestRoster(
+    () => {
+      const given = typeof overrides === 'function' ? overrides() : overrides;
+      return { jobs: QUICK_JOBS, ...given, mail: { smtpUrl: sink.url, ...(given.mail as Json | undefined) } };
+    },
+    { start: true, ...options },
+  );
+  return { t, sink };
 }

@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import Koa from 'koa';
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import supertest from 'supertest';
 import { errorHandler } from '../../src/http/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { startTestRoster, TOKENS, useTestRoster } from '../helpers/roster.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster();
-});
-afterAll(() => t.close());
+const t = useTestRoster();
 
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 

@@ -1,12 +1,12 @@
 import type { Layer } from '@koa/router';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TOKENS, useTestRoster } from '../helpers/roster.js';
 
 /**
  * Every route of the SCIM and admin APIs, read from the app's own routers (a new route is covered
  * without editing this file), is refused without a token however its prefix is spelled.
  */
-let t: TestRoster;
+const t = useTestRoster();
 let userId: string;
 let groupId: string;
 const PROTECTED = ['/scim/v2', '/admin/v1', '/auth'];
@@ -58,13 +58,11 @@ async function send(route: Route, path: string, token?: string) {
 }
 
 beforeAll(async () => {
-  t = await startTestRoster();
   const user = await t.scim().post('/Users', { userName: 'guarded@example.com' }).expect(201);
   userId = user.body.id;
   const group = await t.scim().post('/Groups', { displayName: 'Guarded' }).expect(201);
   groupId = group.body.id;
 });
-afterAll(() => t.close());
 
 describe('authentication belongs to the routers', () => {
   it('finds the routes of both APIs in the app', () => {

@@ -7,45 +7,12 @@
  * Entra is a cloud-directory integration, so it uses the integration token (new users default to ACTIVE).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import {
-  URN,
-  expectError,
-  expectList,
-  expectNoContent,
-  expectResource,
-  filterQuery,
-  memberIds,
-  patchOp,
-  unique,
-  type Json,
-} from '../helpers/idp.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { entraCreateBody, filterQuery, memberIds, unique, useIdpRoster } from '../helpers/idp.js';
+import { URN, patchOp, type Json } from '../helpers/scim.js';
+import { expectError, expectList, expectNoContent, expectResource } from '../helpers/scimResponses.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster();
-});
-afterAll(() => t?.close());
-
-const entra = () => t.scim(TOKENS.integration);
-
-/** Entra's create body (tutorial, "Create User"). */
-function entraCreateBody(tag = unique()): Json {
-  return {
-    schemas: [
-      'urn:ietf:params:scim:schemas:core:2.0:User',
-      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
-    ],
-    externalId: randomUUID(),
-    userName: `Test_User_${tag}`,
-    active: true,
-    emails: [{ primary: true, type: 'work', value: `Test_User_${tag}@testuser.com` }],
-    meta: { resourceType: 'User' },
-    name: { formatted: 'givenName familyName', familyName: 'familyName', givenName: 'givenName' },
-    roles: [],
-  };
-}
+const { idp: entra } = useIdpRoster();
 
 async function createEntraUser(extra: Json = {}): Promise<Json> {
   return expectResource(await entra().post('/Users', { ...entraCreateBody(), ...extra }), 201);

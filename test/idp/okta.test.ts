@@ -4,30 +4,12 @@
  * app user profile, import paging by 100, PUT profile updates, PATCH deactivation, and Push Groups.
  * Okta is an application integration, so it uses the integration token (new users default to ACTIVE).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import {
-  URN,
-  POLICY_PASSWORD,
-  expectError,
-  expectList,
-  expectNoContent,
-  expectResource,
-  expectScimJson,
-  filterQuery,
-  memberIds,
-  patchOp,
-  unique,
-  type Json,
-} from '../helpers/idp.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { POLICY_PASSWORD, filterQuery, memberIds, unique, useIdpRoster } from '../helpers/idp.js';
+import { URN, patchOp, type Json } from '../helpers/scim.js';
+import { expectError, expectList, expectNoContent, expectResource, expectScimJson } from '../helpers/scimResponses.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster();
-});
-afterAll(() => t?.close());
-
-const okta = () => t.scim(TOKENS.integration);
+const { t, idp: okta } = useIdpRoster();
 
 /** Okta's create body (SCIM 2.0 reference, "Create the user"), with a policy-compliant password. */
 function oktaCreateBody(userName: string, externalId = `00u${unique()}h7`): Json {
@@ -131,11 +113,11 @@ describe('Okta creates a user from its app user profile', () => {
 });
 
 describe('Okta imports users page by page with startIndex and count=100', () => {
-  let own: TestRoster;
+  // A Roster of its own, so the 250 users are all there is.
+  const { idp: own } = useIdpRoster();
   const created = new Set<string>();
 
   beforeAll(async () => {
-    own = await startTestRoster();
     // 250 users through /Bulk (one request per 125 to keep each body small).
     for (const batch of [0, 1]) {
       const Operations = Array.from({ length: 125 }, (_, i) => {
@@ -147,7 +129,7 @@ describe('Okta imports users page by page with startIndex and count=100', () => 
           data: { schemas: [URN.user], userName: `import.${String(n).padStart(3, '0')}@example.com` },
         };
       });
-      const res = await own.scim(TOKENS.integration).post('/Bulk', { schemas: [URN.bulkRequest], Operations });
+      const res = await own().post('/Bulk', { schemas: [URN.bulkRequest], Operations });
       expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBe(200);
       for (const op of res.body.Operations as Json[]) {
         expect(op.status).toBe('201');
@@ -156,10 +138,8 @@ describe('Okta imports users page by page with startIndex and count=100', () => 
     }
     expect(created.size).toBe(250);
   }, 60_000);
-  afterAll(() => own?.close());
 
-  const page = async (startIndex: number) =>
-    expectList(await own.scim(TOKENS.integration).get(`/Users?startIndex=${startIndex}&count=100`));
+  const page = async (startIndex: number) => expectList(await own().get(`/Users?startIndex=${startIndex}&count=100`));
 
   it('serves pages of 100, 100 and 50 whose union is every user exactly once, in a stable order', async () => {
     const pages = [await page(1), await page(101), await page(201)];

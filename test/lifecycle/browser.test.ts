@@ -1,10 +1,6 @@
-import { existsSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { describe, expect, it } from 'vitest';
+import { useBrowserRoster, useChromium } from '../helpers/browser.js';
+import { TOKENS } from '../helpers/roster.js';
 import { createUser, getUser, lifecycleOf, unique, verify, waitForMailTo } from './lifecycleHelpers.js';
 
 /**
@@ -12,61 +8,13 @@ import { createUser, getUser, lifecycleOf, unique, verify, waitForMailTo } from 
  * package, installed by .ci/run). A missing browser fails the test: it is never skipped.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/roster-activation-page.png';
 
-let sink: SmtpSink;
-let t: TestRoster;
-let server: http.Server;
-let baseUrl: string;
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  // The links in the emails must point at the real listening server: listen first, then build Roster.
-  let handler: http.RequestListener = (_req, res) => res.writeHead(503).end();
-  server = http.createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    {
-      server: { publicUrl: baseUrl },
-      mail: { smtpUrl: sink.url, orgName: 'Example Corp', portalUrl: `${baseUrl}/portal` },
-      jobs: { processEvery: '200 milliseconds' },
-    },
-    { start: true },
-  );
-  handler = t.roster.app.callback();
-});
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
-  await t?.close();
-  await sink?.close();
-});
-
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}; install Debian's package ` +
-        '(apt-get update && apt-get install -y chromium, as .ci/run does) or set CHROMIUM_PATH',
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  return browser;
-}
+// The links in the emails must point at the real listening server.
+const { t, sink, server } = useBrowserRoster((url) => ({
+  mail: { orgName: 'Example Corp', portalUrl: `${url}/portal` },
+}));
+const browser = useChromium();
 
 describe('the activation page in a real browser', () => {
   it('the emailed link sets the password once, with no CSP violations', { timeout: 60_000 }, async () => {
@@ -79,9 +27,9 @@ describe('the activation page in a real browser', () => {
     const mail = await waitForMailTo(sink, email);
     const link = /https?:\/\/\S+\/activate\?token=[A-Za-z0-9_-]+/.exec(mail.text)?.[0];
     expect(link, mail.text).toBeDefined();
-    expect(link?.startsWith(`${baseUrl}/activate?token=`)).toBe(true);
+    expect(link?.startsWith(`${server.url}/activate?token=`)).toBe(true);
 
-    const page = await (await launch()).newPage();
+    const page = await browser.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
       // The 400 (form shown again) and 410 (used link) answers below are expected statuses.
@@ -94,7 +42,7 @@ describe('the activation page in a real browser', () => {
     page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
     const externalRequests: string[] = [];
     page.on('request', (request) => {
-      if (!request.url().startsWith(baseUrl)) externalRequests.push(request.url());
+      if (!request.url().startsWith(server.url)) externalRequests.push(request.url());
     });
 
     const response = await page.goto(link as string);
@@ -122,7 +70,7 @@ describe('the activation page in a real browser', () => {
     await page.getByLabel('New password').fill('Chosen-Password-2024');
     await page.getByLabel('Repeat the password').fill('Chosen-Password-2024');
     const [done] = await Promise.all([
-      page.waitForResponse((r) => r.url() === `${baseUrl}/activate` && r.request().method() === 'POST'),
+      page.waitForResponse((r) => r.url() === `${server.url}/activate` && r.request().method() === 'POST'),
       page.getByRole('button', { name: 'Activate account' }).click(),
     ]);
     expect(done.status()).toBe(200);

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EMAILS_COLLECTION, type OutboxEmail } from '../../src/jobs/index.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { TOKENS, useMailRoster } from '../helpers/roster.js';
 import {
   createUser,
   eventsOf,
@@ -20,26 +19,13 @@ import {
 } from './lifecycleHelpers.js';
 
 /**
- * DESIGN.md "Emails": which email a transition to ACTIVE sends, to whom, with what content, once.
+ * README "Emails": which email a transition to ACTIVE sends, to whom, with what content, once.
  * Default state: manual STAGED, integration ACTIVE, bulk ACTIVE (overridden here for /Bulk).
  */
 
-let sink: SmtpSink;
-let t: TestRoster;
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    {
-      mail: { smtpUrl: sink.url, orgName: 'Example Corp', portalUrl: 'https://portal.example.com' },
-      jobs: { processEvery: '200 milliseconds' },
-      users: { defaultState: { manual: 'STAGED', bulk: 'ACTIVE', integration: 'ACTIVE' } },
-    },
-    { start: true },
-  );
-});
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
+const { t, sink } = useMailRoster({
+  mail: { orgName: 'Example Corp', portalUrl: 'https://portal.example.com' },
+  users: { defaultState: { manual: 'STAGED', bulk: 'ACTIVE', integration: 'ACTIVE' } },
 });
 
 const address = (label: string) => `${unique(label)}@corp.example`;
@@ -336,18 +322,9 @@ describe.concurrent('delivery', () => {
 // The retry backoff (30 s, doubling) is a createJobs option that neither config nor createRoster
 // reaches, so the attempts are driven one by one through jobs.sendEmailNow.
 describe('SMTP failures', () => {
-  let paused: TestRoster;
-  // A sink of its own: failNext() must not hit the emails of the other tests.
-  let failing: SmtpSink;
-  beforeAll(async () => {
-    failing = await startSmtpSink();
-    // Not started: no job runs by itself, so the test decides when each delivery attempt happens.
-    paused = await startTestRoster({ mail: { smtpUrl: failing.url, maxAttempts: 3 } });
-  });
-  afterAll(async () => {
-    await paused?.close();
-    await failing?.close();
-  });
+  // A sink of its own: failNext() must not hit the emails of the other tests. Not started: no job
+  // runs by itself, so the test decides when each delivery attempt happens.
+  const { t: paused, sink: failing } = useMailRoster({ mail: { maxAttempts: 3 } }, { start: false });
 
   async function outboxEmailOf(userId: string) {
     const docs = await paused.db.collection<OutboxEmail>(EMAILS_COLLECTION).find({ userId }).toArray();

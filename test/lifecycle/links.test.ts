@@ -1,6 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TOKENS, useMailRoster } from '../helpers/roster.js';
 import {
   activateWithLink,
   createUser,
@@ -16,26 +15,13 @@ import {
   waitForMailTo,
 } from './lifecycleHelpers.js';
 
-/** DESIGN.md "Admin and end-user endpoints": /activate and /reset-password, their tokens and pages. */
+/** README "Emails" (the links and their pages): /activate and /reset-password, their tokens and pages. */
 
 const clock = movableClock();
-let sink: SmtpSink;
-let t: TestRoster;
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    {
-      mail: { smtpUrl: sink.url, orgName: 'Example Corp' },
-      jobs: { processEvery: '200 milliseconds' },
-      activation: { linkTtlDays: 14, resetLinkTtlHours: 24 },
-    },
-    { start: true, now: clock.now },
-  );
-});
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
-});
+const { t, sink } = useMailRoster(
+  { mail: { orgName: 'Example Corp' }, activation: { linkTtlDays: 14, resetLinkTtlHours: 24 } },
+  { now: clock.now },
+);
 afterEach(() => clock.reset());
 
 const NEW_PASSWORD = 'Brand-New-Secret-31';

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useTestRoster } from '../helpers/roster.js';
 import {
   createUser,
   eventsOf,
@@ -14,12 +14,8 @@ import {
 /** POST /auth/verify: access needs state ACTIVE and passwordStatus ACTIVE; lockout; events. */
 
 const MAX_FAILURES = 3;
-let t: TestRoster;
-beforeAll(async () => {
-  // Jobs are not started: the welcome emails wait in the outbox, which login does not need.
-  t = await startTestRoster({ passwords: { maxFailedAttempts: MAX_FAILURES } });
-});
-afterAll(() => t?.close());
+// Jobs are not started: the welcome emails wait in the outbox, which login does not need.
+const t = useTestRoster({ passwords: { maxFailedAttempts: MAX_FAILURES } });
 
 const WRONG = 'Wrong-Password-000';
 

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useMailRoster } from '../helpers/roster.js';
 import {
   createUser,
   eventsOf,
@@ -17,29 +16,16 @@ import {
 } from './lifecycleHelpers.js';
 
 /**
- * DESIGN.md "Emails": the daily reminder for users who have not logged in for
+ * README "Emails": the daily reminder for users who have not logged in for
  * reminders.noLoginDays, including users who never activated, at most once per interval.
  * The clock is injected; the daily job's body (lifecycle.sendReminders) is run by the test.
  */
 
 const clock = movableClock();
-let sink: SmtpSink;
-let t: TestRoster;
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    {
-      mail: { smtpUrl: sink.url, orgName: 'Example Corp' },
-      jobs: { processEvery: '200 milliseconds' },
-      reminders: { noLoginDays: 3, hourUtc: 9 },
-    },
-    { start: true, now: clock.now },
-  );
-});
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
-});
+const { t, sink } = useMailRoster(
+  { mail: { orgName: 'Example Corp' }, reminders: { noLoginDays: 3, hourUtc: 9 } },
+  { now: clock.now },
+);
 
 const address = (label: string) => `${unique(label)}@corp.example`;
 const reminderSubject = 'Your Example Corp account is waiting for you';

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useMailRoster } from '../helpers/roster.js';
 import {
   activateWithLink,
   createUser,
@@ -14,21 +13,9 @@ import {
   waitForMailTo,
 } from './lifecycleHelpers.js';
 
-/** DESIGN.md "Emails": "Send activation email" and "password reset email" for each state. */
+/** README "Emails": "Send activation email" and "password reset email" for each state. */
 
-let sink: SmtpSink;
-let t: TestRoster;
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    { mail: { smtpUrl: sink.url, orgName: 'Example Corp' }, jobs: { processEvery: '200 milliseconds' } },
-    { start: true },
-  );
-});
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
-});
+const { t, sink } = useMailRoster({ mail: { orgName: 'Example Corp' } });
 
 const address = (label: string) => `${unique(label)}@corp.example`;
 

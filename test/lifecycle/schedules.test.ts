@@ -1,11 +1,10 @@
 import supertest from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { AGENDA_COLLECTION } from '../../src/jobs/index.js';
 import { STATE_CHANGE_JOB } from '../../src/lifecycle/service.js';
 import { createLogger } from '../../src/logger.js';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { QUICK_JOBS, startTestRoster, TOKENS, useMailRoster, type TestRoster } from '../helpers/roster.js';
 import {
   createUser,
   eventsOf,
@@ -27,17 +26,7 @@ import {
  * endpoints): Agenda jobs in MongoDB that move, cancel, fire once, and survive a restart.
  */
 
-const JOBS = { processEvery: '200 milliseconds' };
-let sink: SmtpSink;
-let t: TestRoster;
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster({ mail: { smtpUrl: sink.url }, jobs: JOBS }, { start: true });
-});
-afterAll(async () => {
-  await t?.close();
-  await sink?.close();
-});
+const { t, sink } = useMailRoster();
 
 const inMs = (ms: number) => new Date(Date.now() + ms);
 const HOUR = 3_600_000;
@@ -268,7 +257,7 @@ describe.concurrent('restarts and several instances', () => {
   const logger = createLogger('silent');
 
   it('a schedule survives a restart: created by one instance, fired by the next one', async () => {
-    const first = await startTestRoster({ mail: { smtpUrl: sink.url }, jobs: JOBS }, { start: true });
+    const first = await startTestRoster({ mail: { smtpUrl: sink.url }, jobs: QUICK_JOBS }, { start: true });
     let second: Roster | undefined;
     try {
       const email = address('restart');
@@ -293,7 +282,7 @@ describe.concurrent('restarts and several instances', () => {
   });
 
   it('two instances on one database: each due schedule changes the state once and sends one email', async () => {
-    const shared = await startTestRoster({ mail: { smtpUrl: sink.url }, jobs: JOBS }, { start: true });
+    const shared = await startTestRoster({ mail: { smtpUrl: sink.url }, jobs: QUICK_JOBS }, { start: true });
     const other = await createRoster({ config: shared.config, db: shared.db, logger });
     await other.start();
     try {

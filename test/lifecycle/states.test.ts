@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useTestRoster, type TestRoster } from '../helpers/roster.js';
 import {
   createUser,
   eventsOf,
@@ -13,23 +13,14 @@ import {
   type ScimUser,
 } from './lifecycleHelpers.js';
 
-/** DESIGN.md "The lifecycle extension": a new user's state per source, and the transitions. */
+/** README "States and sources": a new user's state per source, and the transitions. */
 
-let t: TestRoster;
-let overridden: TestRoster;
-beforeAll(async () => {
-  [t, overridden] = await Promise.all([
-    startTestRoster(),
-    startTestRoster({
-      users: {
-        defaultState: { manual: 'ACTIVE', bulk: 'ACTIVE', integration: 'STAGED' },
-        defaultPasswordAuthority: 'none',
-      },
-    }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([t?.close(), overridden?.close()]);
+const t = useTestRoster();
+const overridden = useTestRoster({
+  users: {
+    defaultState: { manual: 'ACTIVE', bulk: 'ACTIVE', integration: 'STAGED' },
+    defaultPasswordAuthority: 'none',
+  },
 });
 
 /** Creates one user through /Bulk (always the `bulk` source, whatever the token). */

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Layer } from '@koa/router';
 import { createPublicKey } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestRoster, TOKENS, useTestRoster } from '../helpers/roster.js';
 import { accessToken, ISSUER, registerClient, tamper, unsignedJwt, type RegisteredClient } from './oauthHelpers.js';
 
 let clock = new Date('2026-04-01T08:00:00Z');
-let t: TestRoster;
+const t = useTestRoster({}, { now: () => clock });
 let full: RegisteredClient;
 let readOnly: string;
 let writeOnly: string;
@@ -15,14 +15,12 @@ let userId: string;
 let groupId: string;
 
 beforeAll(async () => {
-  t = await startTestRoster({}, { now: () => clock });
   full = await registerClient(t, { name: 'hr-sync', source: 'integration' });
   readOnly = await accessToken(t, full, 'scim:read');
   writeOnly = await accessToken(t, full, 'scim:write');
   userId = (await t.scim().post('/Users', { userName: 'scoped@example.com' }).expect(201)).body.id;
   groupId = (await t.scim().post('/Groups', { displayName: 'Scoped' }).expect(201)).body.id;
 });
-afterAll(() => t.close());
 
 const expectInvalidToken = async (token: string) => {
   const res = await t.scim(token).get('/Users');

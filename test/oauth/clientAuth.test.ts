@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readClientCredentials } from '../../src/oauth/clientAuth.js';
 import { OAuthError } from '../../src/oauth/errors.js';
-import { scimScopeFor } from '../../src/oauth/scopes.js';
+import { scimScopeFor } from '../../src/scopes.js';
 import { grantedScopes } from '../../src/oauth/tokens.js';
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;

@@ -4,28 +4,15 @@
  * client_secret_basic, Entra's with client_secret_post, each fetching a new token when one expires.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
-import {
-  URN,
-  POLICY_PASSWORD,
-  expectList,
-  expectNoContent,
-  expectResource,
-  filterQuery,
-  memberIds,
-  patchOp,
-  unique,
-  type Json,
-} from '../helpers/idp.js';
+import { describe, expect, it } from 'vitest';
+import { POLICY_PASSWORD, entraCreateBody, filterQuery, memberIds, unique } from '../helpers/idp.js';
+import { useTestRoster } from '../helpers/roster.js';
+import { URN, patchOp, type Json } from '../helpers/scim.js';
+import { expectList, expectNoContent, expectResource } from '../helpers/scimResponses.js';
 import { registerClient, tokenRequest, type RegisteredClient } from './oauthHelpers.js';
 
 let clock = new Date('2026-06-01T07:00:00Z');
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster({ oauth: { accessTokenTtlSeconds: 600 } }, { now: () => clock });
-});
-afterAll(() => t?.close());
+const t = useTestRoster({ oauth: { accessTokenTtlSeconds: 600 } }, { now: () => clock });
 
 /** An IdP's OAuth session: a token fetched on first use and again after a 401 invalid_token. */
 function oauthSession(client: RegisteredClient, method: 'basic' | 'post') {
@@ -145,21 +132,7 @@ describe('Entra provisioning with client_secret_post', () => {
     const probe = await (await entra.scim()).get(`/Users?${filterQuery(`userName eq "${randomUUID()}"`, 'entra')}`);
     expect(expectList(probe).totalResults).toBe(0);
     const tag = unique();
-    const user = expectResource(
-      await (
-        await entra.scim()
-      ).post('/Users', {
-        schemas: [URN.user, URN.enterprise],
-        externalId: randomUUID(),
-        userName: `Test_User_${tag}`,
-        active: true,
-        emails: [{ primary: true, type: 'work', value: `Test_User_${tag}@testuser.com` }],
-        meta: { resourceType: 'User' },
-        name: { formatted: 'givenName familyName', familyName: 'familyName', givenName: 'givenName' },
-        roles: [],
-      }),
-      201,
-    );
+    const user = expectResource(await (await entra.scim()).post('/Users', entraCreateBody(tag)), 201);
     expect(user[LIFECYCLE].state).toBe('ACTIVE');
     const patched = expectResource(
       await (

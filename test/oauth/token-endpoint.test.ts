@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestRoster, TOKENS, useTestRoster } from '../helpers/roster.js';
 import {
   accessToken,
   ASSERTION_TYPE,
@@ -14,17 +14,15 @@ import {
 
 const HOUR = 3_600_000;
 let clock = new Date('2026-03-01T09:00:00Z');
-let t: TestRoster;
+const t = useTestRoster(
+  { oauth: { failedAuthPerMinute: 10_000, secretOverlapHours: 2, clientCacheSeconds: 0 } },
+  { now: () => clock },
+);
 let client: RegisteredClient;
 
 beforeAll(async () => {
-  t = await startTestRoster(
-    { oauth: { failedAuthPerMinute: 10_000, secretOverlapHours: 2, clientCacheSeconds: 0 } },
-    { now: () => clock },
-  );
   client = await registerClient(t, { name: 'entra-prod', source: 'integration' });
 });
-afterAll(() => t.close());
 
 const expectOAuthError = (
   res: { status: number; body: Record<string, unknown>; headers: Record<string, string> },

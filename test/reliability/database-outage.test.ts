@@ -5,7 +5,7 @@ import { rosterOnOwnDatabase, type OwnDatabaseRoster } from './ownDatabase.js';
 import { call, isScimError, sleep, SCIM_JSON, uniqueName, userBody, waitUntil, type Answer } from './support.js';
 
 /**
- * DESIGN.md / issue 6 "Reliability": the database stops in the middle of a write load and starts
+ * Issue 6 "Reliability" (README "Health and bad days"): the database stops in the middle of a write load and starts
  * again. While it is down Roster answers 503 (SCIM error, Retry-After), never 500, never hangs;
  * liveness stays up and readiness goes down; it recovers without a restart; no acknowledged write is lost.
  */

@@ -3,14 +3,14 @@ import { ScimError } from '../../src/scim/errors.js';
 import {
   compileFilter,
   escapeRegex,
-  MAX_FILTER_DEPTH,
-  parseAttributePath,
-  parseDateTime,
-  type AttributeResolver,
-  type CompareOp,
+  type FieldResolver as AttributeResolver,
   type MongoQuery,
   type ResolvedAttribute,
-} from '../../src/scim/filter.js';
+} from '../../src/db/filterQuery.js';
+import { parseAttributePath } from '../../src/scim/attributePath.js';
+import { parseDateTime } from '../../src/scim/filterMatch.js';
+import { MAX_FILTER_DEPTH, type CompareOp } from '../../src/scim/filterParser.js';
+import { scimError } from './scimHelpers.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
@@ -83,16 +83,6 @@ const resolveUser: AttributeResolver = ({ urn, attribute, subAttribute }) => {
 
 const q = (filter: string) => compileFilter(filter, resolveUser).query;
 const compiled = (filter: string) => compileFilter(filter, resolveUser);
-
-function scimError(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScimError);
-    return error as ScimError;
-  }
-  throw new Error('expected a ScimError');
-}
 
 /** Sample resources in SCIM form. */
 const alice = {

@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { isMembersPath, partitionMembersOperations } from '../../src/groups/memberPatch.js';
 import { ScimError } from '../../src/scim/errors.js';
-import {
-  applyPatch,
-  isMembersPath,
-  parsePatchPath,
-  parsePatchRequest,
-  partitionMembersOperations,
-  type PatchOperation,
-} from '../../src/scim/patch.js';
+import type { FilterNode } from '../../src/scim/filterParser.js';
+import { applyPatch } from '../../src/scim/patchApply.js';
+import { parsePatchPath, parsePatchRequest, type PatchOperation } from '../../src/scim/patchParse.js';
 import type { SchemaDocument } from '../../src/scim/schemaRegistry.js';
+import { scimError } from './scimHelpers.js';
 
 const load = (name: string) =>
   JSON.parse(readFileSync(new URL(`../../schemas/${name}.json`, import.meta.url), 'utf8')) as SchemaDocument;
@@ -23,13 +20,18 @@ const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 /** Stub of the filter engine: `attr eq "value"` joined by `and`, attribute names case-insensitive. */
-function stubMatches(element: Record<string, unknown>, filter: string): boolean {
-  return filter.split(/\s+and\s+/i).every((term) => {
-    const m = /^\s*([\w$]+)\s+eq\s+(".*"|true|false|-?\d+)\s*$/i.exec(term);
-    if (!m) throw new ScimError(400, `stub cannot evaluate ${filter}`, 'invalidFilter');
-    const key = Object.keys(element).find((k) => k.toLowerCase() === m[1].toLowerCase());
-    return key !== undefined && element[key] === JSON.parse(m[2]);
+function stubMatches(filter: FilterNode) {
+  const terms = filter.kind === 'and' ? filter.items : [filter];
+  const equalities = terms.map((term) => {
+    if (term.kind !== 'compare' || term.op !== 'eq' || term.path.subAttribute || term.value === null)
+      throw new ScimError(400, 'stub cannot evaluate the filter', 'invalidFilter');
+    return { name: term.path.attribute.toLowerCase(), value: term.value };
   });
+  return (element: Record<string, unknown>) =>
+    equalities.every(({ name, value }) => {
+      const key = Object.keys(element).find((k) => k.toLowerCase() === name);
+      return key !== undefined && element[key] === value;
+    });
 }
 
 const body = (...Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
@@ -74,15 +76,6 @@ function patchGroup(resource: Record<string, unknown>, ...ops: unknown[]) {
   return applyPatch(resource, parsePatchRequest(body(...ops)), GROUP_SCHEMAS, stubMatches);
 }
 
-function scimError(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScimError);
-    return error as ScimError;
-  }
-  throw new Error('expected a ScimError');
-}
 const expectScim = (fn: () => unknown, status: number, scimType: string) =>
   expect(scimError(fn)).toMatchObject({ status, scimType });
 
@@ -570,7 +563,7 @@ describe('paths and names', () => {
   });
 
   it('add with a non-equality filter matching nothing cannot create an element: 400 noTarget', () => {
-    const matcher = () => false;
+    const matcher = () => () => false;
     const ops = parsePatchRequest(body({ op: 'add', path: 'emails[value co "x"].type', value: 'work' }));
     expectScim(() => applyPatch(user(), ops, USER_SCHEMAS, matcher), 400, 'noTarget');
   });

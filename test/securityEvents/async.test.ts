@@ -1,15 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useFixture } from '../helpers/fixture.js';
+import { TOKENS, useTestRoster } from '../helpers/roster.js';
 import { FAST, PROV, startReceiver, until, USER, verifySet } from './receiver.js';
 
 const ASYNC_RESP = 'urn:ietf:params:scim:event:misc:asyncresp';
 const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
-let t: TestRoster;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const receiver = useFixture(
+  () => startReceiver(),
+  (r) => r.close(),
+);
+const t = useTestRoster(FAST, { start: true });
 let receiverId: string;
 beforeAll(async () => {
-  t = await startTestRoster(FAST, { start: true });
-  receiver = await startReceiver();
   // Bound to the SCIM client "okta" (TOKENS.scim in the test configuration), by its principal id.
   const res = await t
     .admin()
@@ -23,10 +25,6 @@ beforeAll(async () => {
     .expect(201);
   expect(res.body.client).toBe('token:okta');
   receiverId = res.body.id;
-});
-afterAll(async () => {
-  await t.close();
-  await receiver.close();
 });
 
 const PATCH_TITLE = {

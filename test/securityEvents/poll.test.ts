@@ -1,20 +1,16 @@
 import type { JWTPayload } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useTestRoster } from '../helpers/roster.js';
 import { PROV, USER, verifySet } from './receiver.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster({
-    securityEvents: {
-      push: { timeoutMs: 2000, retryBaseSeconds: 1, retryMaxMinutes: 1, giveUpAfterHours: 1 },
-      poll: { longPollSeconds: 2, maxEvents: 100 },
-      sweepEvery: '1 minute',
-      retainDays: 7,
-    },
-  });
+const t = useTestRoster({
+  securityEvents: {
+    push: { timeoutMs: 2000, retryBaseSeconds: 1, retryMaxMinutes: 1, giveUpAfterHours: 1 },
+    poll: { longPollSeconds: 2, maxEvents: 100 },
+    sweepEvery: '1 minute',
+    retainDays: 7,
+  },
 });
-afterAll(() => t.close());
 
 async function pollReceiver(extra: Record<string, unknown> = {}) {
   const res = await t

@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useTestRoster } from '../helpers/roster.js';
 import { FAST, PROV, startReceiver, until, USER, verifySet } from './receiver.js';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster(FAST, { start: true });
-});
-afterAll(() => t.close());
+const t = useTestRoster(FAST, { start: true });
 
 async function register(body: Record<string, unknown>) {
   const res = await t.admin().post('/event-receivers', body).expect(201);

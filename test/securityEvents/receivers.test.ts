@@ -1,34 +1,15 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
-import supertest from 'supertest';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRoster } from '../../src/compose.js';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { startTestRoster, testConfig, TOKENS, type TestRoster } from '../helpers/roster.js';
-import { PROV, startReceiver, until, USER } from './receiver.js';
+import { runCli } from '../helpers/cli.js';
+import { startTestRoster, TOKENS } from '../helpers/roster.js';
+import { useServedRoster } from '../helpers/server.js';
+import { FAST, PROV, startReceiver, until, USER } from './receiver.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/roster.js');
 const SECRET = 'Bearer push-secret-never-shown-7f3a';
 
-let t: TestRoster;
-let server: Server;
-let url: string;
-beforeAll(async () => {
-  t = await startTestRoster();
-  server = createServer(t.roster.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-  await t.close();
-});
+const { t, server } = useServedRoster();
 
 const patch = (id: string, body: unknown, token = TOKENS.admin) =>
   t.request
@@ -164,20 +145,8 @@ describe('receiver API', () => {
 });
 
 describe('roster receivers (the CLI, as a child process)', () => {
-  function roster(
-    args: string[],
-    env: Record<string, string> = {},
-  ): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, 'receivers', ...args],
-        { env: { ...process.env, ROSTER_URL: url, ROSTER_ADMIN_TOKEN: TOKENS.admin, ...env } },
-        (error, stdout, stderr) =>
-          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const roster = (args: string[], env: Record<string, string> = {}) =>
+    runCli(['receivers', ...args], { url: server.url, env });
 
   it('adds, lists, shows, disables and removes receivers', async () => {
     const added = await roster(
@@ -266,36 +235,25 @@ describe('logs', () => {
         done();
       },
     });
-    const client = new MongoClient(inject('mongoUri'));
-    await client.connect();
-    const config = testConfig({
-      securityEvents: {
-        push: { timeoutMs: 1000, retryBaseSeconds: 0.05, retryMaxMinutes: 0.01, giveUpAfterHours: 1 },
-        poll: { longPollSeconds: 1, maxEvents: 10 },
-        sweepEvery: '1 minute',
-        retainDays: 1,
-      },
-      jobs: { processEvery: '200 milliseconds' },
-    });
-    const db = client.db(`t_setlog_${randomUUID().slice(0, 8)}`);
-    const roster = await createRoster({ config, db, logger: createLogger('trace', sink) });
-    await roster.start();
+    const logged = await startTestRoster(FAST, { start: true, logger: createLogger('trace', sink) });
     const receiver = await startReceiver((n) =>
       n === 1 ? { status: 500 } : n === 2 ? { status: 400, body: { err: 'authentication_failed' } } : { status: 202 },
     );
-    const request = supertest(roster.app.callback());
-    await request
-      .post('/admin/v1/event-receivers')
-      .set('Authorization', `Bearer ${TOKENS.admin}`)
-      .send({ name: 'logged', delivery: 'push', endpoint: receiver.url, authorization: SECRET, audience: 'l' })
+    await logged
+      .admin()
+      .post('/event-receivers', {
+        name: 'logged',
+        delivery: 'push',
+        endpoint: receiver.url,
+        authorization: SECRET,
+        audience: 'l',
+      })
       .expect(201);
-    await request.post('/scim/v2/Users').set('Authorization', `Bearer ${TOKENS.scim}`).send(USER('logme')).expect(201);
+    await logged.scim().post('/Users', USER('logme')).expect(201);
     await until(() => receiver.calls() >= 2);
-    await roster.securityEvents.settled();
-    await roster.stop();
+    await logged.roster.securityEvents.settled();
+    await logged.close();
     await receiver.close();
-    await db.dropDatabase();
-    await client.close();
     const text = lines.join('');
     expect(text).toContain('security event push failed; retrying');
     expect(text).toContain('receiver refused a security event token');

@@ -1,26 +1,13 @@
 import type { JWTPayload } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, type TestRoster } from '../helpers/roster.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
+import { describe, expect, it } from 'vitest';
+import { useMailRoster } from '../helpers/roster.js';
 import { PROV, until, USER, verifySet } from './receiver.js';
 
 /** Which SETs a receiver gets, and what they carry: filters, levels, attribute selection, txn, repair. */
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const ROSTER = 'urn:roster:params:event';
 
-let t: TestRoster;
-let sink: SmtpSink;
-beforeAll(async () => {
-  sink = await startSmtpSink();
-  t = await startTestRoster(
-    { mail: { smtpUrl: sink.url }, jobs: { processEvery: '200 milliseconds' } },
-    { start: true },
-  );
-});
-afterAll(async () => {
-  await t.close();
-  await sink.close();
-});
+const { t } = useMailRoster();
 
 async function register(name: string, extra: Record<string, unknown> = {}) {
   const res = await t

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestRoster, TOKENS, useTestRoster } from '../helpers/roster.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-let t: TestRoster;
+const t = useTestRoster();
 const ids: string[] = [];
 beforeAll(async () => {
-  t = await startTestRoster();
   const operations = Array.from({ length: 130 }, (_, i) => ({
     method: 'POST',
     bulkId: `u${i}`,
@@ -27,7 +26,6 @@ beforeAll(async () => {
   expect(res.status).toBe(200);
   for (const op of res.body.Operations) ids.push(op.location.split('/').pop());
 });
-afterAll(() => t.close());
 
 const list = (query: string) => t.scim().get(`/Users?${query}`);
 const q = (filter: string) => `filter=${encodeURIComponent(filter)}`;

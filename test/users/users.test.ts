@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useTestRoster } from '../helpers/roster.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
-let t: TestRoster;
-beforeAll(async () => {
-  t = await startTestRoster();
-});
-afterAll(() => t.close());
+const t = useTestRoster();
 
 let seq = 0;
 function userBody(overrides: Record<string, unknown> = {}) {

@@ -4,7 +4,7 @@
  * attributes as they are; a CSV cannot clear an attribute. Pure.
  */
 import type { ScimResource } from '../../scim/validate.js';
-import { companyEmail } from '../../scim/validate.js';
+import { companyEmail } from '../../users/emailAddresses.js';
 import { ENTERPRISE_SCHEMA, LIFECYCLE_SCHEMA } from '../csvColumns.js';
 
 export const isObj = (v: unknown): v is Record<string, unknown> =>

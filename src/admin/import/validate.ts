@@ -4,7 +4,8 @@
  * manager's userName). Every check of the user itself is the user service's (see apply.ts).
  */
 import type { GroupRepository } from '../../groups/repository.js';
-import { companyEmail, normalize } from '../../scim/validate.js';
+import { normalize } from '../../scim/validate.js';
+import { companyEmail } from '../../users/emailAddresses.js';
 import { createLineTable } from './lineTable.js';
 import { csvRowToScimUser, LIFECYCLE_SCHEMA, type ColumnSpec, type CsvUser } from '../csvColumns.js';
 

@@ -2,7 +2,7 @@ import { isIsoDate, parseCommandArgs } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { ApiError, UsageError } from '../errors.js';
 import { formatTable } from '../table.js';
-import { isEmailAddress } from '../../scim/validate.js';
+import { isEmailAddress } from '../../users/emailAddresses.js';
 
 const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
 

@@ -1,9 +1,18 @@
-import type { MembershipRepository } from '../groups/membershipRepository.js';
-import type { GroupRepository } from '../groups/repository.js';
-import type { GroupRef } from './mapping.js';
+/**
+ * What the users need of the groups (users/contracts.ts GroupsOfUsers): a user's groups as SCIM shows
+ * them, the members a `groups.value` filter looks for, and a deleted user taken out of its groups.
+ * The groups sit above the users, so compose.ts hands this to the user service.
+ */
+import type { GroupsOfUsers } from '../users/contracts.js';
+import type { GroupRef } from '../users/mapping.js';
+import type { MembershipRepository } from './membershipRepository.js';
+import type { GroupRepository } from './repository.js';
 
-/** A user's groups as SCIM shows them (`groups`): direct and indirect, with display names. */
-export function createGroupsOf(memberships: MembershipRepository, groups: GroupRepository) {
+export function createGroupsOfUsers(
+  memberships: MembershipRepository,
+  groups: GroupRepository,
+  now: () => Date = () => new Date(),
+): GroupsOfUsers {
   /**
    * Direct groups, then groups of those groups (indirect), for many users at once: one query per
    * nesting level whatever the number of users, cycle-safe.
@@ -53,6 +62,11 @@ export function createGroupsOf(memberships: MembershipRepository, groups: GroupR
 
   return {
     groupsOfMany,
-    groupsOf: async (userId: string) => (await groupsOfMany([userId])).get(userId)!,
+    groupsOf: async (userId) => (await groupsOfMany([userId])).get(userId)!,
+    memberIdsOf: (groupId) => memberships.memberIdsOf([groupId]),
+    userIdsInAnyGroup: () => memberships.userIdsInAnyGroup(),
+    async removeFromAll(userId) {
+      for (const groupId of await memberships.removeMemberEverywhere(userId)) await groups.touch(groupId, now());
+    },
   };
 }

@@ -1,8 +1,9 @@
 // Over ~350 lines on purpose: a pure protocol module, RFC 7644 §3.5.2 and the IdP request shapes in one place.
 /**
- * SCIM PATCH (RFC 7644 §3.5.2) on the SCIM form of a resource, plus the request shapes Okta and Microsoft Entra ID
- * really send. Pure: no I/O. The caller validates the patched resource against the schema afterwards (types,
- * required, mutability); this module applies operations faithfully and throws ScimError for malformed operations.
+ * Applying SCIM PATCH operations (RFC 7644 §3.5.2, read by patchParse.ts) to the SCIM form of a resource, plus the
+ * request shapes Okta and Microsoft Entra ID really send. Pure: no I/O. The caller validates the patched resource
+ * against the schema afterwards (types, required, mutability); this module applies operations faithfully and throws
+ * ScimError for malformed operations.
  *
  * Decisions (RFC first, then what IdPs send):
  * - replace on a singular complex attribute merges the given sub-attributes (RFC 7644 §3.5.2.3: "Sub-attributes that
@@ -12,6 +13,8 @@
  *   add on `attr[filter]` merges into matching elements, or appends an element built from the filter's equalities.
  *   add/replace on `attr[filter].sub` with no match appends `{...equalities, sub: value}` (Entra).
  * - remove with a value filter that matches nothing is 400 noTarget; remove of an absent attribute is a no-op.
+ * - A value filter is parsed once per operation (a syntax error is 400 invalidFilter) and compiled once by the
+ *   caller's ValueFilterCompiler, which knows how the elements' sub-attributes compare.
  * - readOnly sub-attributes inside supplied complex values (members[].display, manager.displayName) are ignored,
  *   as RFC 7643 §7 says for readOnly values in requests; an explicit path to a readOnly (sub-)attribute is 400
  *   mutability. Immutable attributes are left to the caller's validation (it has the old and the new resource).
@@ -23,234 +26,49 @@
  * - The result's `schemas` array (when present) lists exactly the extensions that have data.
  */
 import { badRequest, ScimError } from './errors.js';
-import {
-  COMMON_ATTRIBUTES,
-  findAttribute,
-  SCHEMA_URNS,
-  type AttributeDefinition,
-  type SchemaDocument,
-} from './schemaRegistry.js';
+import { parseFilter, type FilterNode } from './filterParser.js';
+import { getCI, hasCI, parsePatchPath, type ParsedPatchPath, type PatchOperation } from './patchParse.js';
+import { COMMON_ATTRIBUTES, findAttribute, type AttributeDefinition, type SchemaDocument } from './schemaRegistry.js';
 
-export const PATCH_OP_SCHEMA = SCHEMA_URNS.patchOp;
-export const MAX_PATCH_OPERATIONS = 1000;
-const MAX_PATH_LENGTH = 2048;
-
-export type PatchOpName = 'add' | 'remove' | 'replace';
-
-export interface ParsedPatchPath {
-  /** Schema URN prefix as written (known Roster URNs are returned in canonical case). */
-  urn?: string;
-  /** Attribute name as written; '' when the path is a whole schema URN (e.g. the enterprise extension). */
-  attribute: string;
-  /** Raw value filter text inside [], trimmed. */
-  filter?: string;
-  subAttribute?: string;
-}
-
-export interface PatchOperation {
-  op: PatchOpName;
-  path?: ParsedPatchPath;
-  value?: unknown;
-  rawPath?: string;
-}
-
-export type FilterMatcher = (element: Record<string, unknown>, filter: string) => boolean;
+/**
+ * Compiles a value filter (`emails[type eq "work"]`) once per operation into the test of one element;
+ * the caller decides how element attributes are typed.
+ */
+export type ValueFilterCompiler = (filter: FilterNode) => (element: Record<string, unknown>) => boolean;
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const invalidSyntax = (detail: string) => badRequest('invalidSyntax', detail);
 const invalidPath = (detail: string) => badRequest('invalidPath', detail);
 const invalidValue = (detail: string) => badRequest('invalidValue', detail);
 const noTarget = (detail: string) => badRequest('noTarget', detail);
 const mutability = (detail: string) => badRequest('mutability', detail);
-
-/** Own property by exact name, else by case-insensitive name (JSON attribute names are case-insensitive). */
-function getCI(obj: Json, name: string): unknown {
-  if (Object.hasOwn(obj, name)) return obj[name];
-  const lower = name.toLowerCase();
-  const key = Object.keys(obj).find((k) => k.toLowerCase() === lower);
-  return key === undefined ? undefined : obj[key];
-}
-
-const hasCI = (obj: Json, name: string) => Object.keys(obj).some((k) => k.toLowerCase() === name.toLowerCase());
-
-// ---------------------------------------------------------------------------------------------------------------
-// Request parsing
-
-export function parsePatchRequest(body: unknown): PatchOperation[] {
-  if (!isObject(body)) throw invalidSyntax('PATCH request body must be a JSON object');
-  const schemas = getCI(body, 'schemas');
-  const patchOp = PATCH_OP_SCHEMA.toLowerCase();
-  if (!Array.isArray(schemas) || !schemas.some((s) => typeof s === 'string' && s.toLowerCase() === patchOp)) {
-    throw invalidSyntax(`schemas must contain "${PATCH_OP_SCHEMA}"`);
-  }
-  const operations = getCI(body, 'Operations');
-  if (!Array.isArray(operations)) throw invalidSyntax('Operations must be an array');
-  if (operations.length === 0) throw invalidSyntax('Operations must not be empty');
-  if (operations.length > MAX_PATCH_OPERATIONS) {
-    throw invalidSyntax(`Operations has ${operations.length} entries; at most ${MAX_PATCH_OPERATIONS} are allowed`);
-  }
-  return operations.map((raw, index) => parseOperation(raw, index));
-}
-
-function parseOperation(raw: unknown, index: number): PatchOperation {
-  const where = `Operations[${index}]`;
-  if (!isObject(raw)) throw invalidSyntax(`${where} must be an object`);
-  const name = getCI(raw, 'op');
-  if (typeof name !== 'string') throw invalidSyntax(`${where}.op is missing`);
-  const op = name.toLowerCase();
-  if (op !== 'add' && op !== 'remove' && op !== 'replace') {
-    throw invalidSyntax(`${where}.op "${name.slice(0, 50)}" is not one of add, remove, replace`);
-  }
-  const rawPath = getCI(raw, 'path');
-  let path: ParsedPatchPath | undefined;
-  if (rawPath !== undefined && rawPath !== null) {
-    if (typeof rawPath !== 'string') throw invalidPath(`${where}.path must be a string`);
-    path = parsePatchPath(rawPath);
-  }
-  const hasValue = hasCI(raw, 'value') && getCI(raw, 'value') !== undefined;
-  const value = getCI(raw, 'value');
-  if (op === 'remove') {
-    if (!path) throw noTarget(`${where}: remove needs a path`);
-  } else {
-    if (!hasValue) throw invalidValue(`${where}: ${op} needs a value`);
-    if (!path && !isObject(value)) {
-      throw invalidValue(`${where}: without a path, value must be an object of attributes`);
-    }
-  }
-  return {
-    op,
-    ...(path ? { path, rawPath: rawPath as string } : {}),
-    ...(hasValue ? { value } : {}),
-  };
-}
-
-const KNOWN_URNS = [SCHEMA_URNS.user, SCHEMA_URNS.group, SCHEMA_URNS.enterprise, SCHEMA_URNS.lifecycle].sort(
-  (a, b) => b.length - a.length,
-);
-const NAME = /^(?:\$ref|[A-Za-z][A-Za-z0-9_-]*)$/;
-const URN = /^urn:[A-Za-z0-9._~%!$&'()*+,;=:@/-]+$/i;
-
-/** Parses a PATCH path: `[urn:]attr[.sub]`, `[urn:]attr[filter][.sub]`, or a bare schema URN. 400 invalidPath. */
-export function parsePatchPath(raw: string): ParsedPatchPath {
-  const text = raw.trim();
-  const bad = (why: string) => invalidPath(`invalid path "${text.slice(0, 200)}": ${why}`);
-  if (!text) throw bad('empty');
-  if (text.length > MAX_PATH_LENGTH) throw bad('too long');
-  let urn: string | undefined;
-  let rest = text;
-  const lower = text.toLowerCase();
-  const known = KNOWN_URNS.find((u) => lower === u.toLowerCase() || lower.startsWith(`${u.toLowerCase()}:`));
-  if (known) {
-    urn = known;
-    if (lower === known.toLowerCase()) return { urn, attribute: '' };
-    rest = text.slice(known.length + 1);
-  } else if (lower.startsWith('urn:')) {
-    const bracket = text.indexOf('[');
-    const head = bracket < 0 ? text : text.slice(0, bracket);
-    const colon = head.lastIndexOf(':');
-    urn = text.slice(0, colon);
-    rest = text.slice(colon + 1);
-    if (!URN.test(urn) || urn.split(':').length < 3) throw bad('malformed schema URN');
-  }
-  // rest := attr ( '[' filter ']' )? ( '.' sub )?
-  const nameMatch = /^[^.[\]\s]*/.exec(rest)![0];
-  if (!NAME.test(nameMatch)) throw bad('expected an attribute name');
-  const result: ParsedPatchPath = { ...(urn ? { urn } : {}), attribute: nameMatch };
-  let i = nameMatch.length;
-  if (rest[i] === '[') {
-    const end = closingBracket(rest, i);
-    if (end < 0) throw bad('unterminated value filter');
-    const filter = rest.slice(i + 1, end).trim();
-    if (!filter) throw bad('empty value filter');
-    result.filter = filter;
-    i = end + 1;
-  }
-  if (rest[i] === '.') {
-    const sub = rest.slice(i + 1);
-    if (!NAME.test(sub)) throw bad('expected a sub-attribute name');
-    result.subAttribute = sub;
-    i = rest.length;
-  }
-  if (i !== rest.length) throw bad(`unexpected "${rest.slice(i, i + 20)}"`);
-  return result;
-}
-
-/** Index of the ']' closing the '[' at `open`, skipping quoted strings; -1 when missing or nested. */
-function closingBracket(text: string, open: number): number {
-  let inString = false;
-  for (let i = open + 1; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') inString = true;
-    else if (ch === '[') return -1;
-    else if (ch === ']') return i;
-  }
-  return -1;
-}
-
-/** True when the operation targets the Group `members` attribute by path (with or without a value filter). */
-export function isMembersPath(op: PatchOperation): boolean {
-  const path = op.path;
-  if (!path || path.attribute.toLowerCase() !== 'members') return false;
-  return !path.urn || path.urn.toLowerCase() === SCHEMA_URNS.group.toLowerCase();
-}
-
-/**
- * Splits operations for the group service: `members` operations (by path, or a `members` key inside a no-path
- * value, turned into a path operation) versus everything else (no-path values keep their other keys).
- */
-export function partitionMembersOperations(operations: PatchOperation[]): {
-  members: PatchOperation[];
-  others: PatchOperation[];
-} {
-  const members: PatchOperation[] = [];
-  const others: PatchOperation[] = [];
-  for (const op of operations) {
-    if (isMembersPath(op)) {
-      members.push(op);
-    } else if (!op.path && isObject(op.value)) {
-      const rest: Json = {};
-      for (const [key, value] of Object.entries(op.value)) {
-        const lower = key.toLowerCase();
-        if (lower === 'members' || lower === `${SCHEMA_URNS.group.toLowerCase()}:members`) {
-          members.push({ op: op.op, path: { attribute: 'members' }, value, rawPath: 'members' });
-        } else {
-          Object.defineProperty(rest, key, { value, enumerable: true, writable: true, configurable: true });
-        }
-      }
-      if (Object.keys(rest).length > 0) others.push({ ...op, value: rest });
-    } else {
-      others.push(op);
-    }
-  }
-  return { members, others };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Applying
 
 interface Context {
   resource: Json;
   core: SchemaDocument;
   coreAttributes: AttributeDefinition[];
   extensions: SchemaDocument[];
-  matchesFilter: FilterMatcher;
+  compileValueFilter: ValueFilterCompiler;
+}
+
+/** A path's value filter: parsed once, compiled once, then tested on each element. */
+interface ValueFilter {
+  text: string;
+  tree: FilterNode;
+  matches(element: Json): boolean;
 }
 
 type Target =
   | { kind: 'schema'; urn?: string; attributes: AttributeDefinition[] }
-  | { kind: 'attribute'; urn?: string; def: AttributeDefinition; filter?: string; sub?: AttributeDefinition };
+  | { kind: 'attribute'; urn?: string; def: AttributeDefinition; filter?: ValueFilter; sub?: AttributeDefinition };
 type AttributeTarget = Extract<Target, { kind: 'attribute' }>;
 
 export function applyPatch(
   resource: Record<string, unknown>,
   operations: PatchOperation[],
   schemas: SchemaDocument[],
-  matchesFilter: FilterMatcher,
+  compileValueFilter: ValueFilterCompiler,
 ): Record<string, unknown> {
   if (schemas.length === 0) throw new Error('applyPatch needs the resource type schemas');
   const [core, ...extensions] = schemas;
@@ -258,7 +76,7 @@ export function applyPatch(
     ...core.attributes,
     ...COMMON_ATTRIBUTES.filter((c) => !findAttribute(core.attributes, c.name)),
   ];
-  const ctx: Context = { resource: clone(resource) as Json, core, coreAttributes, extensions, matchesFilter };
+  const ctx: Context = { resource: clone(resource) as Json, core, coreAttributes, extensions, compileValueFilter };
   for (const op of operations) applyOperation(ctx, op);
   syncSchemas(ctx);
   return ctx.resource;
@@ -339,7 +157,6 @@ function resolve(ctx: Context, path: ParsedPatchPath): Target {
     if (!def.multiValued || def.type !== 'complex') {
       throw invalidPath(`a value filter needs a multi-valued complex attribute; "${def.name}" is not`);
     }
-    target.filter = path.filter;
   }
   if (path.subAttribute !== undefined) {
     if (def.type !== 'complex') throw invalidPath(`"${def.name}" has no sub-attributes`);
@@ -347,7 +164,23 @@ function resolve(ctx: Context, path: ParsedPatchPath): Target {
     if (!sub) throw invalidPath(`unknown sub-attribute "${def.name}.${path.subAttribute}"`);
     target.sub = sub;
   }
+  if (path.filter !== undefined) target.filter = valueFilter(ctx, path.filter);
   return target;
+}
+
+/** Parses and compiles a value filter once; what the compiler throws, other than a ScimError, is the path's fault. */
+function valueFilter(ctx: Context, text: string): ValueFilter {
+  const tree = parseFilter(text);
+  const guarded = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof ScimError) throw error;
+      throw invalidPath(`invalid value filter [${text.slice(0, 200)}]`);
+    }
+  };
+  const test = guarded(() => ctx.compileValueFilter(tree));
+  return { text, tree, matches: (element) => guarded(() => test(element)) === true };
 }
 
 function findSchema(ctx: Context, urn: string): SchemaDocument | undefined {
@@ -414,7 +247,7 @@ function setAt(ctx: Context, op: 'add' | 'replace', target: AttributeTarget, raw
 
   if (filter !== undefined) {
     const elements = asArray(current);
-    const matches = elements.filter((e): e is Json => isObject(e) && matches_(ctx, e, filter));
+    const matches = elements.filter((e): e is Json => isObject(e) && filter.matches(e));
     let written: Json[];
     if (sub) {
       const value = raw === null ? null : normalizeSingle(sub, raw, `${def.name}.${sub.name}`);
@@ -432,7 +265,7 @@ function setAt(ctx: Context, op: 'add' | 'replace', target: AttributeTarget, raw
         written = matches;
       }
     } else if (matches.length === 0) {
-      if (op === 'replace') throw noTarget(`no "${def.name}" value matches [${filter}]`);
+      if (op === 'replace') throw noTarget(`no "${def.name}" value matches [${filter.text}]`);
       if (raw === null) return;
       const element = { ...elementFromFilter(def, filter), ...withoutNulls(normalizeElement(def, raw)) };
       elements.push(element);
@@ -509,15 +342,15 @@ function removeAt(ctx: Context, target: AttributeTarget, value: unknown): void {
   const { def, sub, filter, urn } = target;
   const container = containerOf(ctx, urn, false);
   if (!container) {
-    if (filter !== undefined) throw noTarget(`no "${def.name}" value matches [${filter}]`);
+    if (filter !== undefined) throw noTarget(`no "${def.name}" value matches [${filter.text}]`);
     return;
   }
   canonicalizeKey(container, def.name);
   const current = container[def.name];
   if (filter !== undefined) {
     const elements = asArray(current);
-    const matches = elements.filter((e): e is Json => isObject(e) && matches_(ctx, e, filter));
-    if (matches.length === 0) throw noTarget(`no "${def.name}" value matches [${filter}]`);
+    const matches = elements.filter((e): e is Json => isObject(e) && filter.matches(e));
+    if (matches.length === 0) throw noTarget(`no "${def.name}" value matches [${filter.text}]`);
     if (sub) {
       for (const m of matches) deleteSub(def, m, sub.name);
       storeArray(container, def.name, elements);
@@ -564,17 +397,6 @@ function sameListedValue(element: unknown, item: unknown): boolean {
   if (!isObject(element)) return false;
   if (hasCI(item, 'value')) return deepEqual(getCI(element, 'value'), getCI(item, 'value'));
   return Object.entries(item).every(([k, v]) => deepEqual(getCI(element, k), v));
-}
-
-function matches_(ctx: Context, element: Json, filter: string): boolean {
-  let result: unknown;
-  try {
-    result = ctx.matchesFilter(element, filter);
-  } catch (error) {
-    if (error instanceof ScimError) throw error;
-    throw invalidPath(`invalid value filter [${filter.slice(0, 200)}]`);
-  }
-  return result === true;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -643,32 +465,20 @@ function withoutNulls(obj: Json): Json {
 }
 
 /** Build a new element from `a eq "x" and b eq true ...`; anything else cannot create an element. */
-function elementFromFilter(def: AttributeDefinition, filter: string): Json {
+function elementFromFilter(def: AttributeDefinition, filter: ValueFilter): Json {
   const element: Json = {};
-  const term =
-    /^\s*([A-Za-z][A-Za-z0-9_-]*)\s+eq\s+("(?:[^"\\]|\\.)*"|true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*/i;
-  let rest = filter;
-  for (;;) {
-    const m = term.exec(rest);
-    if (!m) break;
-    const sub = findAttribute(def.subAttributes ?? [], m[1]);
-    if (!sub) throw invalidPath(`unknown sub-attribute "${m[1]}" in filter on "${def.name}"`);
-    let literal: unknown;
-    try {
-      literal = JSON.parse(/^(true|false|null)$/i.test(m[2]) ? m[2].toLowerCase() : m[2]);
-    } catch {
-      break;
+  const terms = filter.tree.kind === 'and' ? filter.tree.items : [filter.tree];
+  for (const term of terms) {
+    if (term.kind !== 'compare' || term.op !== 'eq' || term.path.urn || term.path.subAttribute) {
+      throw noTarget(
+        `no "${def.name}" value matches [${filter.text}], and the filter is not a simple "eq" filter to create one`,
+      );
     }
-    if (literal !== null) element[sub.name] = normalizeSimple(sub, literal);
-    rest = rest.slice(m[0].length);
-    if (rest === '') return element;
-    const and = /^and\s+/i.exec(rest);
-    if (!and) break;
-    rest = rest.slice(and[0].length);
+    const sub = findAttribute(def.subAttributes ?? [], term.path.attribute);
+    if (!sub) throw invalidPath(`unknown sub-attribute "${term.path.attribute}" in filter on "${def.name}"`);
+    if (term.value !== null && term.value !== undefined) element[sub.name] = normalizeSimple(sub, term.value);
   }
-  throw noTarget(
-    `no "${def.name}" value matches [${filter}], and the filter is not a simple "eq" filter to create one`,
-  );
+  return element;
 }
 
 function enforcePrimary(def: AttributeDefinition, elements: unknown[], written: Json[]): void {

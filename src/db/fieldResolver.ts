@@ -1,5 +1,10 @@
-import type { AttributeResolver, ResolvedAttribute } from './filter.js';
-import { COMMON_ATTRIBUTES, findAttribute, type AttributeDefinition, type SchemaDocument } from './schemaRegistry.js';
+import {
+  COMMON_ATTRIBUTES,
+  findAttribute,
+  type AttributeDefinition,
+  type SchemaDocument,
+} from '../scim/schemaRegistry.js';
+import type { FieldResolver, ResolvedAttribute } from './filterQuery.js';
 
 export interface StorageLayout {
   /** Plain storage key of each extension URN ('enterprise', 'lifecycle'). */
@@ -16,7 +21,7 @@ export interface StorageLayout {
  * Maps SCIM attribute paths to stored fields for filters and sorting, from the schemas (types,
  * caseExact, multiValued) and the storage layout. Unknown paths resolve to undefined.
  */
-export function createResolver(schemas: SchemaDocument[], layout: StorageLayout): AttributeResolver {
+export function createResolver(schemas: SchemaDocument[], layout: StorageLayout): FieldResolver {
   const [core, ...extensions] = schemas;
   return ({ urn, attribute, subAttribute }) => {
     let schema = core;

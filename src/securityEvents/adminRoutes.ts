@@ -110,9 +110,9 @@ export function receiverAdminRoutes(deps: ReceiverAdminDeps): Router {
   router.put('/event-receivers/:id', update(true));
 
   router.delete('/event-receivers/:id', async (ctx) => {
-    if (!(await deps.receivers.delete(ctx.params.id))) {
-      throw new AdminError(404, 'not_found', `No event receiver ${ctx.params.id}`);
-    }
+    // Read first: whether it existed decides the 404, not the count a delete reports.
+    await load(ctx.params.id);
+    await deps.receivers.delete(ctx.params.id);
     deps.changed([]);
     await deps.outbox.removeReceiver(ctx.params.id);
     ctx.status = 204;

@@ -9,7 +9,7 @@ import { trustProxy } from './http/clientAddress.js';
 import { overloadGuard } from './http/overload.js';
 import { rateLimit } from './http/rateLimit.js';
 import { requestContext } from './http/requestContext.js';
-import { createRouter, type Router } from './http/router.js';
+import { createRouter, unmatchedErrorShape, type Router } from './http/router.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
 import type { AuthSchemes, Features } from './discovery/documents.js';
@@ -118,7 +118,7 @@ export function createApp(deps: AppDeps): Koa {
     requestsPerMinute: () => config.rateLimit.requestsPerMinute,
   });
   const overload = overloadGuard(deps.requestSlots);
-  const scim = createRouter({ prefix: '/scim/v2' });
+  const scim = createRouter({ prefix: '/scim/v2', errorShape: 'scim' });
   scim.use(apiHeaders, requireToken(authenticator, 'scim'), requireScimScope, limiter, overload, scimContentType);
   // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
   scim.use(discoveryRoutes(config, deps.registry, deps.features, deps.authSchemes).routes());
@@ -129,7 +129,8 @@ export function createApp(deps: AppDeps): Koa {
   scim.use(jsonBody(() => config.server.bodyLimitBytes));
   for (const router of deps.scimRouters ?? []) scim.use(router.routes());
 
-  const admin = createRouter({ prefix: '/admin/v1' });
+  // Everything under /admin/ is the admin API's, so even a path no version serves is refused in its shape.
+  const admin = createRouter({ prefix: '/admin/v1', errorShape: 'admin', owns: ['/admin/'] });
   admin.use(apiHeaders, deps.adminAuth ?? requireToken(authenticator, 'admin'), limiter, overload);
   for (const router of deps.adminRouters ?? []) admin.use(router.routes());
 
@@ -137,5 +138,6 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of deps.publicRouters ?? []) app.use(router.routes());
   app.use(scim.routes());
   app.use(admin.routes());
+  app.use(unmatchedErrorShape([...(deps.publicRouters ?? []), scim, admin]));
   return app;
 }

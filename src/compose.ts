@@ -240,6 +240,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const lifecycle = createLifecycle({
     config,
     users,
+    records: userRepository,
     jobs,
     linkTokens: createLinkTokens(db),
     schedules: createSchedules(db),
@@ -334,11 +335,18 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       signingKeyAdminRoutes(signingKeys),
       oauth.adminRouter,
       eventRoutes(events),
-      adminUserQueryRoutes(users),
+      adminUserQueryRoutes(users, userRepository),
       securityEvents.adminRouter,
       adminUserRoutes(users, lifecycle),
       importExportRoutes(
-        createImporter({ config, users, groups: groupRepository, memberships, recordEvent, now: deps.now }),
+        createImporter({
+          users,
+          userRecords: userRepository,
+          groups,
+          groupRecords: groupRepository,
+          memberships,
+          recordEvent,
+        }),
         createExporter({ config, users: userRepository, groups: groupRepository, memberships }),
       ),
     ],

@@ -83,7 +83,9 @@ const BY_NAME: [RegExp, Layer][] = [
 
 /** Feature files whose name says no layer. */
 const LISTED: Record<string, Layer> = {
+  'admin/csvCells.ts': 'domain',
   'admin/csvColumns.ts': 'domain',
+  'admin/csvExportRow.ts': 'domain',
   'admin/exports.ts': 'service',
   'admin/imports.ts': 'service',
   'admin/import/apply.ts': 'service',
@@ -102,6 +104,8 @@ const LISTED: Record<string, Layer> = {
   'discovery/loadSchemas.ts': 'service',
   'groups/groupsOfUsers.ts': 'service',
   'groups/memberPatch.ts': 'service',
+  'jobs/agenda.ts': 'service',
+  'jobs/emailDelivery.ts': 'service',
   'jobs/emailOutbox.ts': 'service',
   'jobs/index.ts': 'service',
   'jobs/outboxClaims.ts': 'repository',

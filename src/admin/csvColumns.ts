@@ -1,5 +1,6 @@
 /**
- * The CSV import/export column set and its mapping to and from the SCIM User form. Pure: no I/O.
+ * The CSV import/export column set and its mapping from a row to the SCIM User form (the way back,
+ * for exports, in csvExportRow.ts; formula-looking cells in csvCells.ts). Pure: no I/O.
  *
  * Columns (header names match case-insensitively, surrounding spaces ignored):
  *
@@ -34,7 +35,8 @@
  * re-importing that row stores it as `formatted`.
  */
 
-import { companyEmail, isEmailAddress } from '../users/emailAddresses.js';
+import { isEmailAddress } from '../users/emailAddresses.js';
+import { unprotectCell } from './csvCells.js';
 
 export const CORE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -224,91 +226,7 @@ export function csvRowToScimUser(row: Record<string, string | undefined>, column
   return result;
 }
 
-/** The export header: the fixed columns, then Group1..Group{maxGroups}. */
-export function exportHeader(maxGroups: number): string[] {
-  const groups = Array.from({ length: Math.max(0, Math.floor(maxGroups)) }, (_, i) => `Group${i + 1}`);
-  return [...CSV_FIELDS, ...groups];
-}
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
-const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
-
-/** The location column: the work address, else the primary one, else the first. */
-function location(user: Obj): string {
-  const addresses = list(user.addresses);
-  const chosen = addresses.find((a) => a.type === 'work') ?? addresses.find((a) => a.primary === true) ?? addresses[0];
-  if (!chosen) return '';
-  if (str(chosen.formatted)) return str(chosen.formatted);
-  return ['streetAddress', 'locality', 'region', 'postalCode', 'country']
-    .map((k) => str(chosen[k]).trim())
-    .filter((p) => p !== '')
-    .join(', ');
-}
-
-function phone(user: Obj, type: string): string {
-  return str(list(user.phoneNumbers).find((p) => p.type === type)?.value);
-}
-
-/**
- * The export row of a user in SCIM form, keyed by the canonical headers of `exportHeader`. Groups
- * fill Group1.. in the given order; Password is always empty.
- */
-export function scimUserToCsvRow(
-  user: Record<string, unknown>,
-  groupNames: string[],
-  managerUserName?: string,
-): Record<string, string> {
-  const name = isObj(user.name) ? user.name : {};
-  const enterprise = isObj(user[ENTERPRISE_SCHEMA]) ? (user[ENTERPRISE_SCHEMA] as Obj) : {};
-  const lifecycle = isObj(user[LIFECYCLE_SCHEMA]) ? (user[LIFECYCLE_SCHEMA] as Obj) : {};
-  const row: Record<CsvField, string> = {
-    Username: str(user.userName),
-    FirstName: str(name.givenName),
-    LastName: str(name.familyName),
-    Email: str(companyEmail(user)),
-    Password: '',
-    alternateEmail: str(lifecycle.alternateEmail),
-    MiddleName: str(name.middleName),
-    displayName: str(user.displayName),
-    jobTitle: str(user.title),
-    employeeIdentifier: str(enterprise.employeeNumber),
-    department: str(enterprise.department),
-    costCenter: str(enterprise.costCenter),
-    company: str(enterprise.organization),
-    employeeType: str(user.userType),
-    location: location(user),
-    manager: managerUserName ?? '',
-    mobile_number: phone(user, 'mobile'),
-    work_number: phone(user, 'work'),
-    state: str(lifecycle.state),
-  };
-  const out: Record<string, string> = { ...row };
-  groupNames.forEach((group, i) => {
-    out[`Group${i + 1}`] = group;
-  });
-  return out;
-}
-
 function withoutEmpty<T extends Record<string, string | undefined>>(value: T): Partial<T> | undefined {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined && v !== '');
   return entries.length ? (Object.fromEntries(entries) as Partial<T>) : undefined;
-}
-
-/** A cell a spreadsheet would run as a formula (OWASP's list: = + - @ tab CR), behind any quotes. */
-const FORMULA_LIKE = /^'*[=+\-@\t\r]/;
-
-/**
- * Export: a formula-looking cell gets a leading `'` (spreadsheets then show it as text). Cells that
- * already start with quotes before such a character get one more, so unprotectCell is its exact inverse.
- */
-export function protectCell(value: string): string {
-  return FORMULA_LIKE.test(value) ? `'${value}` : value;
-}
-
-/** Import: removes the one `'` protectCell added (a `'` before a formula-looking cell). */
-export function unprotectCell(value: string): string {
-  return value.startsWith("'") && FORMULA_LIKE.test(value.slice(1)) ? value.slice(1) : value;
 }

@@ -18,7 +18,8 @@ import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
 import { toScimUser, type StoredUser } from '../users/mapping.js';
 import type { UserRepository } from '../users/repository.js';
-import { exportHeader, protectCell, scimUserToCsvRow } from './csvColumns.js';
+import { protectCell } from './csvCells.js';
+import { exportHeader, scimUserToCsvRow } from './csvExportRow.js';
 
 const BATCH = 500;
 const MAX_NAME_CACHE = 50_000;

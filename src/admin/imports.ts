@@ -19,16 +19,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { scimBaseUrl, type Config } from '../config/index.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
+import type { GroupService } from '../groups/service.js';
+import type { UserRepository } from '../users/repository.js';
 import { DomainError, InvalidError, isRefusal } from '../errors.js';
 import type { UserService, WriteContext } from '../users/service.js';
 import { mapCsvHeader, type ColumnSpec } from './csvColumns.js';
-import { BATCH_SIZE, createWriter } from './import/apply.js';
+import { BATCH_SIZE, createWriter, type Writer } from './import/apply.js';
 import { CsvReadError, csvRecords } from './import/parse.js';
-import { createTally, groupUpdateEvent, importEndEvent, importStartEvent, type ImportReport } from './import/report.js';
+import { createTally, importEndEvent, importStartEvent, type ImportReport } from './import/report.js';
 import { createFileIndex, createReferences, LineError, MAX_DEFERRED, type Row } from './import/validate.js';
 
 export { MAX_RECORD_CHARS } from './import/parse.js';
@@ -50,12 +51,15 @@ export class ImportHeaderError extends InvalidError {
 }
 
 export interface ImporterDeps {
-  config: Config;
   users: UserService;
-  groups: GroupRepository;
+  /** Users looked up by userName (the rows', many at once). */
+  userRecords: Pick<UserRepository, 'findByUserNames'>;
+  /** The groups' version and event once the import added members to them. */
+  groups: GroupService;
+  /** Groups looked up by display name (the rows' `groups` column). */
+  groupRecords: Pick<GroupRepository, 'findByDisplayNames'>;
   memberships: MembershipRepository;
   recordEvent(event: NewEvent): Promise<void>;
-  now?: () => Date;
 }
 
 export interface ImportOptions {
@@ -65,11 +69,59 @@ export interface ImportOptions {
   actor: Actor;
 }
 
+interface RowProcessorDeps {
+  references: ReturnType<typeof createReferences>;
+  writer: Writer;
+  tally: ReturnType<typeof createTally>;
+  file: ReturnType<typeof createFileIndex>;
+  /** Rows whose manager is further down the file, filled here and retried by the import. */
+  deferred: Row[];
+}
+
+/** One row's references resolved and its user written (or deferred, or failed in the report). */
+function createRowProcessor({ references, writer, tally, file, deferred }: RowProcessorDeps) {
+  let consecutiveUnexpected = 0;
+
+  /** Resolves references and writes one row; never throws. */
+  return async function processRow(row: Row, final: boolean): Promise<boolean> {
+    try {
+      const managerId = await references.manager(row, final);
+      if (row.csv.managerUserName && managerId === undefined) {
+        if (deferred.length >= MAX_DEFERRED) {
+          throw new LineError(
+            `manager "${row.csv.managerUserName}" does not exist yet (more than ${MAX_DEFERRED} lines name a manager further down the file; put managers first)`,
+          );
+        }
+        deferred.push(row);
+        return true;
+      }
+      const targets = await references.groups(row.csv.groups);
+      const outcome = await writer.write(row, writer.inputOf(row, managerId), targets);
+      tally.count(outcome, row.line, String(row.csv.user.userName));
+      consecutiveUnexpected = 0;
+      file.succeeded(row);
+      return true;
+    } catch (err) {
+      file.failed(row);
+      if (err instanceof LineError || isRefusal(err)) {
+        consecutiveUnexpected = 0;
+        tally.fail(row.line, err.message, String(row.csv.user.userName));
+      } else {
+        consecutiveUnexpected++;
+        tally.fail(row.line, `unexpected error: ${(err as Error).message}`, String(row.csv.user.userName));
+        if (consecutiveUnexpected >= MAX_CONSECUTIVE_UNEXPECTED) {
+          tally.abort(row.line, `stopped after ${consecutiveUnexpected} unexpected errors in a row`);
+        }
+      }
+      return false;
+    }
+  };
+}
+
 export type Importer = ReturnType<typeof createImporter>;
 
 export function createImporter(deps: ImporterDeps) {
   const { users, groups, memberships } = deps;
-  const now = deps.now ?? (() => new Date());
 
   async function run(body: Readable, options: ImportOptions): Promise<ImportReport> {
     const importId = randomUUID();
@@ -77,55 +129,20 @@ export function createImporter(deps: ImporterDeps) {
     const started = Date.now();
     const tally = createTally(importId, dryRun, options.lines);
     const ctx: WriteContext = { actor, source: 'bulk', sendEmail: false, dryRun };
-    const writer = createWriter({ users, memberships, ctx, baseUrl: scimBaseUrl(deps.config) });
+    const writer = createWriter({ users, records: deps.userRecords, memberships, ctx });
     const file = createFileIndex();
     // Rows being written, by userName: a row whose manager is in flight waits for it.
     const inFlightByName = new Map<string, Promise<boolean>>();
     const inFlight = new Set<Promise<void>>();
     const references = createReferences({
       findByUserName: writer.findByUserName,
-      groups,
+      groups: deps.groupRecords,
       file,
       dryRun,
       inFlight: (userName) => inFlightByName.get(userName),
     });
     const deferred: Row[] = [];
-    let consecutiveUnexpected = 0;
-
-    /** Resolves references and writes one row; never throws. */
-    async function processRow(row: Row, final: boolean): Promise<boolean> {
-      try {
-        const managerId = await references.manager(row, final);
-        if (row.csv.managerUserName && managerId === undefined) {
-          if (deferred.length >= MAX_DEFERRED) {
-            throw new LineError(
-              `manager "${row.csv.managerUserName}" does not exist yet (more than ${MAX_DEFERRED} lines name a manager further down the file; put managers first)`,
-            );
-          }
-          deferred.push(row);
-          return true;
-        }
-        const targets = await references.groups(row.csv.groups);
-        const outcome = await writer.write(row, writer.inputOf(row, managerId), targets);
-        tally.count(outcome, row.line, String(row.csv.user.userName));
-        consecutiveUnexpected = 0;
-        file.succeeded(row);
-        return true;
-      } catch (err) {
-        file.failed(row);
-        if (err instanceof LineError || isRefusal(err)) {
-          consecutiveUnexpected = 0;
-          tally.fail(row.line, err.message, String(row.csv.user.userName));
-        } else {
-          consecutiveUnexpected++;
-          tally.fail(row.line, `unexpected error: ${(err as Error).message}`, String(row.csv.user.userName));
-          if (consecutiveUnexpected >= MAX_CONSECUTIVE_UNEXPECTED) {
-            tally.abort(row.line, `stopped after ${consecutiveUnexpected} unexpected errors in a row`);
-          }
-        }
-        return false;
-      }
-    }
+    const processRow = createRowProcessor({ references, writer, tally, file, deferred });
 
     // Wakes the reader waiting for a free place among the rows in flight.
     let placeFreed: (() => void) | undefined;
@@ -202,10 +219,7 @@ export function createImporter(deps: ImporterDeps) {
       }
     }
 
-    for (const [groupId, added] of writer.groupsTouched) {
-      const group = await groups.touch(groupId, now());
-      if (group) await deps.recordEvent(groupUpdateEvent(group, added, importId, actor));
-    }
+    for (const [groupId, added] of writer.groupsTouched) await groups.membersAdded(groupId, added, actor, { importId });
     const report = tally.finish();
     if (!dryRun) await deps.recordEvent(importEndEvent(report, actor, Date.now() - started));
     return report;

@@ -3,6 +3,7 @@ import { actorOf, type Principal } from '../http/auth.js';
 import { AdminError } from '../http/errors.js';
 import { createRouter, type Router } from '../http/router.js';
 import { SCHEMA_URNS } from '../scim/schemaRegistry.js';
+import type { UserRepository } from '../users/repository.js';
 import type { UserService } from '../users/service.js';
 import { readJsonObject } from '../http/json.js';
 import { userSearchToList, type UserSearchParams } from './userSearch.js';
@@ -23,7 +24,7 @@ function stringParams(ctx: Context): UserSearchParams {
  * with groups; and the one attribute the console edits, the alternate email (a SCIM PATCH inside,
  * so uniqueness, link voiding and events are those of every other write).
  */
-export function adminUserQueryRoutes(users: UserService): Router {
+export function adminUserQueryRoutes(users: UserService, records: Pick<UserRepository, 'lifecycleCounts'>): Router {
   const router = createRouter();
 
   router.get('/users', async (ctx) => {
@@ -32,7 +33,7 @@ export function adminUserQueryRoutes(users: UserService): Router {
   });
 
   router.get('/users/counts', async (ctx) => {
-    ctx.body = await users.counts();
+    ctx.body = await records.lifecycleCounts();
   });
 
   router.get('/users/:id', async (ctx) => {

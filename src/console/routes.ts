@@ -56,7 +56,7 @@ export function consoleRoutes(
   sessions: ConsoleSessions,
   staticDir: string,
 ): Router {
-  const router = createRouter();
+  const router = createRouter({ errorShape: 'admin', owns: ['/console', '/console/'] });
   const files = createStaticFiles(staticDir);
   const failedSignIns = createBuckets();
   router.use(consoleHeaders);

@@ -1,28 +1,22 @@
 import { newId } from '../db/ids.js';
-import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { scimBaseUrl, type Config } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
 import { createPagePositions, listResources } from '../db/listing.js';
-import type { Actor, NewEvent } from '../events/types.js';
+import type { NewEvent } from '../events/types.js';
 import { checkIfMatch } from '../scim/etag.js';
-import { compileMatcher } from '../scim/filterCheck.js';
-import { applyPatch } from '../scim/patchApply.js';
-import { parsePatchRequest, type PatchOperation } from '../scim/patchParse.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../db/fieldResolver.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
 import { validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserRepository } from '../users/repository.js';
-import { LOST_RACE, retryLostRaces } from '../db/retry.js';
 import type { MembershipRepository } from './membershipRepository.js';
-import { createGroupMembers, memberEditOf, partitionMembersOperations, type MemberEdit } from './memberPatch.js';
+import { createGroupMembers } from './memberPatch.js';
 import { groupContent, toScimGroup, type StoredGroup } from './mapping.js';
-import { DuplicateGroupError, type GroupRepository } from './repository.js';
+import type { GroupRepository } from './repository.js';
+import { createGroupChanges, duplicate, groupEvent, type GroupWriteContext } from './changeService.js';
 
-export interface GroupWriteContext {
-  actor: Actor;
-  ifMatch?: string;
-}
+export type { GroupWriteContext } from './changeService.js';
 
 /** Members rendered (and their names looked up) at a time when a group is streamed. */
 const MEMBER_BATCH = 1000;
@@ -51,12 +45,8 @@ export function createGroupService(deps: GroupServiceDeps) {
     joins: { 'members.value': 'members.value', members: 'members.value' },
   });
 
-  const { renderMembers, resolveMembers, membersOf, setMembers, lookUpAdded, applyMemberEdit } = createGroupMembers({
-    groups,
-    memberships,
-    users,
-    baseUrl,
-  });
+  const members = createGroupMembers({ groups, memberships, users, baseUrl });
+  const { renderMembers, resolveMembers, membersOf } = members;
 
   async function load(id: string): Promise<StoredGroup> {
     const group = await groups.findById(id);
@@ -71,97 +61,15 @@ export function createGroupService(deps: GroupServiceDeps) {
     return projectResource(toScimGroup(group, baseUrl, members), schemas, projection);
   }
 
-  function duplicate(err: unknown): never {
-    if (err instanceof DuplicateGroupError)
-      throw new ConflictError(`A group named "${err.message}" already exists`, { scimType: 'uniqueness' });
-    throw err;
-  }
-
-  async function record(
-    type: 'group_create' | 'group_update' | 'group_delete',
-    group: StoredGroup,
-    actor: Actor,
-    changes?: NewEvent['changes'],
-  ) {
-    await deps.recordEvent({
-      type,
-      resource: { type: 'Group', id: group._id, username: group.displayName },
-      initiatedBy: actor,
-      ...(changes?.length ? { changes } : {}),
-    });
-  }
-
-  /** Writes displayName/externalId with optimistic concurrency. */
-  async function writeOwnFields(id: string, ctx: GroupWriteContext, build: (current: StoredGroup) => ScimResource) {
-    const result = await retryLostRaces(async () => {
-      const before = await load(id);
-      checkIfMatch(ctx.ifMatch, before.meta.version);
-      const resource = build(before);
-      const after: StoredGroup = {
-        _id: before._id,
-        ...groupContent(resource),
-        meta: { created: before.meta.created, lastModified: now(), version: before.meta.version + 1 },
-      };
-      if (await groups.replace(before, after).catch(duplicate)) return { before, after };
-      if (ctx.ifMatch) throw new PreconditionFailedError('The group changed while it was being updated');
-      return LOST_RACE;
-    });
-    if (result === LOST_RACE) throw new ConflictError('The group is being changed by others; retry');
-    return result;
-  }
-
-  function fieldChanges(before: StoredGroup, after: StoredGroup) {
-    const changes: NonNullable<NewEvent['changes']> = [];
-    if (before.displayName !== after.displayName)
-      changes.push({ field: 'displayName', from: before.displayName, to: after.displayName });
-    if (before.externalId !== after.externalId)
-      changes.push({ field: 'externalId', from: before.externalId, to: after.externalId });
-    return changes;
-  }
-
-  /** A change of the group: its own fields (PATCH operations) written first, then its member edits, one event. */
-  async function change(
-    id: string,
-    ctx: GroupWriteContext,
-    fieldOps: PatchOperation[],
-    edits: MemberEdit[],
-    projection: Projection,
-    respond: boolean,
-  ) {
-    // New members are looked up while the group is read (one round trip less).
-    const newMembers = edits.map((edit) => lookUpAdded(edit, id));
-    let group = await load(id);
-    checkIfMatch(ctx.ifMatch, group.meta.version);
-    let changes: NewEvent['changes'] = [];
-    if (fieldOps.length) {
-      const result = await writeOwnFields(id, ctx, (current) => {
-        const existing = toScimGroup(current, baseUrl);
-        const patched = applyPatch(existing, fieldOps, schemas, (filter) => compileMatcher(filter, resolver));
-        return validateResource(patched, { schemas, mode: 'replace', existing });
-      });
-      group = result.after;
-      changes = fieldChanges(result.before, result.after);
-    }
-    let added = 0;
-    let removed = 0;
-    for (const [i, edit] of edits.entries()) {
-      const r = await applyMemberEdit(group, edit, newMembers[i]);
-      added += r.added;
-      removed += r.removed;
-    }
-    if (added || removed) {
-      group = (await groups.touch(id, now())) ?? group;
-      changes.push({ field: 'members', from: { removed }, to: { added } });
-    }
-    if (changes.length) await record('group_update', group, ctx.actor, changes);
-    return { group, resource: respond ? await render(group, projection) : undefined };
-  }
+  const record = (...args: Parameters<typeof groupEvent>) => deps.recordEvent(groupEvent(...args));
+  const changes = createGroupChanges({ groups, schemas, baseUrl, resolver, members, now, load, render, record });
 
   return {
     schemas,
     load,
     render,
     version: (id: string) => groups.version(id),
+    ...changes,
 
     async create(input: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
       const resource = validateResource(input, { schemas, mode: 'create' });
@@ -206,32 +114,6 @@ export function createGroupService(deps: GroupServiceDeps) {
     async get(id: string, projection: Projection = {}) {
       const group = await load(id);
       return { group, resource: await render(group, projection) };
-    },
-
-    async replace(id: string, input: unknown, ctx: GroupWriteContext, projection: Projection = {}) {
-      const resource = validateResource(input, { schemas, mode: 'replace' });
-      const wanted = await resolveMembers(membersOf(resource), id);
-      const { before, after } = await writeOwnFields(id, ctx, () => resource);
-      const { added, removed } = await setMembers(after, wanted);
-      const final = added || removed ? ((await groups.touch(id, now())) ?? after) : after;
-      await record('group_update', final, ctx.actor, fieldChanges(before, after));
-      return { group: final, resource: await render(final, projection) };
-    },
-
-    async patch(id: string, body: unknown, ctx: GroupWriteContext, projection: Projection = {}, respond = true) {
-      const { members, others } = partitionMembersOperations(parsePatchRequest(body));
-      const edits = members.map((op) => memberEditOf(op, resolver));
-      return change(id, ctx, others, edits, projection, respond);
-    },
-
-    /** /GroupMembers: one member added by the rules, version and event of a PATCH adding it. */
-    addMember(groupId: string, memberId: string, ctx: GroupWriteContext) {
-      return change(groupId, ctx, [], [{ kind: 'add', members: [{ value: memberId }] }], {}, false);
-    },
-
-    /** /GroupMembers: one member removed by the rules, version and event of a PATCH removing it. */
-    removeMember(groupId: string, memberId: string, ctx: GroupWriteContext) {
-      return change(groupId, ctx, [], [{ kind: 'remove', ids: [memberId] }], {}, false);
     },
 
     async delete(id: string, ctx: GroupWriteContext) {

@@ -93,16 +93,19 @@ function answerTo(err: unknown, ctx: Context, logger: Logger): Answer {
   return { status: 500, message: 'Internal server error', headers: {} };
 }
 
-/** Whether the path is answered with the admin error shape rather than a SCIM error body. */
-function usesAdminShape(path: string): boolean {
-  return (
-    path.startsWith('/admin/') ||
-    path === '/console' ||
-    path.startsWith('/console/') ||
-    path === '/activate' ||
-    path === '/reset-password' ||
-    path.startsWith('/auth/')
-  );
+/**
+ * The body a refusal is answered with: a SCIM error (RFC 7644 §3.12), or the admin API's and the
+ * end-user endpoints' `{ error: { code, message } }`. The router that owns a route declares it
+ * (createRouter's `errorShape`); a request no router declared for gets a SCIM error.
+ */
+export type ErrorShape = 'scim' | 'admin';
+
+/** Declares the error shape of the requests that reach it; the first middleware of a router. */
+export function declareErrorShape(shape: ErrorShape) {
+  return async function errorShape(ctx: Context, next: Next) {
+    ctx.state.errorShape = shape;
+    await next();
+  };
 }
 
 /** `{ error: { code, message } }`: the code given, else the scimType, else a name for the status. */
@@ -113,8 +116,8 @@ function adminErrorBody(error: { status: number; message: string; code?: string;
 /**
  * The one place failures become answers: refusals (DomainError, ScimError, AdminError) as they
  * say, a database going away as 503, Koa's own errors as they are, anything else a 500 without a
- * stack trace. A SCIM error body under /scim/v2 and at the root, the admin shape under /admin and on
- * the end-user endpoints.
+ * stack trace. The body in the shape the route's router declared (`ctx.state.errorShape`), a SCIM
+ * error when none did.
  */
 export function errorHandler(logger: Logger) {
   return async function handleErrors(ctx: Context, next: Next) {
@@ -127,7 +130,7 @@ export function errorHandler(logger: Logger) {
       const error = answerTo(err, ctx, logger);
       ctx.status = error.status;
       ctx.set(error.headers);
-      if (usesAdminShape(ctx.path)) {
+      if ((ctx.state.errorShape as ErrorShape | undefined) === 'admin') {
         ctx.body = adminErrorBody(error);
       } else {
         ctx.body = errorBody(error);

@@ -1,6 +1,4 @@
-import os from 'node:os';
-import { Agenda, backoffStrategies, InMemoryNotificationChannel, type Job } from 'agenda';
-import { MongoBackend } from '@agendajs/mongo-backend';
+import type { Agenda } from 'agenda';
 import type { Db } from 'mongodb';
 import type { Config } from '../config/index.js';
 import { ensureIndexes } from '../db/mongo.js';
@@ -8,11 +6,29 @@ import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import type { Templates } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
-import { createOutbox, EMAIL_INDEXES, type OutboxEmailInput, type SendOutcome } from './emailOutbox.js';
+import {
+  createAgenda,
+  createHandlers,
+  tryParseInterval,
+  type HandlerOptions,
+  type JobData,
+  type JobHandler,
+} from './agenda.js';
+import { createOutbox, EMAIL_INDEXES } from './emailOutbox.js';
+import type { OutboxEmailInput, SendOutcome } from './types.js';
 
 export {
+  AGENDA_COLLECTION,
+  parseInterval,
+  type HandlerOptions,
+  type JobContext,
+  type JobData,
+  type JobHandler,
+} from './agenda.js';
+
+export { EMAIL_INDEXES } from './emailOutbox.js';
+export {
   EMAIL_EVENT_TYPES,
-  EMAIL_INDEXES,
   EMAILS_COLLECTION,
   retryDelayMs,
   type EmailKind,
@@ -20,63 +36,10 @@ export {
   type OutboxEmail,
   type OutboxEmailInput,
   type SendOutcome,
-} from './emailOutbox.js';
+} from './types.js';
 
-/**
- * Parses config.jobs.processEvery ("5 seconds", "200 milliseconds", "200ms", "1.5 minutes") to
- * milliseconds. Agenda's own parser (human-interval) reads "200 milliseconds" as 200 s and "200ms"
- * as nothing (then 5 s), so Roster hands Agenda a number.
- */
-export function parseInterval(value: string): number {
-  const m = /^(\d+(?:\.\d+)?) ?(ms|milliseconds?|seconds?|minutes?)$/.exec(value.trim());
-  if (!m) throw new Error(`cannot read the interval "${value}" (like "5 seconds" or "200 milliseconds")`);
-  const unit = m[2].startsWith('min') ? 60_000 : m[2].startsWith('s') ? 1000 : 1;
-  const ms = Math.round(Number(m[1]) * unit);
-  if (ms < 1) throw new Error(`the interval "${value}" is too short`);
-  return ms;
-}
-
-function tryParseInterval(value: string): number | undefined {
-  try {
-    return parseInterval(value);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Agenda's collection (in the application database). */
-export const AGENDA_COLLECTION = 'agendaJobs';
 export const SEND_EMAIL_JOB = 'send-email';
 export const OUTBOX_SWEEP_JOB = 'email-outbox-sweep';
-
-/** JSON-like job data; Agenda stores it in the job document's `data` field. */
-export type JobData = Record<string, unknown>;
-
-export interface JobContext<D> {
-  /** Agenda's job id (ObjectId hex). */
-  jobId: string;
-  name: string;
-  /** 1 on the first run, 2 on the first automatic retry, … */
-  attempt: number;
-  job: Job<D>;
-}
-
-/** A job handler; throwing makes Agenda retry it (see HandlerOptions.retry). */
-export type JobHandler<D extends JobData> = (data: D, ctx: JobContext<D>) => Promise<void>;
-
-export interface HandlerOptions {
-  /** Jobs of this name run at most this many at a time per instance (default 5). */
-  concurrency?: number;
-  /** A running job's lock expires after this long, and another instance may run it again (default 10 min). */
-  lockLifetimeMs?: number;
-  /**
-   * Automatic retries when the handler throws: exponential backoff from delayMs, doubling, at most
-   * maxRetries times (default { maxRetries: 5, delayMs: 30_000 }); false turns retries off.
-   */
-  retry?: { maxRetries: number; delayMs: number; maxDelayMs?: number } | false;
-  /** Delete a one-time job once it succeeded (default true). Recurring jobs are never deleted. */
-  removeOnComplete?: boolean;
-}
 
 export interface JobsOptions {
   db: Db;
@@ -132,57 +95,16 @@ export interface Jobs {
   cancel(match: { id?: string; name?: string; data?: JobData }): Promise<number>;
 }
 
-/** Agenda 6 on the application database, the email outbox, and the generic job mechanisms. */
-export function createJobs(options: JobsOptions): Jobs {
-  const { db, config, logger } = options;
-  const now = options.now ?? (() => new Date());
-  const log = logger.child({ component: 'jobs' });
-
-  const agenda = new Agenda({
-    backend: new MongoBackend({ mongo: db, collection: AGENDA_COLLECTION }),
-    // Jobs saved by this instance start here at once instead of at the next poll; other
-    // instances still find them by polling.
-    notificationChannel: new InMemoryNotificationChannel(),
-    name: options.instanceName ?? `${os.hostname()}:${process.pid}`,
-    processEvery: parseInterval(config.jobs.processEvery),
-    defaultConcurrency: 5,
-    maxConcurrency: 20,
-  });
-  agenda.on('error', (err: Error) => log.error({ err }, 'agenda error'));
-  // Agenda prepares its collection as soon as it is built; a failure there (database gone, or
-  // closed by a quick shutdown) is logged, and start() reports it again.
-  const prepared = Promise.resolve(agenda.ready).catch((err: Error) =>
-    log.warn({ err: err.message }, 'agenda setup failed'),
-  );
-  agenda.on('fail', (err: Error | string, job: { attrs?: { name?: string; _id?: unknown }; jobName?: string }) => {
-    const message = typeof err === 'string' ? err : err.message;
-    log.warn(
-      { job: job.attrs?.name ?? job.jobName, jobId: String(job.attrs?._id ?? ''), error: message },
-      'job failed',
-    );
-  });
-
-  // Running jobs by id; resolved on Agenda's 'complete' (after it saved the job's final state).
-  const running = new Map<string, () => void>();
-  const finished = new Map<string, Promise<void>>();
-  agenda.on('complete', (job: { attrs?: { _id?: unknown } }) => {
-    const id = String(job.attrs?._id ?? '');
-    running.get(id)?.();
-  });
-  let started = false;
-  let stopping = false;
-
-  const scheduleSend = async (emailId: string, at: Date) => {
-    await agenda.schedule(at, SEND_EMAIL_JOB, { emailId });
-  };
-
-  const outbox = createOutbox({
-    db,
+/** The email outbox as configured, scheduling its sends through `scheduleSend`. */
+function outboxFor(options: JobsOptions, log: Logger, scheduleSend: (emailId: string, at: Date) => Promise<void>) {
+  const { config } = options;
+  return createOutbox({
+    db: options.db,
     mailer: options.mailer,
     templates: options.templates,
     logger: log,
     recordEvent: options.recordEvent,
-    now,
+    now: options.now ?? (() => new Date()),
     defaults: {
       org_name: config.mail.orgName,
       portal_url: config.mail.portalUrl,
@@ -195,41 +117,54 @@ export function createJobs(options: JobsOptions): Jobs {
     leaseMs: options.emailLeaseMs ?? 5 * 60_000,
     scheduleSend,
   });
+}
 
-  function defineHandler<D extends JobData>(name: string, handler: JobHandler<D>, opts: HandlerOptions = {}) {
-    const retry = opts.retry === undefined ? { maxRetries: 5, delayMs: 30_000 } : opts.retry;
-    agenda.define<D>(
-      name,
-      async (job: Job<D>) => {
-        const jobId = String(job.attrs._id);
-        finished.set(
-          jobId,
-          new Promise<void>((resolve) =>
-            running.set(jobId, () => {
-              running.delete(jobId);
-              finished.delete(jobId);
-              resolve();
-            }),
-          ),
-        );
-        await handler(job.attrs.data ?? ({} as D), { jobId, name, attempt: (job.attrs.failCount ?? 0) + 1, job });
-      },
-      {
-        concurrency: opts.concurrency ?? 5,
-        lockLifetime: opts.lockLifetimeMs ?? 10 * 60_000,
-        removeOnComplete: opts.removeOnComplete ?? true,
-        ...(retry
-          ? {
-              backoff: backoffStrategies.exponential({
-                delay: retry.delayMs,
-                maxRetries: retry.maxRetries,
-                maxDelay: retry.maxDelayMs ?? 60 * 60_000,
-              }),
-            }
-          : {}),
-      },
-    );
+/** A recurring job, one per name across all instances; a human interval is read by parseInterval. */
+async function scheduleEvery(
+  agenda: Agenda,
+  name: string,
+  interval: string,
+  data: JobData,
+  options: { timezone?: string },
+): Promise<string> {
+  const human = /^\d/.test(interval) && !interval.includes(' * ') ? tryParseInterval(interval) : undefined;
+  const job = await agenda.every(human ?? interval, name, data, {
+    ...(options.timezone ? { timezone: options.timezone } : {}),
+    skipImmediate: true,
+  });
+  return String(job.attrs._id);
+}
+
+async function cancelJobs(agenda: Agenda, match: { id?: string; name?: string; data?: JobData }): Promise<number> {
+  // Agenda deletes every job for an empty filter; never let that happen by accident.
+  if (!match.id && !match.name && !(match.data && Object.keys(match.data).length > 0)) {
+    throw new Error('cancel() needs an id, a name or data to match');
   }
+  await agenda.ready;
+  return agenda.cancel({
+    ...(match.id ? { id: match.id } : {}),
+    ...(match.name ? { name: match.name } : {}),
+    ...(match.data ? { data: match.data } : {}),
+  });
+}
+
+/** Agenda 6 on the application database, the email outbox, and the generic job mechanisms. */
+export function createJobs(options: JobsOptions): Jobs {
+  const { db, config } = options;
+  const log = options.logger.child({ component: 'jobs' });
+  const { agenda, prepared } = createAgenda({
+    db,
+    log,
+    processEvery: config.jobs.processEvery,
+    instanceName: options.instanceName,
+  });
+  const { defineHandler, waitForRunning } = createHandlers(agenda, log);
+  let started = false;
+  let stopping = false;
+
+  const outbox = outboxFor(options, log, async (emailId, at) => {
+    await agenda.schedule(at, SEND_EMAIL_JOB, { emailId });
+  });
 
   // The email job manages its own retries through the outbox document, so Agenda does not retry it.
   defineHandler<{ emailId: string }>(
@@ -249,23 +184,6 @@ export function createJobs(options: JobsOptions): Jobs {
     },
     { retry: false, concurrency: 1 },
   );
-
-  async function waitForRunning(timeoutMs: number) {
-    const pending = [...finished.values()];
-    if (pending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const result = await Promise.race([Promise.all(pending).then(() => 'done' as const), timeout]);
-    clearTimeout(timer);
-    if (result === 'timeout') {
-      log.warn(
-        { running: finished.size },
-        'jobs still running at shutdown; they run again elsewhere when their lock expires',
-      );
-    }
-  }
 
   return {
     agenda,
@@ -315,26 +233,7 @@ export function createJobs(options: JobsOptions): Jobs {
       return String(job.attrs._id);
     },
 
-    async every(name, interval, data, everyOptions = {}) {
-      const human = /^\d/.test(interval) && !interval.includes(' * ') ? tryParseInterval(interval) : undefined;
-      const job = await agenda.every(human ?? interval, name, data ?? {}, {
-        ...(everyOptions.timezone ? { timezone: everyOptions.timezone } : {}),
-        skipImmediate: true,
-      });
-      return String(job.attrs._id);
-    },
-
-    async cancel(match) {
-      // Agenda deletes every job for an empty filter; never let that happen by accident.
-      if (!match.id && !match.name && !(match.data && Object.keys(match.data).length > 0)) {
-        throw new Error('cancel() needs an id, a name or data to match');
-      }
-      await agenda.ready;
-      return agenda.cancel({
-        ...(match.id ? { id: match.id } : {}),
-        ...(match.name ? { name: match.name } : {}),
-        ...(match.data ? { data: match.data } : {}),
-      });
-    },
+    every: (name, interval, data, everyOptions = {}) => scheduleEvery(agenda, name, interval, data ?? {}, everyOptions),
+    cancel: (match) => cancelJobs(agenda, match),
   };
 }

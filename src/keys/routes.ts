@@ -3,7 +3,7 @@ import type { SigningKeys } from './signingKeys.js';
 
 /** GET /.well-known/jwks.json: the public keys that verify what Roster signs (no token needed). */
 export function jwksRoutes(keys: SigningKeys): Router {
-  const router = createRouter();
+  const router = createRouter({ errorShape: 'scim' });
   router.get('/.well-known/jwks.json', async (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = await keys.jwks();

@@ -1,4 +1,4 @@
-import { SYSTEM, userResource, type Actor } from '../events/types.js';
+import { SYSTEM, userResource, type Actor, type NewEvent } from '../events/types.js';
 import { ConflictError } from '../errors.js';
 import { normalize } from '../scim/validate.js';
 import type { StoredUser } from '../users/mapping.js';
@@ -10,17 +10,28 @@ import type { LinkKind } from './store.js';
 /** A real scrypt hash of a random value: unknown users cost as much time as wrong passwords. */
 let dummyHash: Promise<string> | undefined;
 
+/** A sign-in attempt, successful or not, as the event log records it. */
+function loginAttemptEvent(username: string, user: StoredUser | null, success: boolean, reason?: string): NewEvent {
+  return {
+    type: 'user_login_attempt',
+    ...(user ? { resource: userResource(user) } : {}),
+    initiatedBy: { type: 'user', name: username.slice(0, 256) },
+    success,
+    ...(reason ? { details: { reason } } : {}),
+  };
+}
+
 /**
  * Passwords and sign-in: the credential check (counting attempts and locking), unlock, expiry, and
  * setting a password through an activation or reset link.
  */
 export function createCredentials(deps: LifecycleContext) {
-  const { config, users, linkTokens, recordEvent, now, loadUser } = deps;
+  const { config, users, records, linkTokens, recordEvent, now, loadUser } = deps;
 
   /** For the page: the user behind a valid link (undefined for used, expired or unknown links). */
   async function userForLink(token: string, kind: LinkKind): Promise<StoredUser | undefined> {
     const userId = await linkTokens.peek(token, kind, now());
-    return userId ? users.find(userId) : undefined;
+    return userId ? ((await records.findById(userId)) ?? undefined) : undefined;
   }
 
   return {
@@ -82,15 +93,9 @@ export function createCredentials(deps: LifecycleContext) {
 
     /** POST /auth/verify: true only for an ACTIVE user with an ACTIVE password who is not locked. */
     async verifyCredentials(username: string, password: string): Promise<StoredUser | undefined> {
-      const user = await users.findByUserName(normalize(username));
+      const user = await records.findByUserName(normalize(username));
       const attempt = (u: StoredUser | null, success: boolean, reason?: string) =>
-        recordEvent({
-          type: 'user_login_attempt',
-          ...(u ? { resource: userResource(u) } : {}),
-          initiatedBy: { type: 'user', name: username.slice(0, 256) },
-          success,
-          ...(reason ? { details: { reason } } : {}),
-        });
+        recordEvent(loginAttemptEvent(username, u, success, reason));
       if (!user?.secret?.passwordHash) {
         dummyHash ??= hashPassword(`dummy-${Math.random()}`);
         await verifyPassword(password, await dummyHash);
@@ -104,7 +109,7 @@ export function createCredentials(deps: LifecycleContext) {
       const lockEnd = new Date(now().getTime() - lockoutMs);
       if (lockoutMs > 0 && user.lifecycle.locked && user.secret.lockedAt && user.secret.lockedAt <= lockEnd) {
         // A timed lock that has run out ends before this attempt is counted (one writer ends it).
-        if (await users.unlockExpired(user._id, lockEnd)) {
+        if (await records.unlockExpired(user._id, lockEnd, now())) {
           await recordEvent({
             type: 'user_unlocked',
             resource: userResource(user),
@@ -114,11 +119,11 @@ export function createCredentials(deps: LifecycleContext) {
         }
         user.lifecycle.locked = false;
       }
-      const attemptNumber = await users.takeLoginAttempt(user._id, max);
+      const attemptNumber = await records.takeLoginAttempt(user._id, max);
       const passwordMatches = await verifyPassword(password, user.secret.passwordHash);
       if (attemptNumber === undefined || !passwordMatches) {
         await attempt(user, false, attemptNumber === undefined ? 'locked' : 'wrong password');
-        if ((attemptNumber === undefined || attemptNumber >= max) && (await users.lock(user._id))) {
+        if ((attemptNumber === undefined || attemptNumber >= max) && (await records.lock(user._id, now()))) {
           await recordEvent({
             type: 'user_lockout',
             resource: userResource(user),
@@ -132,7 +137,7 @@ export function createCredentials(deps: LifecycleContext) {
         await attempt(user, false, `state ${user.lifecycle.state}, password ${user.lifecycle.passwordStatus}`);
         return undefined;
       }
-      await users.touch(user._id, { 'lifecycle.lastLogin': now(), 'secret.failedLogins': 0 });
+      await records.setFields(user._id, { 'lifecycle.lastLogin': now(), 'secret.failedLogins': 0 });
       await attempt(user, true);
       return user;
     },

@@ -27,38 +27,52 @@ export function checkDestination(destination: unknown): string | undefined {
   });
 }
 
+/** The address for an email: the caller's choice, else the kind's default order. */
+function recipient(user: StoredUser, destination: string | undefined, defaults: ('alternate' | 'company')[]) {
+  const pick = (d: string) =>
+    d === 'company' ? companyEmailOf(user) : d === 'alternate' ? user.lifecycle.alternateEmail : d;
+  if (destination) return { to: pick(destination), destination };
+  for (const d of defaults) {
+    const to = pick(d);
+    if (to) return { to, destination: d };
+  }
+  return { to: undefined, destination: defaults[0] };
+}
+
+function vars(user: StoredUser) {
+  const name = (user.name as { givenName?: string; familyName?: string } | undefined) ?? {};
+  return {
+    user_company_email: companyEmailOf(user) ?? '',
+    first_name: name.givenName ?? '',
+    last_name: name.familyName ?? '',
+    username: user.userName,
+  };
+}
+
+/** Link emails on an admin's request go to ACTIVE users whose password Roster manages. */
+function checkLinkEligible(user: StoredUser, what: string) {
+  if (user.lifecycle.state !== 'ACTIVE') {
+    throw new ConflictError(`The user is ${user.lifecycle.state}; ${what} go to ACTIVE users only`, {
+      code: 'not_eligible',
+    });
+  }
+  if (user.lifecycle.passwordAuthority !== 'none') {
+    throw new ConflictError(`Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`, {
+      code: 'external_password',
+    });
+  }
+}
+
 /**
  * The lifecycle's emails (README "Emails"): who gets which email at which address, the links in
  * them, the admin's resend and reset requests, and the daily no-login reminders. Sent through the
  * outbox (jobs.enqueueEmail).
  */
 export function createLifecycleEmails(deps: LifecycleContext) {
-  const { config, users, jobs, linkTokens, now, loadUser } = deps;
+  const { config, records, jobs, linkTokens, now, loadUser } = deps;
   // Read on each use: the configuration can be reloaded (SIGHUP).
   const activationTtlMs = () => config.activation.linkTtlDays * DAY_MS;
   const resetTtlMs = () => config.activation.resetLinkTtlHours * 3_600_000;
-
-  /** The address for an email: the caller's choice, else the kind's default order. */
-  function recipient(user: StoredUser, destination: string | undefined, defaults: ('alternate' | 'company')[]) {
-    const pick = (d: string) =>
-      d === 'company' ? companyEmailOf(user) : d === 'alternate' ? user.lifecycle.alternateEmail : d;
-    if (destination) return { to: pick(destination), destination };
-    for (const d of defaults) {
-      const to = pick(d);
-      if (to) return { to, destination: d };
-    }
-    return { to: undefined, destination: defaults[0] };
-  }
-
-  function vars(user: StoredUser) {
-    const name = (user.name as { givenName?: string; familyName?: string } | undefined) ?? {};
-    return {
-      user_company_email: companyEmailOf(user) ?? '',
-      first_name: name.givenName ?? '',
-      last_name: name.familyName ?? '',
-      username: user.userName,
-    };
-  }
 
   async function noAddress(user: StoredUser, kind: EmailKind, actor: Actor) {
     await deps.recordEvent({
@@ -133,16 +147,7 @@ export function createLifecycleEmails(deps: LifecycleContext) {
   ) {
     const destination = checkDestination(options.destination);
     const user = await loadUser(id);
-    if (user.lifecycle.state !== 'ACTIVE') {
-      throw new ConflictError(`The user is ${user.lifecycle.state}; ${what} go to ACTIVE users only`, {
-        code: 'not_eligible',
-      });
-    }
-    if (user.lifecycle.passwordAuthority !== 'none') {
-      throw new ConflictError(`Passwords of this user are managed by ${user.lifecycle.passwordAuthority}`, {
-        code: 'external_password',
-      });
-    }
+    checkLinkEligible(user, what);
     const kind =
       what === 'activation emails' && user.lifecycle.passwordStatus === 'PENDING' ? 'activation' : 'password-reset';
     const sent = await sendLinkEmail(user, kind, destination, actor);
@@ -154,10 +159,10 @@ export function createLifecycleEmails(deps: LifecycleContext) {
     const days = config.reminders.noLoginDays;
     if (days <= 0) return 0;
     const cutoff = new Date(now().getTime() - days * DAY_MS);
-    const candidates = await users.candidatesForReminder(cutoff);
+    const candidates = await records.reminderCandidates(cutoff);
     let sent = 0;
     for (const user of candidates) {
-      await users.touch(user._id, { 'secret.lastReminderAt': now() });
+      await records.setFields(user._id, { 'secret.lastReminderAt': now() });
       const pending = user.lifecycle.passwordStatus === 'PENDING' && user.lifecycle.passwordAuthority === 'none';
       const target = recipient(user, undefined, pending ? ['alternate', 'company'] : ['company', 'alternate']);
       // No address, no email: and no new link either (issuing one would void the user's current link).

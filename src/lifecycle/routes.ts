@@ -36,7 +36,7 @@ async function readFields(ctx: Context): Promise<Record<string, string>> {
 
 /** End-user pages (/activate, /reset-password); no bearer token. */
 export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
-  const router = createRouter();
+  const router = createRouter({ errorShape: 'admin', owns: ['/activate', '/reset-password'] });
   const orgName = config.mail.orgName;
   const publicOrigin = new URL(config.server.publicUrl).origin;
 
@@ -110,7 +110,7 @@ export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
  * application passes, else the caller's address), each over its limit 429 with Retry-After.
  */
 export function credentialRoutes(config: Config, lifecycle: Lifecycle, authenticator: Authenticator): Router {
-  const router = createRouter();
+  const router = createRouter({ errorShape: 'admin', owns: ['/auth/'] });
   const buckets = createBuckets();
   const limit = (key: string, perMinute: number, what: string) => {
     const retryAfter = buckets.take(key, perMinute);

@@ -66,6 +66,102 @@ function httpUrl(text: string): URL {
   return url;
 }
 
+/** The reason the addresses are refused, or undefined when every one is allowed. */
+function refusal(addresses: string[], policy: DestinationPolicy, plainHttp: boolean): string | undefined {
+  for (const address of addresses) {
+    const verdict = checkDestination(address, policy, plainHttp);
+    if (!verdict.allowed) return verdict.reason;
+  }
+  return addresses.length ? undefined : 'the host name resolves to no address';
+}
+
+/** node:http's `lookup`: resolves, refuses the connection unless every address is allowed. */
+const checkedLookup =
+  (resolve: Resolve, policy: DestinationPolicy, plainHttp: boolean): LookupFunction =>
+  (hostname, options, callback) => {
+    resolve(hostname).then(
+      (found) => {
+        const family = options.family === 4 || options.family === 6 ? options.family : undefined;
+        const addresses = found.filter((a) => !family || a.family === family);
+        const reason = refusal(
+          addresses.map((a) => a.address),
+          policy,
+          plainHttp,
+        );
+        if (reason) return callback(new DestinationRefusedError(`${hostname}: ${reason}`), '', 0);
+        if (options.all) return (callback as (e: null, all: typeof addresses) => void)(null, addresses);
+        callback(null, addresses[0].address, addresses[0].family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
+  };
+
+/**
+ * Sends the request and reads at most `maxResponseBytes` of the answer, all within `timeoutMs`.
+ * The destination was checked by the caller (a literal address) or is checked by `lookup`.
+ */
+function send(
+  target: URL,
+  init: OutboundRequest,
+  connection: { agent: http.Agent; lookup: LookupFunction },
+): Promise<OutboundResponse> {
+  const plainHttp = target.protocol === 'http:';
+  const body = init.body === undefined ? undefined : Buffer.from(init.body, 'utf8');
+  return new Promise<OutboundResponse>((resolveResponse, reject) => {
+    const request = (plainHttp ? http : https).request(target, {
+      method: init.method,
+      headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+      agent: connection.agent,
+      lookup: connection.lookup,
+    });
+    const timer = setTimeout(() => {
+      const err = new Error(`no answer within ${init.timeoutMs} ms`);
+      err.name = 'TimeoutError';
+      request.destroy(err);
+    }, init.timeoutMs);
+    request.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let truncated = false;
+      const done = () => {
+        clearTimeout(timer);
+        resolveResponse({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks),
+          truncated,
+        });
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (truncated) return;
+        const room = init.maxResponseBytes - size;
+        if (chunk.length > room) {
+          chunks.push(chunk.subarray(0, room));
+          truncated = true;
+          // The rest is not read: the connection is not reused.
+          response.destroy();
+          done();
+          return;
+        }
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      response.on('end', () => {
+        if (!truncated) done();
+      });
+      response.on('error', (err) => {
+        clearTimeout(timer);
+        if (!truncated) reject(err);
+      });
+    });
+    request.end(body);
+  });
+}
+
 export function createOutbound(deps: { settings: () => OutboundSettings; resolve?: Resolve }) {
   const resolve = deps.resolve ?? systemResolve;
   // The policy and the keep-alive connection pools are made again when the settings change (a
@@ -86,36 +182,6 @@ export function createOutbound(deps: { settings: () => OutboundSettings; resolve
     }
     return current;
   }
-
-  /** The reason the addresses are refused, or undefined when every one is allowed. */
-  function refusal(addresses: string[], policy: DestinationPolicy, plainHttp: boolean): string | undefined {
-    for (const address of addresses) {
-      const verdict = checkDestination(address, policy, plainHttp);
-      if (!verdict.allowed) return verdict.reason;
-    }
-    return addresses.length ? undefined : 'the host name resolves to no address';
-  }
-
-  /** node:http's `lookup`: resolves, refuses the connection unless every address is allowed. */
-  const checkedLookup =
-    (policy: DestinationPolicy, plainHttp: boolean): LookupFunction =>
-    (hostname, options, callback) => {
-      resolve(hostname).then(
-        (found) => {
-          const family = options.family === 4 || options.family === 6 ? options.family : undefined;
-          const addresses = found.filter((a) => !family || a.family === family);
-          const reason = refusal(
-            addresses.map((a) => a.address),
-            policy,
-            plainHttp,
-          );
-          if (reason) return callback(new DestinationRefusedError(`${hostname}: ${reason}`), '', 0);
-          if (options.all) return (callback as (e: null, all: typeof addresses) => void)(null, addresses);
-          callback(null, addresses[0].address, addresses[0].family);
-        },
-        (err: NodeJS.ErrnoException) => callback(err, '', 0),
-      );
-    };
 
   return {
     /**
@@ -162,60 +228,8 @@ export function createOutbound(deps: { settings: () => OutboundSettings; resolve
         const reason = refusal([host], policy, plainHttp);
         if (reason) throw new DestinationRefusedError(reason);
       }
-      const body = init.body === undefined ? undefined : Buffer.from(init.body, 'utf8');
-      return new Promise<OutboundResponse>((resolveResponse, reject) => {
-        const request = (plainHttp ? http : https).request(target, {
-          method: init.method,
-          headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-          agent: plainHttp ? agents.http : agents.https,
-          lookup: checkedLookup(policy, plainHttp),
-        });
-        const timer = setTimeout(() => {
-          const err = new Error(`no answer within ${init.timeoutMs} ms`);
-          err.name = 'TimeoutError';
-          request.destroy(err);
-        }, init.timeoutMs);
-        request.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        request.on('response', (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          let truncated = false;
-          const done = () => {
-            clearTimeout(timer);
-            resolveResponse({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              body: Buffer.concat(chunks),
-              truncated,
-            });
-          };
-          response.on('data', (chunk: Buffer) => {
-            if (truncated) return;
-            const room = init.maxResponseBytes - size;
-            if (chunk.length > room) {
-              chunks.push(chunk.subarray(0, room));
-              truncated = true;
-              // The rest is not read: the connection is not reused.
-              response.destroy();
-              done();
-              return;
-            }
-            chunks.push(chunk);
-            size += chunk.length;
-          });
-          response.on('end', () => {
-            if (!truncated) done();
-          });
-          response.on('error', (err) => {
-            clearTimeout(timer);
-            if (!truncated) reject(err);
-          });
-        });
-        request.end(body);
-      });
+      const agent = plainHttp ? agents.http : agents.https;
+      return send(target, init, { agent, lookup: checkedLookup(resolve, policy, plainHttp) });
     },
   };
 }

@@ -102,11 +102,40 @@ async function parseRegistration(body: Record<string, unknown>) {
   };
 }
 
+/**
+ * The clients in use, each read at most every clientCacheSeconds. An id not of the form Roster
+ * issues is not looked up, and a failed look-up is not cached, so made-up ids take no memory.
+ */
+function createClientCache(repository: ClientRepository, now: () => Date, clientCacheSeconds: () => number) {
+  const cache = new Map<string, { at: number; doc: OAuthClientDoc }>();
+  return {
+    /** The client if it exists and is not revoked. */
+    async active(id: string): Promise<OAuthClientDoc | undefined> {
+      if (!isIssuedClientId(id)) return undefined;
+      const t = now().getTime();
+      let entry = cache.get(id);
+      if (!entry || t - entry.at >= clientCacheSeconds() * 1000 || t < entry.at) {
+        const doc = await repository.find(id);
+        if (!doc) {
+          cache.delete(id);
+          return undefined;
+        }
+        entry = { at: t, doc };
+        cache.set(id, entry);
+        if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+      }
+      return entry.doc.revokedAt ? undefined : entry.doc;
+    },
+    /** A client just changed: the next use reads it again. */
+    forget: (id: string) => cache.delete(id),
+  };
+}
+
 /** OAuth clients: registration, secret rotation with an overlap, revocation, and the checks on use. */
 export function createClientService(deps: ClientServiceDeps) {
   const { repository, recordEvent } = deps;
   const now = deps.now ?? (() => new Date());
-  const cache = new Map<string, { at: number; doc: OAuthClientDoc }>();
+  const cache = createClientCache(repository, now, deps.clientCacheSeconds);
   // What an unknown client's secret is checked against, so it costs what a known client's does.
   let dummyHash: Promise<string> | undefined;
   const verify = (secret: string, hash: string) =>
@@ -167,7 +196,7 @@ export function createClientService(deps: ClientServiceDeps) {
       if (!(await repository.replaceSecrets(id, doc.version, secrets))) {
         throw new ConflictError('The client changed meanwhile; retry', { code: 'conflict' });
       }
-      cache.delete(id);
+      cache.forget(id);
       const updated = { ...doc, secrets, version: doc.version + 1 };
       await event('oauth_client_secret_rotated', updated, actor);
       return { ...clientView(updated), client_secret: secret };
@@ -177,32 +206,12 @@ export function createClientService(deps: ClientServiceDeps) {
     async revoke(id: string, actor: Actor) {
       const before = await existing(id);
       const doc = (await repository.revoke(id, now()))!;
-      cache.delete(id);
+      cache.forget(id);
       if (!before.revokedAt) await event('oauth_client_revoked', doc, actor);
       return clientView(doc);
     },
 
-    /**
-     * The client if it exists and is not revoked; read at most every clientCacheSeconds. An id not of
-     * the form Roster issues is not looked up, and a failed look-up is not cached, so made-up ids
-     * take no memory.
-     */
-    async active(id: string): Promise<OAuthClientDoc | undefined> {
-      if (!isIssuedClientId(id)) return undefined;
-      const t = now().getTime();
-      let entry = cache.get(id);
-      if (!entry || t - entry.at >= deps.clientCacheSeconds() * 1000 || t < entry.at) {
-        const doc = await repository.find(id);
-        if (!doc) {
-          cache.delete(id);
-          return undefined;
-        }
-        entry = { at: t, doc };
-        cache.set(id, entry);
-        if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
-      }
-      return entry.doc.revokedAt ? undefined : entry.doc;
-    },
+    active: cache.active,
 
     /**
      * True when the secret matches one of the client's secrets still in force. Without a client (or

@@ -46,7 +46,8 @@ export function authorizationServerMetadata(config: Config) {
 
 /** POST /oauth/token and its metadata; answers 404 while oauth.enabled is false. */
 export function oauthRoutes(config: Config, tokens: TokenService): Router {
-  const router = createRouter();
+  // What is not an OAuthError (a body too large, a database going away) gets a SCIM error body.
+  const router = createRouter({ errorShape: 'scim' });
   router.use(async (ctx, next) => {
     if (config.oauth.enabled) return next();
   });

@@ -33,48 +33,54 @@ function claimedClientId(credentials: ClientCredentials): string {
 /** Why a client's authentication failed: for the event and the log, never containing the secret. */
 class AuthFailure extends Error {}
 
+/** A private_key_jwt assertion (RFC 7523): signed by the client's key, for Roster, unexpired, used once. */
+async function verifyAssertion(
+  deps: TokenServiceDeps,
+  now: () => Date,
+  credentials: Extract<ClientCredentials, { method: 'private_key_jwt' }>,
+): Promise<OAuthClientDoc> {
+  const { config, clients } = deps;
+  let clientId: string | undefined;
+  try {
+    clientId = decodeJwt(credentials.assertion).iss;
+  } catch {
+    throw new AuthFailure('the client assertion is not a JWT');
+  }
+  if (!clientId || (credentials.clientId !== undefined && credentials.clientId !== clientId)) {
+    throw new AuthFailure('the assertion issuer does not name the client');
+  }
+  const client = await clients.active(clientId);
+  if (!client?.publicJwk) throw new AuthFailure('no active private_key_jwt client with this id');
+  const skew = config.oauth.clockSkewSeconds;
+  const { payload } = await jwtVerify(credentials.assertion, createLocalJWKSet({ keys: [client.publicJwk] }), {
+    issuer: clientId,
+    subject: clientId,
+    audience: [tokenEndpoint(config), rosterIssuer(config)],
+    algorithms: ASSERTION_ALGS,
+    requiredClaims: ['exp', 'jti'],
+    currentDate: now(),
+    clockTolerance: skew,
+  }).catch((err: Error) => {
+    throw new AuthFailure(`the client assertion is invalid: ${err.message}`);
+  });
+  const expiresAt = new Date(payload.exp! * 1000);
+  if (expiresAt.getTime() - now().getTime() > (config.oauth.assertionMaxLifetimeSeconds + skew) * 1000) {
+    throw new AuthFailure('the client assertion expires too far in the future');
+  }
+  if (!(await deps.assertions.firstUse(clientId, payload.jti!, expiresAt, now()))) {
+    throw new AuthFailure('the client assertion was used before (replay)');
+  }
+  return client;
+}
+
 /** The client credentials grant (RFC 6749 §4.4): authenticates the client and issues an access token. */
 export function createTokenService(deps: TokenServiceDeps) {
   const { config, clients } = deps;
   const now = deps.now ?? (() => new Date());
   const failures = createBuckets(() => now().getTime());
 
-  async function verifyAssertion(credentials: Extract<ClientCredentials, { method: 'private_key_jwt' }>) {
-    let clientId: string | undefined;
-    try {
-      clientId = decodeJwt(credentials.assertion).iss;
-    } catch {
-      throw new AuthFailure('the client assertion is not a JWT');
-    }
-    if (!clientId || (credentials.clientId !== undefined && credentials.clientId !== clientId)) {
-      throw new AuthFailure('the assertion issuer does not name the client');
-    }
-    const client = await clients.active(clientId);
-    if (!client?.publicJwk) throw new AuthFailure('no active private_key_jwt client with this id');
-    const skew = config.oauth.clockSkewSeconds;
-    const { payload } = await jwtVerify(credentials.assertion, createLocalJWKSet({ keys: [client.publicJwk] }), {
-      issuer: clientId,
-      subject: clientId,
-      audience: [tokenEndpoint(config), rosterIssuer(config)],
-      algorithms: ASSERTION_ALGS,
-      requiredClaims: ['exp', 'jti'],
-      currentDate: now(),
-      clockTolerance: skew,
-    }).catch((err: Error) => {
-      throw new AuthFailure(`the client assertion is invalid: ${err.message}`);
-    });
-    const expiresAt = new Date(payload.exp! * 1000);
-    if (expiresAt.getTime() - now().getTime() > (config.oauth.assertionMaxLifetimeSeconds + skew) * 1000) {
-      throw new AuthFailure('the client assertion expires too far in the future');
-    }
-    if (!(await deps.assertions.firstUse(clientId, payload.jti!, expiresAt, now()))) {
-      throw new AuthFailure('the client assertion was used before (replay)');
-    }
-    return client;
-  }
-
   async function authenticate(credentials: ClientCredentials): Promise<OAuthClientDoc> {
-    if (credentials.method === 'private_key_jwt') return verifyAssertion(credentials);
+    if (credentials.method === 'private_key_jwt') return verifyAssertion(deps, now, credentials);
     // The secret is checked whether or not the client exists (a dummy hash then): same time either way.
     const client = await clients.active(credentials.clientId);
     const matches = await clients.secretMatches(client, credentials.secret);

@@ -62,7 +62,8 @@ async function readBody(ctx: Context): Promise<unknown> {
  * some unless `returnImmediately`. SETs not acknowledged come back in the next poll.
  */
 export function pollRoutes(deps: PollDeps): Router {
-  const router = createRouter();
+  // What is not a PollError (a body too large, a database going away) gets a SCIM error body.
+  const router = createRouter({ errorShape: 'scim' });
   router.post(POLL_PATH, async (ctx) => {
     try {
       const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];

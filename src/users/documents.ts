@@ -70,23 +70,22 @@ export function createUserDocuments(deps: UserDocumentDeps) {
     checkEmails(resource, lifecycle.alternateEmail);
     const secret = await passwordFields(resource, before?.secret, ctx);
     if (secret) lifecycle.passwordStatus = 'ACTIVE';
-    if (lifecycle.state === 'ACTIVE' && before?.lifecycle.state !== 'ACTIVE') lifecycle.activatedAt = at;
     const content = storedContent(resource);
-    const doc: StoredUser = {
-      _id: before?._id ?? newId(),
-      ...content,
-      lifecycle,
-      ...((secret ?? before?.secret) ? { secret: secret ?? before?.secret } : {}),
-      norm: normalizedFields({ ...content, lifecycle }),
-      meta: before
-        ? { created: before.meta.created, lastModified: at, version: before.meta.version + 1 }
-        : { created: at, lastModified: at, version: 1 },
-    };
-    return doc;
+    return withBookkeeping(
+      {
+        _id: before?._id ?? newId(),
+        ...content,
+        lifecycle,
+        ...((secret ?? before?.secret) ? { secret: secret ?? before?.secret } : {}),
+      },
+      before,
+      at,
+    );
   }
 
-  function changesBetween(before: StoredUser, after: StoredUser): EventChange[] {
-    const a = withoutRefs(toScimUser(before, baseUrl, undefined));
+  /** `beforeScim`: `before`'s SCIM form when the caller already has it (one conversion less). */
+  function changesBetween(before: StoredUser, after: StoredUser, beforeScim?: ScimResource): EventChange[] {
+    const a = withoutRefs(beforeScim ?? toScimUser(before, baseUrl, undefined));
     const b = withoutRefs(toScimUser(after, baseUrl, undefined));
     const changes: EventChange[] = [];
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
@@ -99,6 +98,26 @@ export function createUserDocuments(deps: UserDocumentDeps) {
   }
 
   return { buildDocument, changesBetween };
+}
+
+/**
+ * The bookkeeping of every user write, in one place: a user that becomes ACTIVE gets `activatedAt`,
+ * the normalised shadow fields are computed again, and the version is the next one (1 for a new
+ * user, `before`'s + 1 otherwise) with `lastModified` = `at`.
+ */
+export function withBookkeeping(
+  next: Pick<StoredUser, '_id' | 'userName' | 'lifecycle'> & Record<string, unknown>,
+  before: StoredUser | undefined,
+  at: Date,
+): StoredUser {
+  if (next.lifecycle.state === 'ACTIVE' && before?.lifecycle.state !== 'ACTIVE') next.lifecycle.activatedAt = at;
+  return {
+    ...(next as StoredUser),
+    norm: normalizedFields(next),
+    meta: before
+      ? { created: before.meta.created, lastModified: at, version: before.meta.version + 1 }
+      : { created: at, lastModified: at, version: 1 },
+  };
 }
 
 /** Event values are stored documents: keys such as "$ref" cannot be stored, and are derived anyway. */

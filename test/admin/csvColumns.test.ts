@@ -5,11 +5,10 @@ import {
   CSV_FIELDS,
   csvRowToScimUser,
   ENTERPRISE_SCHEMA,
-  exportHeader,
   LIFECYCLE_SCHEMA,
   mapCsvHeader,
-  scimUserToCsvRow,
 } from '../../src/admin/csvColumns.js';
+import { exportHeader, scimUserToCsvRow } from '../../src/admin/csvExportRow.js';
 
 const CORE = 'urn:ietf:params:scim:schemas:core:2.0:User';
 

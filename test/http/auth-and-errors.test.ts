@@ -86,6 +86,26 @@ describe('error bodies', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('answers a request no route serves in the error shape of the router that owns its path', async () => {
+    const admin: [string, string][] = [
+      ['get', '/admin/v1/nothing'],
+      ['get', '/admin/other'],
+      ['put', '/activate'],
+      ['put', '/console/session'],
+      ['get', '/auth/nothing'],
+    ];
+    for (const [method, path] of admin) {
+      const res = await t.request[method as 'get'](path);
+      expect(res.status, path).toBe(404);
+      expect(res.body, path).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
+    }
+    for (const path of ['/oauth/nothing', '/Admin/v1/events', '/activate/more']) {
+      const res = await t.request.get(path);
+      expect(res.status, path).toBe(404);
+      expect(res.body, path).toMatchObject({ schemas: [ERROR], status: '404' });
+    }
+  });
+
   it.each(['post', 'put', 'patch', 'delete'] as const)(
     'answers %s on discovery endpoints with 405 and Allow',
     async (method) => {

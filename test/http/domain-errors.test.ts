@@ -10,6 +10,7 @@ import {
   type DomainError,
 } from '../../src/errors.js';
 import { errorHandler } from '../../src/http/errors.js';
+import { createRouter } from '../../src/http/router.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestRoster, TOKENS, type TestRoster } from '../helpers/roster.js';
 
@@ -17,13 +18,20 @@ const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const LIFECYCLE = 'urn:roster:params:scim:schemas:extension:lifecycle:2.0:User';
 
-/** The real error handler in front of a route that throws `err`. */
+/**
+ * The real error handler in front of routes that throw `err`, in routers that declare their error
+ * shape as the app's do (the SCIM API, the admin API, the credential check).
+ */
 function throwing(err: Error) {
   const app = new Koa();
   app.use(errorHandler(createLogger('silent')));
-  app.use(() => {
+  const fail = () => {
     throw err;
-  });
+  };
+  const scim = createRouter({ prefix: '/scim/v2', errorShape: 'scim' }).all('/Users', fail);
+  const admin = createRouter({ prefix: '/admin/v1', errorShape: 'admin' }).all('/users', fail);
+  const credential = createRouter({ errorShape: 'admin' }).post('/auth/verify', fail);
+  for (const router of [scim, admin, credential]) app.use(router.routes());
   return supertest(app.callback());
 }
 

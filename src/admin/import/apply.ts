@@ -1,9 +1,9 @@
 /**
  * Writing one line through the user service, source `bulk`, no email. The service judges the user
  * exactly as it judges a SCIM POST or PUT; in a dry run (ctx.dryRun) it judges and writes nothing.
- * - An existing userName (case-insensitive) is an update: the current SCIM form with the CSV values
- *   laid over it (merge.ts), guarded by the version read; a line that changes nothing writes nothing
- *   (`unchanged`).
+ * - An existing userName (case-insensitive) is an update of the user the line's lookup read (the
+ *   service's replaceRead: not read again): its SCIM form with the CSV values laid over it
+ *   (merge.ts), guarded by the version read; a line that changes nothing writes nothing (`unchanged`).
  * - Groups are additive: the user is added to the listed groups and stays in others. Memberships
  *   are added right after the user (a crash between the two is repaired by importing the file
  *   again: memberships are idempotent).
@@ -17,7 +17,8 @@ import { ConflictError, isRefusal, PreconditionFailedError } from '../../errors.
 import { etagFor } from '../../scim/etag.js';
 import type { Projection } from '../../scim/projection.js';
 import type { ScimResource } from '../../scim/validate.js';
-import { toScimUser, type StoredUser } from '../../users/mapping.js';
+import type { StoredUser } from '../../users/mapping.js';
+import type { UserRepository } from '../../users/repository.js';
 import type { UserService, WriteContext } from '../../users/service.js';
 import { ENTERPRISE_SCHEMA } from '../csvColumns.js';
 import { createBatcher } from './batches.js';
@@ -32,25 +33,26 @@ const UPDATE_ATTEMPTS = 3;
  * in batches of 250 and 2,695 in batches of 500 (more rows in flight, more memory).
  */
 export const BATCH_SIZE = 250;
-/** The answer of a write is not used: without `groups` the service skips the user's group lookup. */
+/** The answer of a dry-run create is not used: without `groups` the service skips the user's group lookup. */
 const NO_GROUPS: Projection = { excludedAttributes: ['groups'] };
 
 export interface WriterDeps {
   users: UserService;
+  /** The rows' users looked up by userName, many at once. */
+  records: Pick<UserRepository, 'findByUserNames'>;
   memberships: MembershipRepository;
   /** Who writes, source `bulk`, no email; dryRun: judge only. */
   ctx: WriteContext;
-  baseUrl: string;
 }
 
 export function createWriter(deps: WriterDeps) {
-  const { users, memberships, ctx, baseUrl } = deps;
+  const { users, records, memberships, ctx } = deps;
   const dryRun = Boolean(ctx.dryRun);
   /** Members added per group, for one group_update event each at the end. */
   const groupsTouched = new Map<string, number>();
 
   const findByUserName = createBatcher(async (names: string[]) => {
-    const found = await users.findByUserNames([...new Set(names)]);
+    const found = await records.findByUserNames([...new Set(names)]);
     const byName = new Map(found.map((user) => [user.norm.userName, user]));
     return names.map((name): StoredUser | undefined => byName.get(name));
   }, BATCH_SIZE);
@@ -116,11 +118,10 @@ export function createWriter(deps: WriterDeps) {
             continue;
           }
         }
-        const merged = mergeForUpdate(toScimUser(current, baseUrl, undefined), input);
         let changed: boolean;
         try {
           const writeCtx = { ...ctx, ifMatch: etagFor(current.meta.version), skipUnchanged: true };
-          ({ changed } = await users.replace(current._id, merged, writeCtx, NO_GROUPS));
+          ({ changed } = await users.replaceRead(current, (existing) => mergeForUpdate(existing, input), writeCtx));
         } catch (err) {
           // Someone else wrote the user between our read and our write: merge again onto theirs.
           if (err instanceof PreconditionFailedError && attempt < UPDATE_ATTEMPTS) continue;

@@ -111,19 +111,3 @@ export function importEndEvent(report: ImportReport, actor: Actor, durationMs: n
     },
   };
 }
-
-/** One group_update event per group the import added members to. */
-export function groupUpdateEvent(
-  group: { _id: string; displayName: string },
-  added: number,
-  importId: string,
-  actor: Actor,
-): NewEvent {
-  return {
-    type: 'group_update',
-    resource: { type: 'Group', id: group._id, username: group.displayName },
-    initiatedBy: actor,
-    changes: [{ field: 'members', from: { removed: 0 }, to: { added } }],
-    details: { importId },
-  };
-}

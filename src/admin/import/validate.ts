@@ -70,7 +70,7 @@ export type FileIndex = ReturnType<typeof createFileIndex>;
 export interface ReferenceDeps {
   /** The user with this normalized userName. */
   findByUserName(userName: string): Promise<{ _id: string } | undefined>;
-  groups: GroupRepository;
+  groups: Pick<GroupRepository, 'findByDisplayNames'>;
   file: FileIndex;
   dryRun: boolean;
   /** Settles when the row of this userName that is being written is done. */

@@ -137,7 +137,7 @@ def tolerated(result: Any) -> str | None:
         and (result.resource_type, urn) in REMOVE_KEPT
         and "did not remove" in (result.reason or "")
     ):
-        return f"deliberate Roster choice: it keeps '{urn}' (always has a value, README "States and sources")"
+        return f"deliberate Roster choice: it keeps '{urn}' (always has a value, README 'States and sources')"
     if "expected" in data:
         actual = data.get("actual", data.get("modify_actual"))
         if _comparable(data["expected"]) == _comparable(actual):

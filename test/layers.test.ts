@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
  * Every file in src/ belongs to one layer, and imports go only to the layers its own may use
  * (docs/ARCHITECTURE.md "Layers"). Top to bottom:
  *
- * - composition: app.ts, compose.ts, main.ts, roster.ts and a feature's index.ts that wires its parts
- *   (oauth/, securityEvents/). Builds everything; may import anything.
+ * - composition: app.ts, compose.ts and its parts by feature in compose/, main.ts, roster.ts and a
+ *   feature's index.ts that wires its parts (oauth/, securityEvents/). Builds everything; may import anything.
  * - routes: a feature's Koa routes (`routes.ts`, `*Routes.ts`) and the HTTP glue beside them (the
  *   console's session middleware and static files, the lifecycle's pages, the poll body reader).
  *   May import http, services, repositories (a read with no rule of its own), domain and below.
@@ -102,6 +102,7 @@ const LISTED: Record<string, Layer> = {
   'console/static.ts': 'routes',
   'discovery/documents.ts': 'domain',
   'discovery/loadSchemas.ts': 'service',
+  'events/env.ts': 'domain',
   'groups/groupsOfUsers.ts': 'service',
   'groups/memberPatch.ts': 'service',
   'jobs/agenda.ts': 'service',
@@ -146,7 +147,7 @@ const featureOf = (rel: string) => FEATURES.findIndex((rank) => rank.includes(re
 function layerOf(rel: string): Layer | undefined {
   const [top] = rel.split('/');
   const name = path.basename(rel);
-  if (COMPOSITION.includes(rel)) return 'composition';
+  if (COMPOSITION.includes(rel) || top === 'compose') return 'composition';
   if (top === 'scim') return 'protocol';
   if (top === 'http') return 'http';
   if (top === 'cli') return 'cli';

@@ -19,7 +19,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { Actor, NewEvent } from '../events/types.js';
+import type { Env } from '../events/env.js';
+import type { Actor } from '../events/types.js';
 import type { MembershipRepository } from '../groups/membershipRepository.js';
 import type { GroupRepository } from '../groups/repository.js';
 import type { GroupService } from '../groups/service.js';
@@ -59,7 +60,8 @@ export interface ImporterDeps {
   /** Groups looked up by display name (the rows' `groups` column). */
   groupRecords: Pick<GroupRepository, 'findByDisplayNames'>;
   memberships: MembershipRepository;
-  recordEvent(event: NewEvent): Promise<void>;
+  /** The event recorder (src/events/env.ts). */
+  env: Pick<Env, 'recordEvent'>;
 }
 
 export interface ImportOptions {
@@ -169,7 +171,7 @@ export function createImporter(deps: ImporterDeps) {
           columns = header.columns;
           width = fields.length;
           if (!dryRun)
-            await deps.recordEvent(
+            await deps.env.recordEvent(
               importStartEvent(
                 importId,
                 actor,
@@ -221,7 +223,7 @@ export function createImporter(deps: ImporterDeps) {
 
     for (const [groupId, added] of writer.groupsTouched) await groups.membersAdded(groupId, added, actor, { importId });
     const report = tally.finish();
-    if (!dryRun) await deps.recordEvent(importEndEvent(report, actor, Date.now() - started));
+    if (!dryRun) await deps.env.recordEvent(importEndEvent(report, actor, Date.now() - started));
     return report;
   }
 

@@ -198,12 +198,11 @@ async function inexactPage<T extends Document>(plan: ListPlan<T>, sort: Sort, fi
 }
 
 /**
- * A SCIM list (GET /Users, /Groups, their /.search) from the raw request to the ListResponse: paging,
- * filter (joins resolved), sorting, projection. `related` names the costly attribute (a user's
- * groups, a group's members): toScim is told to fill it only when it is returned or the filter
- * must be finished in memory.
+ * What a SCIM list needs. A repository's `list` takes these without `collection` (its own) and
+ * without what it decides itself (page positions, a default order, a query rewrite): services name
+ * no collection.
  */
-export async function listResources<T extends Document>(options: {
+export interface ListOptions<T extends Document> {
   raw: Record<string, unknown>;
   limits: { defaultCount: number; maxResults: number };
   collection: Collection<T>;
@@ -220,7 +219,21 @@ export async function listResources<T extends Document>(options: {
    * order) and a cheaper count of what it selects.
    */
   rewrite?: (query: Filter<T>) => { query: Filter<T>; count?: () => Promise<number> } | undefined;
-}) {
+}
+
+/** A repository's list request: ListOptions without what the repository supplies. */
+export type ListQuery<T extends Document> = Omit<
+  ListOptions<T>,
+  'collection' | 'positions' | 'defaultSortField' | 'rewrite'
+>;
+
+/**
+ * A SCIM list (GET /Users, /Groups, their /.search) from the raw request to the ListResponse: paging,
+ * filter (joins resolved), sorting, projection. `related` names the costly attribute (a user's
+ * groups, a group's members): toScim is told to fill it only when it is returned or the filter
+ * must be finished in memory.
+ */
+export async function listResources<T extends Document>(options: ListOptions<T>) {
   const request = parseListRequest(options.raw, options.limits);
   const projection = parseProjection(request.attributes, request.excludedAttributes);
   const { filter, query, sortField } = await compileListQuery<T>(request, options.resolver, options.joins);

@@ -4,7 +4,7 @@
  * conditional writes on a version field, unique indexes, `$elemMatch`. What FerretDB v2 lacks that
  * MongoDB has, and how Roster lives with it:
  * - no multi-document transactions: email claims are written before the user and released after
- *   it, stale claims are taken over (users/repository.ts);
+ *   it, stale claims are taken over (users/emailClaimRepository.ts);
  * - `$elemMatch` uses an index only with DocumentDB's `documentdb.useNewElemMatchIndexPushdown = on`
  *   (set by the embedded engine; README says so for other PostgreSQL servers); Roster's value-path
  *   queries put an indexed shadow-field condition beside it anyway;

@@ -6,13 +6,12 @@
  * made here obeys the same rules, bumps the same group version and records the same events as a
  * PATCH of the group's members.
  */
-import { createPagePositions, listResources } from '../db/listing.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { FieldResolver } from '../db/filterQuery.js';
 import { parseProjection, projectResource, type Projection } from '../scim/projection.js';
 import { SCHEMA_URNS, type SchemaDocument } from '../scim/schemaRegistry.js';
 import type { ScimResource } from '../scim/validate.js';
-import { groupRange, membershipId, type Membership, type MembershipRepository } from './membershipRepository.js';
+import { membershipId, type Membership, type MembershipRepository } from './membershipRepository.js';
 import type { GroupService, GroupWriteContext } from './service.js';
 
 /** SCIM paths of a GroupMember and the stored fields behind them. */
@@ -88,7 +87,6 @@ export function createGroupMemberService(deps: {
 }) {
   const { groups, memberships, schema, baseUrl } = deps;
   const schemas = [schema];
-  const positions = createPagePositions();
   const memberCount = createMemberCounts({
     count: (groupId) => memberships.countOfGroup(groupId),
     version: (groupId) => groups.version(groupId),
@@ -102,24 +100,18 @@ export function createGroupMemberService(deps: {
   return {
     /** Memberships in a stable order (the membership id: the group's, then the member's). */
     list(raw: Record<string, unknown>) {
-      return listResources<Membership>({
-        raw,
-        limits: deps.limits(),
-        collection: memberships.collection,
-        schemas,
-        resolver,
-        joins: {},
-        related: 'member',
-        defaultSortField: '_id',
-        positions,
-        // `group.value eq G` alone: the group's id range, read in order, and its kept count.
-        rewrite: (query) => {
-          const groupId = Object.keys(query).length === 1 ? query.groupId : undefined;
-          const range = typeof groupId === 'string' ? groupRange(groupId) : undefined;
-          return range && { query: range, count: () => memberCount(groupId as string) };
+      return memberships.list(
+        {
+          raw,
+          limits: deps.limits(),
+          schemas,
+          resolver,
+          joins: {},
+          related: 'member',
+          toScim: async (docs) => docs.map((m) => toScimGroupMember(m, baseUrl)),
         },
-        toScim: async (docs) => docs.map((m) => toScimGroupMember(m, baseUrl)),
-      });
+        memberCount,
+      );
     },
 
     async get(id: string, projection: Projection = {}) {

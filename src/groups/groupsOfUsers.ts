@@ -1,7 +1,7 @@
 /**
  * What the users need of the groups (users/contracts.ts GroupsOfUsers): a user's groups as SCIM shows
  * them, the members a `groups.value` filter looks for, and a deleted user taken out of its groups.
- * The groups sit above the users, so compose.ts hands this to the user service.
+ * The groups sit above the users, so compose/users.ts hands this to the user service.
  */
 import type { GroupsOfUsers } from '../users/contracts.js';
 import type { GroupRef } from '../users/mapping.js';

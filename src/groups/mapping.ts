@@ -12,6 +12,14 @@ export interface StoredGroup {
   meta: { created: Date; lastModified: Date; version: number };
 }
 
+/** One document per (group, member) pair, so a membership change touches one small document. */
+export interface Membership {
+  _id: string;
+  groupId: string;
+  memberId: string;
+  type: 'User' | 'Group';
+}
+
 /** The SCIM form a client sees (before attributes/excludedAttributes); members as rendered by the service. */
 export function toScimGroup(group: StoredGroup, baseUrl: string, members?: ScimResource[]): ScimResource {
   return {

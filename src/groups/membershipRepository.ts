@@ -1,13 +1,10 @@
 import { type Collection, type Db, type Filter } from 'mongodb';
+import { createPagePositions, listResources, type ListQuery } from '../db/listing.js';
 import { countMatching, insertUnordered, type IndexSpec } from '../db/mongo.js';
+import type { Membership } from './mapping.js';
+import { createMemberLookups } from './memberLookupRepository.js';
 
-/** One document per (group, member) pair, so a membership change touches one small document. */
-export interface Membership {
-  _id: string;
-  groupId: string;
-  memberId: string;
-  type: 'User' | 'Group';
-}
+export type { Membership } from './mapping.js';
 
 export const MEMBERSHIP_INDEXES: IndexSpec[] = [
   { collection: 'memberships', key: { groupId: 1, memberId: 1 }, options: { name: 'group_member' } },
@@ -34,6 +31,7 @@ export type MembershipRepository = ReturnType<typeof createMembershipRepository>
  */
 export function createMembershipRepository(db: Db) {
   const memberships: Collection<Membership> = db.collection<Membership>('memberships');
+  const positions = createPagePositions();
 
   async function addPairs(pairs: Omit<Membership, '_id'>[]): Promise<boolean[]> {
     // One unordered insert: each pair is its own document under a unique _id, duplicates ignored.
@@ -43,8 +41,26 @@ export function createMembershipRepository(db: Db) {
   }
 
   return {
-    /** For paged lists of memberships (GET /GroupMembers). */
-    collection: memberships,
+    ...createMemberLookups(memberships),
+
+    /**
+     * A SCIM list of memberships (GET /GroupMembers), in a stable order: the membership id (the
+     * group's, then the member's). `group.value eq G` alone is read as the group's id range, in
+     * order, and counted by `groupCount` (the caller's kept count of `countOfGroup`).
+     */
+    list(query: ListQuery<Membership>, groupCount: (groupId: string) => Promise<number>) {
+      return listResources<Membership>({
+        ...query,
+        collection: memberships,
+        defaultSortField: '_id',
+        positions,
+        rewrite: (filter) => {
+          const groupId = Object.keys(filter).length === 1 ? filter.groupId : undefined;
+          const range = typeof groupId === 'string' ? groupRange(groupId) : undefined;
+          return range && { query: range, count: () => groupCount(groupId as string) };
+        },
+      });
+    },
 
     async find(id: string): Promise<Membership | null> {
       return memberships.findOne({ _id: id });
@@ -80,25 +96,12 @@ export function createMembershipRepository(db: Db) {
       return found.map((m) => m.memberId);
     },
 
-    /** Groups that have any of these members directly. */
-    async groupIdsOf(memberIds: string[]): Promise<Membership[]> {
-      if (!memberIds.length) return [];
-      return memberships.find({ memberId: { $in: memberIds } }).toArray();
-    },
-
-    async groupIdsWithMembers(memberIds: string[]): Promise<string[]> {
-      return memberships.distinct('groupId', { memberId: { $in: memberIds } });
-    },
-
-    async memberIdsOf(groupIds: string[]): Promise<string[]> {
-      return memberships.distinct('memberId', { groupId: { $in: groupIds } });
-    },
-
     async removeMemberEverywhere(memberId: string): Promise<string[]> {
       const groupIds = await memberships.distinct('groupId', { memberId });
       await memberships.deleteMany({ memberId });
       return groupIds;
     },
+
     /** A group's memberships in member order, a batch at a time (a large group is never all in memory). */
     async *batchesOf(groupId: string, size: number): AsyncGenerator<Membership[]> {
       let batch: Membership[] = [];
@@ -124,43 +127,6 @@ export function createMembershipRepository(db: Db) {
 
     async has(groupId: string, memberId: string): Promise<boolean> {
       return (await memberships.findOne({ _id: membershipId(groupId, memberId) }, { projection: { _id: 1 } })) !== null;
-    },
-
-    /** Users that are in any group (the `groups pr` filter). */
-    userIdsInAnyGroup(): Promise<string[]> {
-      return memberships.distinct('memberId', { type: 'User' });
-    },
-
-    /** Groups that have any member (the `members pr` filter). */
-    groupIdsWithAnyMember(): Promise<string[]> {
-      return memberships.distinct('groupId');
-    },
-
-    /** The direct group memberships of these users. */
-    ofUsers(userIds: string[]): Promise<Pick<Membership, 'groupId' | 'memberId'>[]> {
-      return memberships
-        .find({ memberId: { $in: userIds }, type: 'User' }, { projection: { groupId: 1, memberId: 1 } })
-        .toArray();
-    },
-
-    /** The largest number of groups any user is directly in: one pass over memberships by member. */
-    async maxGroupsPerUser(): Promise<number> {
-      let max = 0;
-      let current: string | undefined;
-      let count = 0;
-      const cursor = memberships
-        .find({ type: 'User' }, { projection: { _id: 0, memberId: 1 } })
-        .sort({ memberId: 1 })
-        .batchSize(5000);
-      for await (const m of cursor) {
-        if (m.memberId !== current) {
-          current = m.memberId;
-          count = 0;
-        }
-        count++;
-        if (count > max) max = count;
-      }
-      return max;
     },
   };
 }

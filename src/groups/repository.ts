@@ -1,6 +1,6 @@
-import { isDuplicateKeyError } from '../db/mongo.js';
 import { type Collection, type Db } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import { createPagePositions, listResources, type ListQuery } from '../db/listing.js';
+import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import type { StoredGroup } from './mapping.js';
 
 export const GROUP_INDEXES: IndexSpec[] = [
@@ -15,9 +15,13 @@ export type GroupRepository = ReturnType<typeof createGroupRepository>;
 
 export function createGroupRepository(db: Db) {
   const groups: Collection<StoredGroup> = db.collection<StoredGroup>('groups');
+  const positions = createPagePositions();
 
   return {
-    collection: groups,
+    /** A SCIM list of groups (GET /Groups, /.search): the listing over this collection, paged by index. */
+    list(query: ListQuery<StoredGroup>) {
+      return listResources({ ...query, collection: groups, positions });
+    },
 
     async insert(group: StoredGroup): Promise<void> {
       try {

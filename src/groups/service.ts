@@ -1,9 +1,8 @@
 import { newId } from '../db/ids.js';
 import { NotFoundError } from '../errors.js';
-import { scimBaseUrl, type Config } from '../config/index.js';
+import { scimBaseUrl } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
-import { createPagePositions, listResources } from '../db/listing.js';
-import type { NewEvent } from '../events/types.js';
+import type { Env } from '../events/env.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
 import { createResolver } from '../db/fieldResolver.js';
@@ -22,23 +21,21 @@ export type { GroupWriteContext } from './changeService.js';
 const MEMBER_BATCH = 1000;
 
 export interface GroupServiceDeps {
-  config: Config;
+  /** Clock, event recorder, configuration (src/events/env.ts). */
+  env: Env;
   groups: GroupRepository;
   memberships: MembershipRepository;
   users: UserRepository;
   schemas: SchemaDocument[];
-  recordEvent(event: NewEvent): Promise<void>;
-  now?: () => Date;
 }
 
 export type GroupService = ReturnType<typeof createGroupService>;
 
 /** Group rules: unique names, members in their own collection (constant-time changes), versions and events. */
 export function createGroupService(deps: GroupServiceDeps) {
-  const { config, groups, memberships, users, schemas } = deps;
-  const now = deps.now ?? (() => new Date());
+  const { groups, memberships, users, schemas } = deps;
+  const { config, now, recordEvent } = deps.env;
   const baseUrl = scimBaseUrl(config);
-  const positions = createPagePositions();
   const resolver = createResolver(schemas, {
     extensionKeys: {},
     normalized: { displayname: 'norm.displayName' },
@@ -61,7 +58,7 @@ export function createGroupService(deps: GroupServiceDeps) {
     return projectResource(toScimGroup(group, baseUrl, members), schemas, projection);
   }
 
-  const record = (...args: Parameters<typeof groupEvent>) => deps.recordEvent(groupEvent(...args));
+  const record = (...args: Parameters<typeof groupEvent>) => recordEvent(groupEvent(...args));
   const changes = createGroupChanges({ groups, schemas, baseUrl, resolver, members, now, load, render, record });
 
   return {
@@ -125,11 +122,9 @@ export function createGroupService(deps: GroupServiceDeps) {
     },
 
     list(raw: Record<string, unknown>) {
-      return listResources({
+      return groups.list({
         raw,
         limits: config.scim,
-        collection: groups.collection,
-        positions,
         schemas,
         resolver,
         joins: {

@@ -152,7 +152,7 @@ export function createOutbox(options: OutboxOptions) {
     return touched;
   }
 
-  return { collection: emails, insert, process, sweep };
+  return { insert, process, sweep };
 }
 
 export type Outbox = ReturnType<typeof createOutbox>;

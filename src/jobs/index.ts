@@ -1,8 +1,7 @@
 import type { Agenda } from 'agenda';
 import type { Db } from 'mongodb';
-import type { Config } from '../config/index.js';
 import { ensureIndexes } from '../db/mongo.js';
-import type { NewEvent } from '../events/types.js';
+import type { Env } from '../events/env.js';
 import type { Logger } from '../logger.js';
 import type { Templates } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
@@ -43,12 +42,10 @@ export const OUTBOX_SWEEP_JOB = 'email-outbox-sweep';
 
 export interface JobsOptions {
   db: Db;
-  config: Config;
-  logger: Logger;
+  /** Clock, event recorder, configuration, logger (src/events/env.ts). */
+  env: Env;
   mailer: Mailer;
   templates: Templates;
-  recordEvent: (e: NewEvent) => Promise<void>;
-  now?: () => Date;
   /** Email retry backoff: first delay (default 30 s), doubling per attempt, capped (default 1 h). */
   emailRetryBaseMs?: number;
   emailRetryMaxMs?: number;
@@ -97,14 +94,14 @@ export interface Jobs {
 
 /** The email outbox as configured, scheduling its sends through `scheduleSend`. */
 function outboxFor(options: JobsOptions, log: Logger, scheduleSend: (emailId: string, at: Date) => Promise<void>) {
-  const { config } = options;
+  const { config, recordEvent, now } = options.env;
   return createOutbox({
     db: options.db,
     mailer: options.mailer,
     templates: options.templates,
     logger: log,
-    recordEvent: options.recordEvent,
-    now: options.now ?? (() => new Date()),
+    recordEvent,
+    now,
     defaults: {
       org_name: config.mail.orgName,
       portal_url: config.mail.portalUrl,
@@ -150,8 +147,9 @@ async function cancelJobs(agenda: Agenda, match: { id?: string; name?: string; d
 
 /** Agenda 6 on the application database, the email outbox, and the generic job mechanisms. */
 export function createJobs(options: JobsOptions): Jobs {
-  const { db, config } = options;
-  const log = options.logger.child({ component: 'jobs' });
+  const { db } = options;
+  const { config } = options.env;
+  const log = options.env.logger.child({ component: 'jobs' });
   const { agenda, prepared } = createAgenda({
     db,
     log,

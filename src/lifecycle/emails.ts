@@ -4,7 +4,7 @@ import { EMAIL_EVENT_TYPES, type EmailKind } from '../jobs/index.js';
 import { isEmailAddress } from '../users/emailAddresses.js';
 import { companyEmailOf, type StoredUser } from '../users/mapping.js';
 import { emailOnActivation } from './rules.js';
-import type { LifecycleContext } from './context.js';
+import type { LifecycleBase } from './context.js';
 import type { LinkKind } from './store.js';
 
 const DAY_MS = 86_400_000;
@@ -68,7 +68,7 @@ function checkLinkEligible(user: StoredUser, what: string) {
  * them, the admin's resend and reset requests, and the daily no-login reminders. Sent through the
  * outbox (jobs.enqueueEmail).
  */
-export function createLifecycleEmails(deps: LifecycleContext) {
+export function createLifecycleEmails(deps: LifecycleBase) {
   const { config, records, jobs, linkTokens, now, loadUser } = deps;
   // Read on each use: the configuration can be reloaded (SIGHUP).
   const activationTtlMs = () => config.activation.linkTtlDays * DAY_MS;

@@ -7,7 +7,7 @@ import { SYSTEM, userResource, type Actor, type NewEvent } from '../events/types
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { StoredUser } from '../users/mapping.js';
 import type { WriteContext } from '../users/service.js';
-import type { LifecycleContext } from './context.js';
+import type { LifecycleBase, LifecycleContext } from './context.js';
 import { checkDestination } from './emails.js';
 import { scheduleJson, type Schedule, type Schedules } from './store.js';
 
@@ -50,8 +50,12 @@ function scheduleEvent(
 /** The SCIM attribute that shows a pending schedule of this kind. */
 const scheduleKey = (state: Schedule['state']) => (state === 'ACTIVE' ? 'scheduledActivation' : 'scheduledSuspension');
 
-export function createScheduling(deps: LifecycleContext & { schedules: Schedules }) {
-  const { users, records, jobs, schedules, now, loadUser } = deps;
+/**
+ * The schedules kept in step with user writes (built below the user service: the lifecycle's
+ * effects use it): add, remove and sync one kind.
+ */
+export function createScheduleSync(deps: LifecycleBase & { schedules: Schedules }) {
+  const { jobs, schedules, now } = deps;
 
   const recordScheduleEvent = (...args: Parameters<typeof scheduleEvent>) => deps.recordEvent(scheduleEvent(...args));
 
@@ -85,6 +89,13 @@ export function createScheduling(deps: LifecycleContext & { schedules: Schedules
     for (const schedule of pending) await removeSchedule(schedule, user, ctx.actor);
     if (at) await addSchedule(user, { state, at, sendEmail: ctx.sendEmail !== false }, ctx.actor);
   }
+
+  return { addSchedule, removeSchedule, syncSchedule };
+}
+
+export function createScheduling(deps: LifecycleContext & { schedules: Schedules }) {
+  const { users, records, schedules, loadUser } = deps;
+  const { addSchedule, removeSchedule, syncSchedule } = createScheduleSync(deps);
 
   /**
    * Moves a user to `state` through the ordinary user write path (events, emails, schedules follow).

@@ -7,10 +7,10 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { Config, TrustedIssuer } from '../config/index.js';
+import type { TrustedIssuer } from '../config/index.js';
+import type { Env } from '../events/env.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import { SIGNING_ALG } from '../keys/signingKeys.js';
-import type { Logger } from '../logger.js';
 import type { Grant } from '../principals.js';
 import type { ClientService } from './clients.js';
 import type { JwksCache } from './jwksCache.js';
@@ -18,12 +18,11 @@ import { parseScope } from '../scopes.js';
 import { ACCESS_TOKEN_TYP, rosterIssuer } from './tokens.js';
 
 export interface BearerVerifierDeps {
-  config: Config;
+  /** Clock, configuration, logger (src/events/env.ts). */
+  env: Pick<Env, 'now' | 'config' | 'logger'>;
   signingKeys: SigningKeys;
   clients: ClientService;
   jwks: JwksCache;
-  logger: Logger;
-  now?: () => Date;
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -70,8 +69,8 @@ function allowedCaller(issuer: TrustedIssuer, payload: JWTPayload): string | und
  * still active) and tokens of the trusted issuers in config. Undefined for anything not valid.
  */
 export function createBearerVerifier(deps: BearerVerifierDeps) {
-  const { config, clients } = deps;
-  const now = deps.now ?? (() => new Date());
+  const { clients } = deps;
+  const { config, now, logger } = deps.env;
   let ownKeys: { at: number; kids: Set<string>; getKey: JWTVerifyGetKey } | undefined;
 
   /**
@@ -125,7 +124,7 @@ export function createBearerVerifier(deps: BearerVerifierDeps) {
     if (caller === undefined) {
       // Names the caller (never the token) so an admin can add it to the allow-list.
       const { sub, appid, azp } = payload;
-      deps.logger.warn({ issuer: issuer.name, sub, appid, azp }, 'trusted issuer token from a caller not allowed');
+      logger.warn({ issuer: issuer.name, sub, appid, azp }, 'trusted issuer token from a caller not allowed');
       return undefined;
     }
     return {
@@ -151,11 +150,11 @@ export function createBearerVerifier(deps: BearerVerifierDeps) {
     } catch (err) {
       // A bad token is the caller's problem; a JWKS that cannot be read is the operator's.
       if (err instanceof NotAnAccessToken) {
-        deps.logger.warn({ iss, reason: err.message }, 'bearer JWT refused: not an access token');
+        logger.warn({ iss, reason: err.message }, 'bearer JWT refused: not an access token');
         return undefined;
       }
       if (!(err instanceof errors.JOSEError))
-        deps.logger.warn({ err: (err as Error).message, iss }, 'bearer JWT not verifiable');
+        logger.warn({ err: (err as Error).message, iss }, 'bearer JWT not verifiable');
       return undefined;
     }
   };

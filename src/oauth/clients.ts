@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import type { TokenSource } from '../config/index.js';
+import type { Env } from '../events/env.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../lifecycle/passwords.js';
@@ -36,14 +37,14 @@ export function clientView(doc: OAuthClientDoc) {
 
 export interface ClientServiceDeps {
   repository: ClientRepository;
-  recordEvent: (event: NewEvent) => Promise<void>;
+  /** Clock and event recorder (src/events/env.ts). */
+  env: Pick<Env, 'now' | 'recordEvent'>;
   secretOverlapHours: () => number;
   clientCacheSeconds: () => number;
   /** Slots for secret verifications (scrypt): a burst waits or is refused instead of taking every core. */
   secretChecks: Slots;
   /** Called once per secret verified (a metric). */
   countSecretCheck?: () => void;
-  now?: () => Date;
 }
 
 /** The algorithm a JWK without `alg` is checked with: the one its key type and curve imply. */
@@ -133,8 +134,8 @@ function createClientCache(repository: ClientRepository, now: () => Date, client
 
 /** OAuth clients: registration, secret rotation with an overlap, revocation, and the checks on use. */
 export function createClientService(deps: ClientServiceDeps) {
-  const { repository, recordEvent } = deps;
-  const now = deps.now ?? (() => new Date());
+  const { repository } = deps;
+  const { recordEvent, now } = deps.env;
   const cache = createClientCache(repository, now, deps.clientCacheSeconds);
   // What an unknown client's secret is checked against, so it costs what a known client's does.
   let dummyHash: Promise<string> | undefined;

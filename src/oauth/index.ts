@@ -1,10 +1,8 @@
-/** Wires OAuth 2.0's parts for compose.ts: clients, the token endpoint, the JWT bearer verifier. */
+/** Wires OAuth 2.0's parts for compose/security.ts: clients, the token endpoint, the JWT bearer verifier. */
 import type { Db } from 'mongodb';
 import { Counter, type Registry } from 'prom-client';
-import type { Config } from '../config/index.js';
-import type { NewEvent } from '../events/types.js';
+import type { Env } from '../events/env.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
-import type { Logger } from '../logger.js';
 import type { Outbound } from '../net/outbound.js';
 import { createSlots } from '../slots.js';
 import { oauthClientAdminRoutes } from './adminRoutes.js';
@@ -19,16 +17,15 @@ export { OAUTH_INDEXES } from './clientRepository.js';
 
 export function createOAuth(deps: {
   db: Db;
-  config: Config;
+  /** Clock, event recorder, configuration, logger (src/events/env.ts). */
+  env: Env;
   signingKeys: SigningKeys;
-  recordEvent(event: NewEvent): Promise<void>;
-  logger: Logger;
   metrics: Registry;
   /** Outbound requests (trusted issuers' JWKS), destinations checked. */
   outbound: Outbound;
-  now?: () => Date;
 }) {
-  const { db, config, signingKeys, recordEvent, logger, now } = deps;
+  const { db, signingKeys } = deps;
+  const { config, now } = deps.env;
   const secretChecks = new Counter({
     name: 'roster_oauth_secret_checks_total',
     help: 'Client secrets verified at the token endpoint (scrypt), known and unknown clients alike',
@@ -36,7 +33,7 @@ export function createOAuth(deps: {
   });
   const clients = createClientService({
     repository: createClientRepository(db),
-    recordEvent,
+    env: deps.env,
     secretOverlapHours: () => config.oauth.secretOverlapHours,
     clientCacheSeconds: () => config.oauth.clientCacheSeconds,
     secretChecks: createSlots(() => ({
@@ -45,16 +42,8 @@ export function createOAuth(deps: {
       queueTimeoutMs: 5000,
     })),
     countSecretCheck: () => secretChecks.inc(),
-    now,
   });
-  const tokens = createTokenService({
-    config,
-    clients,
-    assertions: createAssertionLog(db),
-    signingKeys,
-    recordEvent,
-    now,
-  });
+  const tokens = createTokenService({ env: deps.env, clients, assertions: createAssertionLog(db), signingKeys });
   const jwks = createJwksCache({
     maxAgeSeconds: () => config.oauth.jwksCacheSeconds,
     cooldownSeconds: () => config.oauth.jwksRefreshCooldownSeconds,
@@ -63,7 +52,7 @@ export function createOAuth(deps: {
   });
   return {
     clients,
-    verifyJwt: createBearerVerifier({ config, signingKeys, clients, jwks, logger, now }),
+    verifyJwt: createBearerVerifier({ env: deps.env, signingKeys, clients, jwks }),
     adminRouter: oauthClientAdminRoutes(clients),
     publicRouter: oauthRoutes(config, tokens),
   };

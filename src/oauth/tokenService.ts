@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import type { Config } from '../config/index.js';
-import type { NewEvent } from '../events/types.js';
+import type { Env } from '../events/env.js';
 import { createBuckets } from '../buckets.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
 import type { AssertionLog, OAuthClientDoc } from './clientRepository.js';
@@ -12,12 +11,11 @@ import { invalidClient, invalidRequest, OAuthError } from './errors.js';
 import { ACCESS_TOKEN_TYP, accessTokenClaims, grantedScopes, rosterIssuer, tokenEndpoint } from './tokens.js';
 
 export interface TokenServiceDeps {
-  config: Config;
+  /** Clock, event recorder, configuration (src/events/env.ts). */
+  env: Pick<Env, 'now' | 'recordEvent' | 'config'>;
   clients: ClientService;
   assertions: AssertionLog;
   signingKeys: SigningKeys;
-  recordEvent: (event: NewEvent) => Promise<void>;
-  now?: () => Date;
 }
 
 /** The client id a request claims (unverified): for the failure limit and the event. */
@@ -39,7 +37,8 @@ async function verifyAssertion(
   now: () => Date,
   credentials: Extract<ClientCredentials, { method: 'private_key_jwt' }>,
 ): Promise<OAuthClientDoc> {
-  const { config, clients } = deps;
+  const { clients } = deps;
+  const { config } = deps.env;
   let clientId: string | undefined;
   try {
     clientId = decodeJwt(credentials.assertion).iss;
@@ -75,8 +74,8 @@ async function verifyAssertion(
 
 /** The client credentials grant (RFC 6749 §4.4): authenticates the client and issues an access token. */
 export function createTokenService(deps: TokenServiceDeps) {
-  const { config, clients } = deps;
-  const now = deps.now ?? (() => new Date());
+  const { clients } = deps;
+  const { config, now, recordEvent } = deps.env;
   const failures = createBuckets(() => now().getTime());
 
   async function authenticate(credentials: ClientCredentials): Promise<OAuthClientDoc> {
@@ -108,7 +107,7 @@ export function createTokenService(deps: TokenServiceDeps) {
   }
 
   async function failed(credentials: ClientCredentials, claimed: string, reason: string): Promise<never> {
-    await deps.recordEvent({
+    await recordEvent({
       type: 'oauth_client_auth_failed',
       initiatedBy: { type: 'client', name: claimed, ...(isIssuedClientId(claimed) && { id: `oauth:${claimed}` }) },
       success: false,
@@ -155,7 +154,7 @@ export function createTokenService(deps: TokenServiceDeps) {
         jti: randomUUID(),
       });
       const accessToken = await deps.signingKeys.sign(claims, ACCESS_TOKEN_TYP);
-      await deps.recordEvent({
+      await recordEvent({
         type: 'oauth_token_issued',
         initiatedBy: { type: 'client', name: client.name, id: `oauth:${client._id}` },
         resource: { type: 'OAuthClient', id: client._id },

@@ -1,12 +1,11 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Db } from 'mongodb';
-import type { Config } from '../config/index.js';
+import type { Env } from '../events/env.js';
 import type { EventLog, EventSubscriber } from '../events/repository.js';
 import type { IndexSpec } from '../db/mongo.js';
 import type { Jobs } from '../jobs/index.js';
 import type { SecretBox } from '../keys/keyEncryption.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
-import type { Logger } from '../logger.js';
 import type { Outbound } from '../net/outbound.js';
 import type { Router } from '../http/router.js';
 import { receiverAdminRoutes } from './adminRoutes.js';
@@ -38,8 +37,8 @@ export interface SecurityEventDeps {
   db: Db;
   /** The event log: the publisher's repair sweep reads the events whose tokens are not written yet. */
   events: Pick<EventLog, 'pendingSets' | 'setsWritten'>;
-  config: Config;
-  logger: Logger;
+  /** Clock, configuration, logger (src/events/env.ts). */
+  env: Pick<Env, 'config' | 'logger' | 'now'>;
   jobs: Jobs;
   signingKeys: SigningKeys;
   /** Seals the push receivers' Authorization values in the database. */
@@ -48,7 +47,6 @@ export interface SecurityEventDeps {
   /** Outbound requests (pushes), destinations checked. */
   outbound: Outbound;
   loadSnapshot(type: 'User' | 'Group', id: string): Promise<Snapshot | undefined>;
-  now: () => Date;
 }
 
 export interface SecurityEvents {
@@ -68,7 +66,8 @@ export interface SecurityEvents {
 
 /** RFC 9967 security event tokens: receivers, the outbox, push and poll delivery (README "Security events"). */
 export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
-  const { config, jobs } = deps;
+  const { jobs } = deps;
+  const { config, logger, now } = deps.env;
   const receivers = createReceiverRepository(deps.db, deps.secrets);
   let cached: { at: number; list: Promise<Receiver[]> } | undefined;
   const enabledReceivers = () => {
@@ -92,7 +91,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
       await jobs.cancel({ name: PUSH_JOB, data: { receiverId } });
       await jobs.schedule(PUSH_JOB, at, { receiverId });
     },
-    logger: deps.logger,
+    logger,
   });
   const queued = (ids: string[]) => {
     waiters.notify(ids);
@@ -104,7 +103,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
     signingKeys: deps.signingKeys,
     issuer: () => config.server.publicUrl,
     queued,
-    now: deps.now,
+    now,
   });
   const publisher = createPublisher({
     events: deps.events,
@@ -114,8 +113,8 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
     loadSnapshot: deps.loadSnapshot,
     issuer: () => config.server.publicUrl,
     queued,
-    logger: deps.logger,
-    now: deps.now,
+    logger,
+    now,
   });
 
   jobs.defineHandler<{ receiverId: string }>(PUSH_JOB, ({ receiverId }) => push.drain(receiverId), { retry: false });
@@ -148,7 +147,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
       outbox,
       publicUrl: () => config.server.publicUrl,
       checkEndpoint: (url) => deps.outbound.check(url),
-      now: deps.now,
+      now,
       changed: (ids) => {
         cached = undefined;
         push.wake(ids);

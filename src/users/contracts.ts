@@ -20,7 +20,10 @@ export interface WriteContext {
   skipUnchanged?: boolean;
 }
 
-/** Lifecycle behaviour around user writes (emails, schedules, state events); see src/lifecycle. */
+/**
+ * What follows each user write (emails, schedules, state events): lifecycle/effectsService.ts, built
+ * before the user service and handed to it at construction (docs/ARCHITECTURE.md "Composition").
+ */
 export interface UserEffects {
   afterCreate(user: StoredUser, ctx: WriteContext): Promise<void>;
   afterUpdate(before: StoredUser, after: StoredUser, ctx: WriteContext): Promise<void>;
@@ -29,7 +32,7 @@ export interface UserEffects {
 
 /**
  * What the users need of the groups (src/groups/groupsOfUsers.ts; the groups sit above the users, so
- * compose.ts passes it in).
+ * compose/users.ts passes it in).
  */
 export interface GroupsOfUsers {
   /**

@@ -1,19 +1,16 @@
-import { type Collection, type Db, type Filter } from 'mongodb';
-import { countMatching, insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { type Collection, type Db } from 'mongodb';
+import { createPagePositions, listResources, type ListQuery } from '../db/listing.js';
+import { insertUnordered, isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
+import { CLAIM_GRACE_MS, createEmailClaims, EMAIL_CLAIMS_COLLECTION } from './emailClaimRepository.js';
+import { DuplicateError, VersionConflictError } from './errors.js';
+import { createLifecycleQueries } from './lifecycleQueryRepository.js';
 import type { StoredUser } from './mapping.js';
 import { uniqueEmails } from './mapping.js';
+import { createSignInRecords } from './signInRepository.js';
 
-/**
- * One document per claimed address: the directory-wide uniqueness space of company and alternate
- * emails ("email claims" everywhere; the outbox's send claims are `outbox_claims`).
- */
-export const EMAIL_CLAIMS_COLLECTION = 'email_claims';
-
-interface EmailClaim {
-  _id: string;
-  userId: string;
-  at?: Date;
-}
+export { DuplicateError, VersionConflictError } from './errors.js';
+export { EMAIL_CLAIMS_COLLECTION } from './emailClaimRepository.js';
+export type { LifecycleCounts } from './lifecycleQueryRepository.js';
 
 export const USER_INDEXES: IndexSpec[] = [
   { collection: 'users', key: { 'norm.userName': 1 }, options: { unique: true, name: 'userName_unique' } },
@@ -31,97 +28,33 @@ export const USER_INDEXES: IndexSpec[] = [
   { collection: EMAIL_CLAIMS_COLLECTION, key: { userId: 1 }, options: { name: 'userId' } },
 ];
 
-export interface LifecycleCounts {
-  STAGED: number;
-  ACTIVE: number;
-  SUSPENDED: number;
-  locked: number;
-  activationPending: number;
-}
-
-export class DuplicateError extends Error {
-  constructor(
-    readonly field: 'userName' | 'email',
-    readonly value: string,
-  ) {
-    super(`${field} ${value} is already taken`);
-  }
-}
-
-export class VersionConflictError extends Error {}
-
-/**
- * A claim younger than this may belong to a write in flight (its user not inserted yet), so it is
- * never taken over; an older one whose user does not hold the address is stale (a crash, or an
- * outage between the steps) and is.
- */
-const CLAIM_GRACE_MS = 5_000;
-
 export type UserRepository = ReturnType<typeof createUserRepository>;
 
 /**
- * Queries for users. No multi-document transactions: claims are written before the user and
- * released after it, and a claim whose user no longer holds the address is stale and is taken over,
- * so a crash between the steps never blocks an address for good.
+ * Queries for users, with their email claims (emailClaimRepository.ts: written before the user,
+ * released after it), sign-in counters and locks (signInRepository.ts) and lifecycle queries
+ * (lifecycleQueryRepository.ts). The collection stays here: callers get operations.
  */
 export function createUserRepository(db: Db) {
   const users: Collection<StoredUser> = db.collection<StoredUser>('users');
-  const emailClaims: Collection<EmailClaim> = db.collection<EmailClaim>(EMAIL_CLAIMS_COLLECTION);
-
-  async function claim(userId: string, email: string): Promise<void> {
-    try {
-      await emailClaims.insertOne({ _id: email, userId, at: new Date() });
-      return;
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-    }
-    const holder = await emailClaims.findOne({ _id: email });
-    if (!holder || holder.userId === userId) return;
-    const ownerHolds = await holds(holder.userId, email);
-    const young = holder.at !== undefined && Date.now() - holder.at.getTime() < CLAIM_GRACE_MS;
-    if (ownerHolds || young) throw new DuplicateError('email', email);
-    // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
-    const taken = await emailClaims.updateOne(
-      { _id: email, userId: holder.userId },
-      { $set: { userId, at: new Date() } },
-    );
-    if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
-  }
-
-  /** Whether the user exists and has this address as company or alternate email (a claim is not stale). */
-  async function holds(userId: string, email: string): Promise<boolean> {
+  const claims = createEmailClaims(db, async (userId, email) => {
     const owner = await users.findOne({ _id: userId }, { projection: { norm: 1 } });
     return Boolean(owner && [owner.norm.companyEmail, owner.norm.alternateEmail].includes(email));
-  }
-
-  async function claimAll(userId: string, emails: string[]): Promise<void> {
-    const done: string[] = [];
-    try {
-      for (const email of emails) {
-        await claim(userId, email);
-        done.push(email);
-      }
-    } catch (err) {
-      await release(userId, done);
-      throw err;
-    }
-  }
-
-  async function release(userId: string, emails: string[]): Promise<void> {
-    if (emails.length) await emailClaims.deleteMany({ _id: { $in: emails }, userId });
-  }
+  });
 
   return {
-    collection: users,
+    ...readsOf(users),
+    ...createSignInRecords(users),
+    ...createLifecycleQueries(users),
 
     async insert(user: StoredUser): Promise<void> {
       const emails = uniqueEmails(user);
       const claimedAt = Date.now();
-      await claimAll(user._id, emails);
+      await claims.claimAll(user._id, emails);
       try {
         await users.insertOne(user);
       } catch (err) {
-        await release(user._id, emails);
+        await claims.release(user._id, emails);
         if (isDuplicateKeyError(err)) throw new DuplicateError('userName', user.userName);
         throw err;
       }
@@ -130,10 +63,10 @@ export function createUserRepository(db: Db) {
       // exists; whoever finds the address held by another existing user backs out.
       if (Date.now() - claimedAt < CLAIM_GRACE_MS / 2) return;
       try {
-        for (const email of emails) await claim(user._id, email);
+        for (const email of emails) await claims.claim(user._id, email);
       } catch (err) {
         await users.deleteOne({ _id: user._id });
-        await release(user._id, emails);
+        await claims.release(user._id, emails);
         throw err;
       }
     },
@@ -143,29 +76,8 @@ export function createUserRepository(db: Db) {
      * uniqueness guarantees as insert(). Returns, per user, undefined or the error that refused it.
      */
     async insertMany(batch: StoredUser[]): Promise<(DuplicateError | undefined)[]> {
-      const results: (DuplicateError | undefined)[] = batch.map(() => undefined);
-      const wanted = batch.map((user) =>
-        uniqueEmails(user).map((email) => ({ _id: email, userId: user._id, at: new Date() })),
-      );
-      const flat = wanted.flatMap((list, i) => list.map((claimDoc) => ({ claimDoc, i })));
-      const failedClaims = await insertUnordered(
-        emailClaims,
-        flat.map((f) => f.claimDoc),
-      );
-      // A refused claim may be stale: the one-by-one path decides (and takes stale claims over).
-      for (const index of failedClaims) {
-        const { claimDoc, i } = flat[index];
-        if (results[i]) continue;
-        try {
-          await claim(claimDoc.userId, claimDoc._id);
-        } catch (err) {
-          if (!(err instanceof DuplicateError)) throw err;
-          results[i] = err;
-        }
-      }
-      const failedUsers = new Set<number>(batch.map((_, i) => i).filter((i) => results[i]));
-      for (const i of failedUsers) await release(batch[i]._id, uniqueEmails(batch[i]));
-      const candidates = batch.map((user, i) => ({ user, i })).filter(({ i }) => !failedUsers.has(i));
+      const results = await claims.claimMany(batch);
+      const candidates = batch.map((user, i) => ({ user, i })).filter(({ i }) => !results[i]);
       const refused = await insertUnordered(
         users,
         candidates.map((c) => c.user),
@@ -173,7 +85,7 @@ export function createUserRepository(db: Db) {
       for (const index of refused) {
         const { user, i } = candidates[index];
         results[i] = new DuplicateError('userName', user.userName);
-        await release(user._id, uniqueEmails(user));
+        await claims.release(user._id, uniqueEmails(user));
       }
       return results;
     },
@@ -188,13 +100,61 @@ export function createUserRepository(db: Db) {
         if (other && other._id !== user._id) return new DuplicateError('userName', user.userName);
       }
       const old = before ? uniqueEmails(before) : [];
-      for (const email of uniqueEmails(user).filter((e) => !old.includes(e))) {
-        const holder = await emailClaims.findOne({ _id: email });
-        if (holder && holder.userId !== user._id && (await holds(holder.userId, email))) {
-          return new DuplicateError('email', email);
-        }
+      const held = await claims.heldByOther(
+        user._id,
+        uniqueEmails(user).filter((e) => !old.includes(e)),
+      );
+      return held === undefined ? undefined : new DuplicateError('email', held);
+    },
+
+    /**
+     * Replaces the whole document if its version is still `before.meta.version` (else
+     * VersionConflictError): one conditional write, atomic on MongoDB and on FerretDB v2.
+     */
+    async replace(before: StoredUser, after: StoredUser): Promise<void> {
+      const oldEmails = uniqueEmails(before);
+      const newEmails = uniqueEmails(after);
+      const added = newEmails.filter((e) => !oldEmails.includes(e));
+      const removed = oldEmails.filter((e) => !newEmails.includes(e));
+      await claims.claimAll(after._id, added);
+      let result;
+      try {
+        result = await users.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
+      } catch (err) {
+        await claims.release(after._id, added);
+        if (isDuplicateKeyError(err)) throw new DuplicateError('userName', after.userName);
+        throw err;
       }
-      return undefined;
+      if (result.matchedCount !== 1) {
+        await claims.release(after._id, added);
+        throw new VersionConflictError(`user ${before._id} changed concurrently`);
+      }
+      await claims.release(after._id, removed);
+    },
+
+    async delete(user: StoredUser): Promise<boolean> {
+      const result = await users.deleteOne({ _id: user._id });
+      await claims.releaseAll(user._id);
+      return result.deletedCount === 1;
+    },
+
+    /** Bookkeeping that is no change of the user (no version bump): last login, reminder and schedule marks. */
+    async setFields(id: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> {
+      await users.updateOne({ _id: id }, {
+        ...(Object.keys(set).length ? { $set: set } : {}),
+        ...(unset.length ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
+      } as never);
+    },
+  };
+}
+
+/** The user repository's reads. */
+function readsOf(users: Collection<StoredUser>) {
+  const positions = createPagePositions();
+  return {
+    /** A SCIM list of users (GET /Users, /.search): the listing over this collection, paged by index. */
+    list(query: ListQuery<StoredUser>) {
+      return listResources({ ...query, collection: users, positions });
     },
 
     findById(id: string): Promise<StoredUser | null> {
@@ -203,6 +163,14 @@ export function createUserRepository(db: Db) {
 
     findByIds(ids: string[], projection?: Record<string, 0 | 1>): Promise<StoredUser[]> {
       return users.find({ _id: { $in: ids } }, projection ? { projection } : {}).toArray();
+    },
+
+    findByUserName(userName: string): Promise<StoredUser | null> {
+      return users.findOne({ 'norm.userName': userName });
+    },
+
+    findByUserNames(userNames: string[]): Promise<StoredUser[]> {
+      return users.find({ 'norm.userName': { $in: userNames } }).toArray();
     },
 
     /** Every user in creation order, without password data, read a batch at a time (exports). */
@@ -216,119 +184,6 @@ export function createUserRepository(db: Db) {
     /** Answers once the database does: the first query of a stream, run before its answer starts. */
     async ping(): Promise<void> {
       await users.findOne({}, { projection: { _id: 1 } });
-    },
-
-    findByUserName(userName: string): Promise<StoredUser | null> {
-      return users.findOne({ 'norm.userName': userName });
-    },
-
-    findByUserNames(userNames: string[]): Promise<StoredUser[]> {
-      return users.find({ 'norm.userName': { $in: userNames } }).toArray();
-    },
-
-    /**
-     * Replaces the whole document if its version is still `before.meta.version` (else
-     * VersionConflictError): one conditional write, atomic on MongoDB and on FerretDB v2.
-     */
-    async replace(before: StoredUser, after: StoredUser): Promise<void> {
-      const oldEmails = uniqueEmails(before);
-      const newEmails = uniqueEmails(after);
-      const added = newEmails.filter((e) => !oldEmails.includes(e));
-      const removed = oldEmails.filter((e) => !newEmails.includes(e));
-      await claimAll(after._id, added);
-      let result;
-      try {
-        result = await users.replaceOne({ _id: before._id, 'meta.version': before.meta.version }, after);
-      } catch (err) {
-        await release(after._id, added);
-        if (isDuplicateKeyError(err)) throw new DuplicateError('userName', after.userName);
-        throw err;
-      }
-      if (result.matchedCount !== 1) {
-        await release(after._id, added);
-        throw new VersionConflictError(`user ${before._id} changed concurrently`);
-      }
-      await release(after._id, removed);
-    },
-
-    async delete(user: StoredUser): Promise<boolean> {
-      const result = await users.deleteOne({ _id: user._id });
-      await emailClaims.deleteMany({ userId: user._id });
-      return result.deletedCount === 1;
-    },
-
-    /** ACTIVE users without a login (or, never logged in, activated) since `cutoff`, not reminded since then. */
-    reminderCandidates(cutoff: Date, limit = 10_000): Promise<StoredUser[]> {
-      return users
-        .find({
-          'lifecycle.state': 'ACTIVE',
-          $and: [
-            {
-              $or: [
-                { 'lifecycle.lastLogin': { $lt: cutoff } },
-                { 'lifecycle.lastLogin': { $exists: false }, 'lifecycle.activatedAt': { $lt: cutoff } },
-              ],
-            },
-            { $or: [{ 'secret.lastReminderAt': { $exists: false } }, { 'secret.lastReminderAt': { $lt: cutoff } }] },
-          ],
-        } as Filter<StoredUser>)
-        .limit(limit)
-        .toArray();
-    },
-
-    /**
-     * Takes one sign-in attempt before the password is checked: counts it if the user is not locked
-     * and has attempts left, in one atomic write. Returns the attempt's number, or undefined when none
-     * is left (so a burst of parallel guesses gets exactly the allowed number evaluated).
-     */
-    async takeLoginAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
-      const user = await users.findOneAndUpdate(
-        { _id: id, 'lifecycle.locked': { $ne: true }, 'secret.failedLogins': { $not: { $gte: maxAttempts } } },
-        { $inc: { 'secret.failedLogins': 1 } } as never,
-        { returnDocument: 'after', projection: { 'secret.failedLogins': 1 } },
-      );
-      return user ? (user.secret?.failedLogins ?? 1) : undefined;
-    },
-
-    /** Locks the user (idempotent, never a conflict); true for the one write that locked it. */
-    async lock(id: string, at: Date): Promise<boolean> {
-      const result = await users.updateOne({ _id: id, 'lifecycle.locked': { $ne: true } }, {
-        $set: { 'lifecycle.locked': true, 'secret.lockedAt': at, 'meta.lastModified': at },
-        $inc: { 'meta.version': 1 },
-      } as never);
-      return result.modifiedCount === 1;
-    },
-
-    /** Ends a lock set by failed sign-ins at or before `lockedBefore`; true for the one write that did. */
-    async unlockExpired(id: string, lockedBefore: Date, at: Date): Promise<boolean> {
-      const result = await users.updateOne(
-        { _id: id, 'lifecycle.locked': true, 'secret.lockedAt': { $lte: lockedBefore } },
-        {
-          $set: { 'lifecycle.locked': false, 'secret.failedLogins': 0, 'meta.lastModified': at },
-          $unset: { 'secret.lockedAt': '' },
-          $inc: { 'meta.version': 1 },
-        } as never,
-      );
-      return result.modifiedCount === 1;
-    },
-
-    async setFields(id: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> {
-      await users.updateOne({ _id: id }, {
-        ...(Object.keys(set).length ? { $set: set } : {}),
-        ...(unset.length ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
-      } as never);
-    },
-
-    /** How many users are in each state, locked, and ACTIVE still waiting to set a first password. */
-    async lifecycleCounts(): Promise<LifecycleCounts> {
-      const [STAGED, ACTIVE, SUSPENDED, locked, activationPending] = await Promise.all([
-        countMatching(users, { 'lifecycle.state': 'STAGED' }),
-        countMatching(users, { 'lifecycle.state': 'ACTIVE' }),
-        countMatching(users, { 'lifecycle.state': 'SUSPENDED' }),
-        countMatching(users, { 'lifecycle.locked': true }),
-        countMatching(users, { 'lifecycle.state': 'ACTIVE', 'lifecycle.passwordStatus': 'PENDING' }),
-      ]);
-      return { STAGED, ACTIVE, SUSPENDED, locked, activationPending };
     },
   };
 }

@@ -1,12 +1,12 @@
 /**
  * The user service: the SCIM operations on users (create, get, list, delete here; updates in
  * updateService.ts, batches in bulkCreateService.ts). Reads and bookkeeping that are no change of
- * the user (sign-in counters, reminders) are the repository's, handed by compose.ts to who needs them.
+ * the user (sign-in counters, reminders) are the repository's, handed by compose/users.ts to who needs them.
  */
 import { NotFoundError } from '../errors.js';
-import { scimBaseUrl, type Config } from '../config/index.js';
+import { scimBaseUrl } from '../config/index.js';
 import { idJoin } from '../db/joins.js';
-import { createPagePositions, listResources } from '../db/listing.js';
+import type { Env } from '../events/env.js';
 import type { NewEvent } from '../events/types.js';
 import { checkIfMatch } from '../scim/etag.js';
 import { projectResource, wants, type Projection } from '../scim/projection.js';
@@ -23,26 +23,25 @@ import { conflictFor, createUserUpdates, uniquenessError, userEvent } from './up
 export type { GroupsOfUsers, PasswordRules, UserEffects, WriteContext } from './contracts.js';
 
 export interface UserServiceDeps {
-  config: Config;
+  /** Clock, event recorder, configuration (src/events/env.ts). */
+  env: Env;
   users: UserRepository;
   /** The users' groups, served by src/groups. */
   groups: GroupsOfUsers;
   schemas: SchemaDocument[];
-  recordEvent(event: NewEvent): Promise<void>;
   recordEvents(events: NewEvent[]): Promise<void>;
   passwords: PasswordRules;
+  /** What follows each write (the lifecycle's, built before this service and handed in). */
   effects?: UserEffects;
-  now?: () => Date;
 }
 
 export type UserService = ReturnType<typeof createUserService>;
 
 /** The user rules: validation, uniqueness, state, passwords, versions and events around the repository. */
 export function createUserService(deps: UserServiceDeps) {
-  const { config, users, groups, schemas } = deps;
-  const now = deps.now ?? (() => new Date());
+  const { users, groups, schemas } = deps;
+  const { config, now, recordEvent } = deps.env;
   const baseUrl = scimBaseUrl(config);
-  const positions = createPagePositions();
   const resolver = userResolver(schemas);
   const { groupsOf, groupsOfMany } = groups;
   const documents = createUserDocuments({ config, passwords: deps.passwords, baseUrl, now });
@@ -59,7 +58,7 @@ export function createUserService(deps: UserServiceDeps) {
     return user;
   }
 
-  const kit = { ...deps, users, schemas, baseUrl, documents, now, load };
+  const kit = { ...deps, users, schemas, baseUrl, documents, now, recordEvent, load };
   const updates = createUserUpdates(kit);
   const batches = createUserBatches(kit);
 
@@ -83,7 +82,7 @@ export function createUserService(deps: UserServiceDeps) {
         if (duplicate) throw conflictFor(duplicate);
       } else {
         await users.insert(user).catch(uniquenessError);
-        await deps.recordEvent(userEvent('user_create', user, ctx));
+        await recordEvent(userEvent('user_create', user, ctx));
         await deps.effects?.afterCreate(user, ctx);
       }
       return { user, resource: await render(user, projection, []), location: `${baseUrl}/Users/${user._id}` };
@@ -117,16 +116,14 @@ export function createUserService(deps: UserServiceDeps) {
       checkIfMatch(ctx.ifMatch, user.meta.version);
       await groups.removeFromAll(user._id);
       if (!(await users.delete(user))) throw new NotFoundError(`User ${id} not found`);
-      await deps.recordEvent(userEvent('user_delete', user, ctx));
+      await recordEvent(userEvent('user_delete', user, ctx));
       await deps.effects?.afterDelete(user, ctx);
     },
 
     list(raw: Record<string, unknown>) {
-      return listResources({
+      return users.list({
         raw,
         limits: config.scim,
-        collection: users.collection,
-        positions,
         schemas,
         resolver,
         joins: {

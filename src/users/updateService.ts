@@ -16,7 +16,8 @@ import { validateResource, type ScimResource } from '../scim/validate.js';
 import type { UserEffects, WriteContext } from './contracts.js';
 import { withBookkeeping, type createUserDocuments } from './documents.js';
 import { toScimUser, type StoredUser } from './mapping.js';
-import { DuplicateError, VersionConflictError, type UserRepository } from './repository.js';
+import { DuplicateError, VersionConflictError } from './errors.js';
+import type { UserRepository } from './repository.js';
 import { elementResolver } from './resolver.js';
 
 /** What the parts of the user service share. */

@@ -47,15 +47,14 @@ function makeJobs(options: Partial<JobsOptions> & { configOverrides?: Json } = {
   const cfg = config(options.configOverrides);
   const mailer = createMailer({ smtpUrl: cfg.mail.smtpUrl, from: cfg.mail.from });
   mailers.push(mailer);
+  const recordEvent = async (e: NewEvent) => {
+    events.push(e);
+  };
   const jobs = createJobs({
     db,
-    config: cfg,
-    logger,
+    env: { config: cfg, logger, recordEvent, now: () => new Date() },
     mailer,
     templates,
-    recordEvent: async (e) => {
-      events.push(e);
-    },
     emailRetryBaseMs: 300,
     sweepGraceMs: 0,
     ...options,

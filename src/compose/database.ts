@@ -1,0 +1,60 @@
+/**
+ * The database made ready before anything is built on it: collections renamed and old indexes
+ * dropped (migrations), every feature's indexes, stored secrets sealed with the current key
+ * (README "Keys at rest"; no key, or stored secrets this key cannot open, stop here).
+ */
+import type { Db } from 'mongodb';
+import { CONSOLE_SESSION_INDEXES } from '../console/sessions.js';
+import type { Config } from '../config/index.js';
+import { bindReceiversByPrincipalId, dropRetiredIndexes, renameCollections } from '../db/migrations.js';
+import { ensureIndexes, type IndexSpec } from '../db/mongo.js';
+import { EVENT_INDEXES } from '../events/repository.js';
+import { MEMBERSHIP_INDEXES } from '../groups/membershipRepository.js';
+import { GROUP_INDEXES } from '../groups/repository.js';
+import type { DevToken } from '../http/devTokens.js';
+import { createSecretBox, type SecretBox } from '../keys/keyEncryption.js';
+import { resealStoredSecrets } from '../keys/sealedSecrets.js';
+import { SIGNING_KEY_INDEXES, SIGNING_KEY_SECRET } from '../keys/signingKeys.js';
+import { LIFECYCLE_INDEXES } from '../lifecycle/store.js';
+import type { Logger } from '../logger.js';
+import { OAUTH_INDEXES } from '../oauth/index.js';
+import { SECURITY_EVENT_INDEXES } from '../securityEvents/index.js';
+import { RECEIVER_SECRET } from '../securityEvents/receivers.js';
+import { USER_INDEXES } from '../users/repository.js';
+
+const INDEXES: IndexSpec[] = [
+  ...EVENT_INDEXES,
+  ...USER_INDEXES,
+  ...GROUP_INDEXES,
+  ...MEMBERSHIP_INDEXES,
+  ...LIFECYCLE_INDEXES,
+  ...SIGNING_KEY_INDEXES,
+  ...CONSOLE_SESSION_INDEXES,
+  ...OAUTH_INDEXES,
+  ...SECURITY_EVENT_INDEXES,
+];
+
+/** Migrates, indexes and reseals; returns the secret box the stores of secrets use. */
+export async function prepareDatabase(
+  db: Db,
+  config: Config,
+  extraTokens: DevToken[] | undefined,
+  logger: Logger,
+): Promise<SecretBox> {
+  await renameCollections(db);
+  await dropRetiredIndexes(db);
+  await bindReceiversByPrincipalId(
+    db,
+    [...config.auth.scimTokens, ...(extraTokens ?? []).filter((t) => t.kind === 'scim')].map((t) => t.name),
+  );
+  await ensureIndexes(db, INDEXES);
+  const secrets = createSecretBox({ current: config.keyEncryption.key, previous: config.keyEncryption.previousKeys });
+  const resealed = await resealStoredSecrets(db, secrets, [SIGNING_KEY_SECRET, RECEIVER_SECRET]);
+  if (resealed.sealed || resealed.resealed) {
+    logger.info(
+      { ...resealed, keyId: secrets.currentKeyId },
+      'stored secrets sealed with the current key-encryption key (sealed: were in clear; resealed: had an older key)',
+    );
+  }
+  return secrets;
+}

@@ -9,8 +9,13 @@ export const PRINCIPAL_ID_KINDS = ['token', 'oauth', 'console', 'issuer'] as con
 /** True when a name could be read as a principal id (`<kind>:…`): refused as a credential's name. */
 export const looksLikePrincipalId = (name: string) => PRINCIPAL_ID_KINDS.some((kind) => name.startsWith(`${kind}:`));
 
-/** A principal id a SCIM client can have (what a security-event receiver's `client` names). */
-export const isScimPrincipalId = (id: string) => /^(token|oauth|issuer):\S/.test(id);
+/** How a refusal of such a name reads (OAuth client registration, static tokens in config). */
+const PREFIXES = PRINCIPAL_ID_KINDS.map((kind) => `${kind}:`);
+export const PRINCIPAL_ID_NAME_RULE = `must not start with ${PREFIXES.slice(0, -1).join(', ')} or ${PREFIXES.at(-1)}`;
+
+/** The id kinds a SCIM client can have: what a security-event receiver's `client` names. */
+export const SCIM_PRINCIPAL_ID = /^(token|oauth|issuer):\S/;
+export const isScimPrincipalId = (id: string) => SCIM_PRINCIPAL_ID.test(id);
 
 /** Where a credential's users come from: picks a new user's default state (config `users.defaultState`). */
 export type TokenSource = 'manual' | 'bulk' | 'integration';

@@ -69,7 +69,6 @@ export function createSlots(limits: () => SlotLimits) {
         release();
       };
     },
-    inFlight: () => inFlight,
   };
 }
 

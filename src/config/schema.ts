@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseKeyEncryptionKey } from '../keys/keyEncryption.js';
 import { isAddressOrCidr } from '../net/addresses.js';
-import { looksLikePrincipalId, type TokenSource } from '../principals.js';
+import { looksLikePrincipalId, PRINCIPAL_ID_NAME_RULE, type TokenSource } from '../principals.js';
 
 /**
  * The configuration's schema: every key with its type, bounds and rules (a refusal names the key).
@@ -15,7 +15,7 @@ const tokenSecret = z
     name: z
       .string()
       .min(1)
-      .refine((name) => !looksLikePrincipalId(name), 'must not start with token:, oauth:, console: or issuer:'),
+      .refine((name) => !looksLikePrincipalId(name), PRINCIPAL_ID_NAME_RULE),
     token: z.string().min(16, 'a token needs at least 16 characters').optional(),
     hash: z
       .string()

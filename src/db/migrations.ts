@@ -3,6 +3,7 @@
  * idempotent and safe when several instances start at once; they run before the indexes are made.
  */
 import { MongoServerError, type Db } from 'mongodb';
+import { SCIM_PRINCIPAL_ID } from '../principals.js';
 import { isDuplicateKeyError } from './mongo.js';
 
 export const COLLECTION_RENAMES: [from: string, to: string][] = [
@@ -77,7 +78,7 @@ export async function bindReceiversByPrincipalId(db: Db, scimTokenNames: readonl
   const receivers = db.collection<{ _id: string; client?: string }>('event_receivers');
   const clients = db.collection<{ _id: string; name: string; revokedAt?: Date }>('oauth_clients');
   let bound = 0;
-  for await (const receiver of receivers.find({ client: { $exists: true, $not: /^(token|oauth|issuer):/ } })) {
+  for await (const receiver of receivers.find({ client: { $exists: true, $not: SCIM_PRINCIPAL_ID } })) {
     const name = receiver.client!;
     let id = scimTokenNames.includes(name) ? `token:${name}` : undefined;
     if (!id) {

@@ -2,8 +2,6 @@ import type { Context, Next } from 'koa';
 import { ScimError } from '../scim/errors.js';
 import { SlotsBusy, type Slots } from '../slots.js';
 
-export type { SlotLimits as OverloadLimits } from '../slots.js';
-
 const busy = () =>
   new ScimError(429, 'Roster is busy; retry after 1 s', undefined, {
     'Retry-After': '1',

@@ -5,7 +5,7 @@ import type { Env } from '../events/env.js';
 import type { Actor, NewEvent } from '../events/types.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../lifecycle/passwords.js';
-import { looksLikePrincipalId } from '../principals.js';
+import { looksLikePrincipalId, PRINCIPAL_ID_NAME_RULE } from '../principals.js';
 import type { Slots } from '../slots.js';
 import type { ClientRepository, OAuthClientDoc, StoredSecret } from './clientRepository.js';
 import { DEFAULT_CLIENT_SCOPES, isScope, SCOPES, type Scope } from '../scopes.js';
@@ -71,7 +71,7 @@ async function parseRegistration(body: Record<string, unknown>) {
     throw invalid('name is required (1 to 200 characters)');
   }
   if (looksLikePrincipalId(name.trim())) {
-    throw invalid('name must not start with token:, oauth:, console: or issuer: (those name other credentials)');
+    throw invalid(`name ${PRINCIPAL_ID_NAME_RULE} (those name other credentials)`);
   }
   if (!SOURCES.includes(source as TokenSource)) throw invalid(`source must be one of ${SOURCES.join(', ')}`);
   if (scopes !== undefined && (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isScope))) {

@@ -4,6 +4,7 @@ import type { Config } from './config/index.js';
 import { discoveryRoutes } from './discovery/routes.js';
 import { requireScimScope, requireToken, type Authenticator } from './http/auth.js';
 import { jsonBody } from './http/body.js';
+import { directoryRouting, type DirectoryLookup } from './http/directoryRouting.js';
 import { errorHandler, SCIM_CONTENT_TYPE } from './http/errors.js';
 import { trustProxy } from './http/clientAddress.js';
 import { overloadGuard } from './http/overload.js';
@@ -34,6 +35,8 @@ export interface AppDeps {
   adminAuth?: Middleware;
   /** Routers at the root without a token (end-user pages, the console). */
   publicRouters?: Router[];
+  /** The directories a request's path names (src/http/directoryRouting.ts). */
+  directories: DirectoryLookup;
   /** The overload guard's request slots (server.overload), shared with background /Bulk runs. */
   requestSlots: Slots;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
@@ -85,6 +88,8 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(errorHandler(logger));
+  // Every request runs in one directory, decided from its path before any route (README "Directories").
+  app.use(directoryRouting(deps.directories));
 
   const root = createRouter();
   root.get('/healthz', (ctx) => {

@@ -6,7 +6,11 @@ import { createRosterApp } from './compose/app.js';
 import { prepareDatabase } from './compose/database.js';
 import { createLiveConfig } from './compose/liveConfig.js';
 import { wireOAuth, wireSecurityEvents } from './compose/security.js';
+import { wireDirectories } from './compose/directories.js';
 import { wireUsers } from './compose/users.js';
+import { scopedDb } from './db/directoryScope.js';
+import { DEFAULT_DIRECTORY } from './directory.js';
+import { directoryConfigOf } from './directories/service.js';
 import { scimBaseUrl, type Config } from './config/index.js';
 import { createConsoleSessions } from './console/sessions.js';
 import { loadSchemaDocuments } from './discovery/loadSchemas.js';
@@ -77,13 +81,16 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const { db, logger } = deps;
   const now = deps.now ?? (() => new Date());
   // Services read the configuration through this view, so a reload (SIGHUP) reaches them.
-  const live = createLiveConfig(deps.config, now);
+  const live = createLiveConfig(deps.config, now, directoryConfigOf);
   const { config } = live;
   const secrets = await prepareDatabase(db, deps.config, deps.extraTokens, logger);
+  // Repositories get directory data only through its directory (src/db/directoryScope.ts).
+  const data = scopedDb(db);
   // The security event publisher reads through the services, which record into the event log: looked up late.
   const late: { subscriber?: EventSubscriber } = {};
-  const events = createEventLog(db, now, () => late.subscriber);
+  const events = createEventLog(data, now, () => late.subscriber);
   const env: Env = { now, recordEvent: (event) => events.record(event), config, logger };
+  const directories = wireDirectories({ env, db, data, fileConfig: live.file });
   const registry = createSchemaRegistry(loadSchemaDocuments());
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
   const signingKeys = createSigningKeys(db, {
@@ -97,11 +104,12 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     settings: () => ({ allowedDestinations: config.outbound.allowedDestinations, production: config.production }),
     resolve: deps.resolve,
   });
-  const shared = { env, db, signingKeys, metrics: metrics.registry, outbound };
-  const { oauth, authenticator } = wireOAuth(shared, deps.extraTokens);
+  const shared = { env, db: data, signingKeys, metrics: metrics.registry, outbound };
+  const { oauth, authenticator } = wireOAuth(shared, deps.extraTokens, directories.tokens.principal);
   const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
-  const jobs = createJobs({ db, env, mailer, templates: live.templates });
-  const core = await wireUsers({ env, db, registry, events, jobs });
+  const jobs = createJobs({ db: data, env, mailer, templates: live.templates, directories: directories.forJobs });
+  directories.definePurge(jobs);
+  const core = await wireUsers({ env, db: data, registry, events, jobs });
   const { users, groups, lifecycle } = core;
   const securityEvents = wireSecurityEvents({ ...shared, events, jobs, secrets }, users, groups);
   late.subscriber = securityEvents.subscriber;
@@ -109,7 +117,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     users,
     groups,
     maxOperations: () => config.scim.bulk.maxOperations,
-    baseUrl: scimBaseUrl(config),
+    baseUrl: () => scimBaseUrl(config),
   });
   const requestSlots = createSlots(() => config.server.overload);
   const asyncBulk = createAsyncBulk({
@@ -119,7 +127,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     limits: () => config.scim.bulk,
     logger,
   });
-  const consoleSessions = createConsoleSessions(db, {
+  const consoleSessions = createConsoleSessions(data, {
     idleMinutes: () => config.console.session.idleMinutes,
     absoluteHours: () => config.console.session.absoluteHours,
     now,
@@ -127,7 +135,8 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   let accepting = true;
   const app = createRosterApp({
     env,
-    db,
+    db: data,
+    directories,
     live,
     core,
     events,
@@ -143,19 +152,22 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     requestSlots,
     accepting: () => accepting,
   });
+  await directories.byId(DEFAULT_DIRECTORY); // read once, so the handles below have its settings
+  const inDefault = directories.inDefault;
   return {
     app,
     authenticator,
-    events,
-    users,
-    groups,
-    lifecycle,
-    jobs,
+    events: inDefault(events),
+    users: inDefault(users),
+    groups: inDefault(groups),
+    lifecycle: inDefault(lifecycle),
+    jobs: inDefault(jobs),
     signingKeys,
-    oauthClients: oauth.clients,
-    securityEvents,
+    oauthClients: inDefault(oauth.clients),
+    securityEvents: inDefault(securityEvents),
     async start() {
       await jobs.start();
+      await directories.startPurge(jobs);
       await lifecycle.startRecurring();
       await securityEvents.start();
     },

@@ -27,6 +27,8 @@ export interface Grant {
   name: string;
   source: TokenSource;
   scopes: string[];
+  /** The directory the credential belongs to (src/directory.ts): it is refused in any other. */
+  directory?: string;
 }
 
 /**

@@ -64,6 +64,7 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
 /** Features, lowest first; features on one line are beside each other (neither imports the other). */
 const FEATURES: string[][] = [
   ['events'],
+  ['directories'],
   ['users'],
   ['groups', 'jobs'],
   ['lifecycle'],

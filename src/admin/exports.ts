@@ -42,7 +42,7 @@ export type Exporter = ReturnType<typeof createExporter>;
 
 export function createExporter(deps: ExporterDeps) {
   const { users, groups, memberships } = deps;
-  const baseUrl = scimBaseUrl(deps.config);
+  const baseUrl = () => scimBaseUrl(deps.config);
 
   /** Users in creation order, a batch at a time, with their direct group names and manager userName. */
   async function* batches(): AsyncGenerator<{ user: StoredUser; groups: GroupName[]; manager?: string }[]> {
@@ -96,7 +96,7 @@ export function createExporter(deps: ExporterDeps) {
     for await (const batch of batches()) {
       const rows = batch.map(({ user, groups: names, manager }) => {
         const row = scimUserToCsvRow(
-          toScimUser(user, baseUrl, undefined),
+          toScimUser(user, baseUrl(), undefined),
           names.slice(0, max).map((g) => g.name),
           manager,
         );
@@ -114,7 +114,7 @@ export function createExporter(deps: ExporterDeps) {
         JSON.stringify(
           toScimUser(
             user,
-            baseUrl,
+            baseUrl(),
             direct.map((g) => ({ value: g.id, display: g.name, type: 'direct' as const })),
           ),
         ),

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { streamBody } from '../http/scimResponse.js';
 import { createRouter, type Router } from '../http/router.js';
 import type { Context } from 'koa';
 import { actorOf } from '../http/auth.js';
@@ -72,7 +72,7 @@ export function importExportRoutes(importer: Importer, exporter: Exporter): Rout
     ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = contentType;
-    ctx.body = Readable.from(chunks);
+    ctx.body = streamBody(chunks);
   });
 
   return router;

@@ -21,7 +21,7 @@ export interface BulkDeps {
   /** Read per request, so a configuration reload applies (ServiceProviderConfig advertises the live value). */
   maxOperations: () => number;
   /** SCIM base URL, for the locations of users created in batches. */
-  baseUrl: string;
+  baseUrl: () => string;
 }
 
 const MAX_BATCH = 250;
@@ -119,7 +119,7 @@ function createUserBatches(deps: BulkDeps, state: BulkRun, actor: Actor) {
         method: 'POST',
         ...(item.op.bulkId ? { bulkId: item.op.bulkId } : {}),
         version: `W/"${outcome.meta.version}"`,
-        location: `${deps.baseUrl}/Users/${outcome._id}`,
+        location: `${deps.baseUrl()}/Users/${outcome._id}`,
         status: '201',
       };
     });

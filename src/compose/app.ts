@@ -36,6 +36,8 @@ import { SCHEMA_URNS, type SchemaRegistry } from '../scim/schemaRegistry.js';
 import { PUBLISHED_EVENT_URIS, type SecurityEvents } from '../securityEvents/index.js';
 import type { Slots } from '../slots.js';
 import { userRoutes } from '../users/routes.js';
+import { directoryAdminRoutes, directoryRoutes } from '../directories/routes.js';
+import type { WiredDirectories } from './directories.js';
 import type { LiveConfig } from './liveConfig.js';
 import type { UsersAndGroups } from './users.js';
 
@@ -54,6 +56,7 @@ const FEATURES: Features = {
 export interface AppParts {
   env: Env;
   db: Db;
+  directories: WiredDirectories;
   live: LiveConfig;
   core: UsersAndGroups;
   events: EventLog;
@@ -90,6 +93,7 @@ export function createRosterApp(parts: AppParts) {
     accepting: parts.accepting,
     requestSlots: parts.requestSlots,
     adminAuth: adminCredential(authenticator, parts.consoleSessions),
+    directories: parts.directories,
     scimRouters: [
       userRoutes(users),
       groupRoutes(groups),
@@ -98,7 +102,7 @@ export function createRosterApp(parts: AppParts) {
           groups,
           memberships,
           schema: registry.get(SCHEMA_URNS.groupMember)!,
-          baseUrl: scimBaseUrl(config),
+          baseUrl: () => scimBaseUrl(config),
           limits: () => config.scim,
         }),
       ),
@@ -106,6 +110,8 @@ export function createRosterApp(parts: AppParts) {
       rootRoutes(users, groups, config.scim),
     ],
     adminRouters: [
+      directoryRoutes(parts.directories.service, live.file),
+      directoryAdminRoutes(parts.directories.service, parts.directories.tokens, live.file),
       settingsRoutes(live.current, live.lastReload),
       signingKeyAdminRoutes(signingKeys),
       oauth.adminRouter,

@@ -6,6 +6,8 @@
 import path from 'node:path';
 import type { ReloadStatus } from '../admin/settingsRoutes.js';
 import { PROJECT_ROOT, type Config } from '../config/index.js';
+import { currentDirectoryRecord } from '../directory.js';
+import type { Directory } from '../directories/types.js';
 import { loadTemplates, type Templates } from '../mail/templates.js';
 
 /** Settings read once at start-up: changing them needs a restart. */
@@ -15,7 +17,6 @@ const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
   auth: (c) => c.auth,
   dataDir: (c) => c.dataDir,
   'mail.smtpUrl': (c) => c.mail.smtpUrl,
-  'mail.from': (c) => c.mail.from,
   jobs: (c) => c.jobs,
   'securityEvents.sweepEvery': (c) => c.securityEvents.sweepEvery,
   keyEncryption: (c) => c.keyEncryption,
@@ -25,8 +26,30 @@ const templatesOf = (config: Config) => loadTemplates(path.resolve(PROJECT_ROOT,
 
 export type LiveConfig = ReturnType<typeof createLiveConfig>;
 
-export function createLiveConfig(initial: Config, now: () => Date) {
+/**
+ * The configuration of the current directory (src/directory.ts): the file's, with the directory's
+ * settings and public URL over it (one object per directory document and file, built on first use).
+ */
+function directoryView(viewOf: (directory: Directory, base: Config) => Config) {
+  const views = new WeakMap<Directory, { base: Config; view: Config }>();
+  return (base: Config): Config => {
+    const directory = currentDirectoryRecord() as Directory | undefined;
+    if (!directory) return base;
+    const hit = views.get(directory);
+    if (hit?.base === base) return hit.view;
+    const view = viewOf(directory, base);
+    views.set(directory, { base, view });
+    return view;
+  };
+}
+
+export function createLiveConfig(
+  initial: Config,
+  now: () => Date,
+  viewOf: (directory: Directory, base: Config) => Config,
+) {
   let current = initial;
+  const ofDirectory = directoryView(viewOf);
   let currentTemplates = templatesOf(current);
   let lastReload: ReloadStatus | undefined;
   const note = (status: Omit<ReloadStatus, 'at'>) => {
@@ -34,8 +57,8 @@ export function createLiveConfig(initial: Config, now: () => Date) {
   };
 
   return {
-    /** Reads the current configuration on each property access. */
-    config: new Proxy({} as Config, { get: (_target, key) => current[key as keyof Config] }),
+    /** Reads the current configuration, as the current directory has it, on each property access. */
+    config: new Proxy({} as Config, { get: (_target, key) => ofDirectory(current)[key as keyof Config] }),
     templates: {
       get dir() {
         return currentTemplates.dir;
@@ -44,7 +67,10 @@ export function createLiveConfig(initial: Config, now: () => Date) {
         return currentTemplates.byName;
       },
     } as Templates,
-    current: () => current,
+    /** The configuration as the current directory has it. */
+    current: () => ofDirectory(current),
+    /** The configuration file's values: the defaults of every directory. */
+    file: () => current,
     lastReload: () => lastReload,
     /** A reload refused before it reached reload() (the file did not validate). */
     refused: (message: string) => note({ ok: false, error: message, restartNeeded: [] }),

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Env } from '../events/env.js';
 import type { EventLog } from '../events/repository.js';
 import type { GroupService } from '../groups/service.js';
-import { createAuthenticator } from '../http/auth.js';
+import { createAuthenticator, type StoredTokenLookup } from '../http/auth.js';
 import type { DevToken } from '../http/devTokens.js';
 import type { Jobs } from '../jobs/index.js';
 import type { SecretBox } from '../keys/keyEncryption.js';
@@ -27,9 +27,9 @@ interface Shared {
 }
 
 /** OAuth 2.0 and the authenticator that accepts its tokens beside the static ones. */
-export function wireOAuth(shared: Shared, extraTokens: DevToken[] | undefined) {
+export function wireOAuth(shared: Shared, extraTokens: DevToken[] | undefined, storedToken: StoredTokenLookup) {
   const oauth = createOAuth(shared);
-  const authenticator = createAuthenticator(shared.env.config, extraTokens, oauth.verifyJwt);
+  const authenticator = createAuthenticator(shared.env.config, extraTokens, oauth.verifyJwt, storedToken);
   return { oauth, authenticator };
 }
 

@@ -202,6 +202,9 @@ export const configSchema = z
         z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range like "10.0.0.0/8"'),
       ),
     }),
+    directories: z.strictObject({
+      retentionDays: z.number().min(0),
+    }),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     }),

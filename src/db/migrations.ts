@@ -4,7 +4,9 @@
  */
 import { MongoServerError, type Db } from 'mongodb';
 import { SCIM_PRINCIPAL_ID } from '../principals.js';
-import { isDuplicateKeyError } from './mongo.js';
+import { DEFAULT_DIRECTORY } from '../directory.js';
+import { DIRECTORY_COLLECTIONS, DIRECTORY_FIELD } from './directoryScope.js';
+import { insertUnordered, isDuplicateKeyError } from './mongo.js';
 
 export const COLLECTION_RENAMES: [from: string, to: string][] = [
   // The outbox's per-email send claims were `emailClaims`, a name that read like `email_claims`
@@ -93,4 +95,64 @@ export async function bindReceiversByPrincipalId(db: Db, scimTokenNames: readonl
     }
   }
   return bound;
+}
+
+/**
+ * Directories (README "Directories"): a database written before them becomes the default
+ * directory's. Every document of directory data without a directory gets the default one; email
+ * claims, once keyed by the address alone, are keyed by directory and address; pending jobs of the
+ * kinds that work on one directory's data name it. Each step touches only what is not migrated
+ * yet, so it is idempotent, resumable after an interruption, and safe with instances starting at
+ * once (the claims are copied before the old ones are removed; a copy made twice is one).
+ */
+export async function moveIntoDefaultDirectory(
+  db: Db,
+  jobs: { collection: string; names: readonly string[] },
+): Promise<void> {
+  const claims = db.collection<{ _id: string; email?: string; userId: string; at?: Date; directory?: string }>(
+    'email_claims',
+  );
+  for (;;) {
+    const old = await claims.find({ email: { $exists: false } }, { limit: 1000 }).toArray();
+    if (!old.length) break;
+    const moved = old.map((c) => ({
+      ...c,
+      _id: `${DEFAULT_DIRECTORY}:${c._id}`,
+      email: c._id,
+      directory: DEFAULT_DIRECTORY,
+    }));
+    await insertUnordered(claims, moved);
+    await claims.deleteMany({ _id: { $in: old.map((c) => c._id) }, email: { $exists: false } });
+  }
+  for (const name of DIRECTORY_COLLECTIONS) {
+    await db
+      .collection(name)
+      .updateMany({ [DIRECTORY_FIELD]: { $exists: false } }, { $set: { [DIRECTORY_FIELD]: DEFAULT_DIRECTORY } });
+  }
+  await db
+    .collection(jobs.collection)
+    .updateMany(
+      { name: { $in: [...jobs.names] }, [`data.${DIRECTORY_FIELD}`]: { $exists: false } },
+      { $set: { [`data.${DIRECTORY_FIELD}`]: DEFAULT_DIRECTORY } },
+    );
+}
+
+/**
+ * Indexes of directory data that do not start with the directory (those of older versions, before
+ * directories): dropped once the directory-first ones exist. Unique ones among them would refuse
+ * the same userName in two directories.
+ */
+export async function dropIndexesWithoutDirectory(db: Db): Promise<void> {
+  for (const name of DIRECTORY_COLLECTIONS) {
+    if (!(await exists(db, name))) continue;
+    for (const index of await db.collection(name).listIndexes().toArray()) {
+      if (index.name === '_id_' || Object.keys(index.key as object)[0] === DIRECTORY_FIELD) continue;
+      await db
+        .collection(name)
+        .dropIndex(index.name as string)
+        .catch((err: unknown) => {
+          if (!(err instanceof MongoServerError && NOTHING_TO_DROP.has(Number(err.code)))) throw err;
+        });
+    }
+  }
 }

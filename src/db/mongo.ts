@@ -32,6 +32,7 @@ import {
   type IndexSpecification,
   type WithId,
 } from 'mongodb';
+import { DIRECTORY_COLLECTIONS, DIRECTORY_FIELD, scopedQuery } from './directoryScope.js';
 
 export interface IndexSpec {
   collection: string;
@@ -115,10 +116,16 @@ export function reconnectOnStuckHealthCheck(
   timer.unref();
 }
 
-/** Creates every index idempotently; run at every start-up. */
+/**
+ * Creates every index idempotently; run at every start-up. An index on directory data starts with
+ * the directory (src/db/directoryScope.ts), whatever its spec lists after it: `directory_<name>`.
+ */
 export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
   for (const spec of specs) {
-    await db.collection(spec.collection).createIndex(spec.key, spec.options ?? {});
+    const scoped = DIRECTORY_COLLECTIONS.has(spec.collection);
+    const key = scoped ? { [DIRECTORY_FIELD]: 1, ...(spec.key as Record<string, 1 | -1>) } : spec.key;
+    const options = scoped ? { ...spec.options, name: `directory_${spec.options?.name ?? 'index'}` } : spec.options;
+    await db.collection(spec.collection).createIndex(key, options ?? {});
   }
 }
 
@@ -221,7 +228,9 @@ export async function findPageInOrder<T extends Document>(
  * costs more than the whole count, so the whole collection is counted by countDocuments.
  */
 export async function countMatching<T extends Document>(collection: Collection<T>, query: Filter<T>): Promise<number> {
-  if (!Object.keys(query).length) return collection.countDocuments({});
-  const reply = await collection.db.command({ count: collection.collectionName, query });
+  // A raw command passes the collection's directory scope by: it is added here (src/db/directoryScope.ts).
+  const scoped = scopedQuery(collection, query);
+  if (!Object.keys(scoped).length) return collection.countDocuments({});
+  const reply = await collection.db.command({ count: collection.collectionName, query: scoped });
   return Number(reply.n);
 }

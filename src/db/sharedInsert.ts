@@ -1,8 +1,11 @@
 import type { Collection } from 'mongodb';
+import { currentDirectory, inDirectory } from '../directory.js';
 import { insertUnordered } from './mongo.js';
 
 interface Waiting<T> {
   docs: T[];
+  /** The directory of the caller (src/directory.ts): only one directory's documents share a write. */
+  directory: string | undefined;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -23,9 +26,12 @@ export function createSharedInsert<T extends { _id: string }>(collection: Collec
   let queue: Waiting<T>[] = [];
   let writing = false;
 
+  const within = <R>(directory: string | undefined, fn: () => Promise<R>) =>
+    directory === undefined ? fn() : inDirectory(directory, fn);
+
   async function writeAlone(waiting: Waiting<T>) {
     try {
-      await insertUnordered(collection, waiting.docs);
+      await within(waiting.directory, () => insertUnordered(collection, waiting.docs));
       waiting.resolve();
     } catch (err) {
       waiting.reject(err);
@@ -35,16 +41,19 @@ export function createSharedInsert<T extends { _id: string }>(collection: Collec
   async function drain() {
     writing = true;
     while (queue.length) {
-      const batch = queue;
-      queue = [];
+      const directory = queue[0].directory;
+      const batch = queue.filter((w) => w.directory === directory);
+      queue = queue.filter((w) => w.directory !== directory);
       if (batch.length === 1) {
         await writeAlone(batch[0]);
         continue;
       }
       try {
-        await insertUnordered(
-          collection,
-          batch.flatMap((w) => w.docs),
+        await within(directory, () =>
+          insertUnordered(
+            collection,
+            batch.flatMap((w) => w.docs),
+          ),
         );
         for (const w of batch) w.resolve();
       } catch {
@@ -57,7 +66,7 @@ export function createSharedInsert<T extends { _id: string }>(collection: Collec
   return (docs: T[]): Promise<void> => {
     if (!docs.length) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      queue.push({ docs, resolve, reject });
+      queue.push({ docs, directory: currentDirectory(), resolve, reject });
       if (!writing) void drain();
     });
   };

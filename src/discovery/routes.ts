@@ -20,9 +20,21 @@ export function discoveryRoutes(
   authSchemes: () => AuthSchemes,
 ): Router {
   const router = createRouter();
-  const base = scimBaseUrl(config);
-  const schemas = schemaDocuments(registry, base);
-  const types = resourceTypeDocuments(base);
+  // By base URL: each directory's documents name its own base (README "Directories").
+  const documents = new Map<
+    string,
+    { schemas: ReturnType<typeof schemaDocuments>; types: ReturnType<typeof resourceTypeDocuments> }
+  >();
+  const documentsOf = (base: string) => {
+    let found = documents.get(base);
+    if (!found) {
+      found = { schemas: schemaDocuments(registry, base), types: resourceTypeDocuments(base) };
+      if (documents.size > 10_000) documents.clear();
+      documents.set(base, found);
+    }
+    return found;
+  };
+  const current = () => documentsOf(scimBaseUrl(config));
 
   const readOnly = (path: string, handler: (ctx: Context) => unknown) => {
     router.get(path, (ctx) => {
@@ -38,22 +50,24 @@ export function discoveryRoutes(
   };
 
   // Built per request: the SCIM limits it advertises follow a configuration reload.
-  readOnly('/ServiceProviderConfig', () => serviceProviderConfig(config, base, features, authSchemes()));
-  readOnly(
-    '/ResourceTypes',
-    (ctx) => (rejectFilter(ctx), listResponse(types, { totalResults: types.length, startIndex: 1 })),
-  );
+  readOnly('/ServiceProviderConfig', () => serviceProviderConfig(config, scimBaseUrl(config), features, authSchemes()));
+  readOnly('/ResourceTypes', (ctx) => {
+    rejectFilter(ctx);
+    const { types } = current();
+    return listResponse(types, { totalResults: types.length, startIndex: 1 });
+  });
   readOnly(
     '/ResourceTypes/:id',
-    (ctx) => types.find((t) => t.id === ctx.params.id) ?? notFoundError('ResourceType', ctx.params.id),
+    (ctx) => current().types.find((t) => t.id === ctx.params.id) ?? notFoundError('ResourceType', ctx.params.id),
   );
-  readOnly(
-    '/Schemas',
-    (ctx) => (rejectFilter(ctx), listResponse(schemas, { totalResults: schemas.length, startIndex: 1 })),
-  );
+  readOnly('/Schemas', (ctx) => {
+    rejectFilter(ctx);
+    const { schemas } = current();
+    return listResponse(schemas, { totalResults: schemas.length, startIndex: 1 });
+  });
   readOnly('/Schemas/:id', (ctx) => {
     const id = ctx.params.id.toLowerCase();
-    return schemas.find((s) => s.id.toLowerCase() === id) ?? notFoundError('Schema', ctx.params.id);
+    return current().schemas.find((s) => s.id.toLowerCase() === id) ?? notFoundError('Schema', ctx.params.id);
   });
   return router;
 }

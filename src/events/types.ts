@@ -30,6 +30,13 @@ export const EVENT_TYPES = [
   'oauth_client_revoked',
   'oauth_token_issued',
   'oauth_client_auth_failed',
+  'directory_created',
+  'directory_updated',
+  'directory_settings_changed',
+  'directory_deleted',
+  'directory_restored',
+  'scim_token_created',
+  'scim_token_revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -46,7 +53,11 @@ export interface RosterEvent {
   _id: string;
   timestamp: Date;
   type: EventType;
-  resource?: { type: 'User' | 'Group' | 'Import' | 'OAuthClient'; id: string; username?: string };
+  resource?: {
+    type: 'User' | 'Group' | 'Import' | 'OAuthClient' | 'Directory' | 'Token';
+    id: string;
+    username?: string;
+  };
   initiatedBy: Actor;
   changes?: EventChange[];
   recipientEmail?: string;

@@ -26,7 +26,7 @@ export interface GroupWriteContext {
 export interface GroupChangeKit {
   groups: GroupRepository;
   schemas: SchemaDocument[];
-  baseUrl: string;
+  baseUrl: () => string;
   resolver: AttributeResolver;
   members: ReturnType<typeof createGroupMembers>;
   now: () => Date;
@@ -115,7 +115,7 @@ export function createGroupChanges(kit: GroupChangeKit) {
       ctx,
       fieldOps.length
         ? (current) => {
-            const existing = toScimGroup(current, baseUrl);
+            const existing = toScimGroup(current, baseUrl());
             const patched = applyPatch(existing, fieldOps, schemas, (filter) => compileMatcher(filter, resolver));
             return validateResource(patched, { schemas, mode: 'replace', existing });
           }

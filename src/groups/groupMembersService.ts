@@ -81,7 +81,7 @@ export function createGroupMemberService(deps: {
   groups: GroupService;
   memberships: MembershipRepository;
   schema: SchemaDocument;
-  baseUrl: string;
+  baseUrl: () => string;
   /** Read on each request, so a reloaded configuration applies. */
   limits: () => { defaultCount: number; maxResults: number };
 }) {
@@ -108,14 +108,14 @@ export function createGroupMemberService(deps: {
           resolver,
           joins: {},
           related: 'member',
-          toScim: async (docs) => docs.map((m) => toScimGroupMember(m, baseUrl)),
+          toScim: async (docs) => docs.map((m) => toScimGroupMember(m, baseUrl())),
         },
         memberCount,
       );
     },
 
     async get(id: string, projection: Projection = {}) {
-      return projectResource(toScimGroupMember(await load(id), baseUrl), schemas, projection);
+      return projectResource(toScimGroupMember(await load(id), baseUrl()), schemas, projection);
     },
 
     /** Adds one member to one group; 409 when it is a member already. */
@@ -128,9 +128,9 @@ export function createGroupMemberService(deps: {
       }
       await groups.addMember(groupId, memberId, ctx);
       const id = membershipId(groupId, memberId);
-      const resource = toScimGroupMember(await load(id), baseUrl);
+      const resource = toScimGroupMember(await load(id), baseUrl());
       const projection = parseProjection(rawProjection.attributes, rawProjection.excluded);
-      return { resource: projectResource(resource, schemas, projection), location: `${baseUrl}/GroupMembers/${id}` };
+      return { resource: projectResource(resource, schemas, projection), location: `${baseUrl()}/GroupMembers/${id}` };
     },
 
     async delete(id: string, ctx: GroupWriteContext) {

@@ -120,7 +120,7 @@ export interface GroupMemberDeps {
   groups: GroupRepository;
   memberships: MembershipRepository;
   users: UserRepository;
-  baseUrl: string;
+  baseUrl: () => string;
 }
 
 export function createGroupMembers(deps: GroupMemberDeps) {
@@ -136,7 +136,7 @@ export function createGroupMembers(deps: GroupMemberDeps) {
     for (const g of await groups.findByIds(groupIds)) names.set(g._id, g.displayName);
     return memberships.map((m) => ({
       value: m.memberId,
-      $ref: `${baseUrl}/${m.type === 'User' ? 'Users' : 'Groups'}/${m.memberId}`,
+      $ref: `${baseUrl()}/${m.type === 'User' ? 'Users' : 'Groups'}/${m.memberId}`,
       type: m.type,
       ...(names.has(m.memberId) ? { display: names.get(m.memberId) } : {}),
     }));

@@ -35,7 +35,7 @@ export type GroupService = ReturnType<typeof createGroupService>;
 export function createGroupService(deps: GroupServiceDeps) {
   const { groups, memberships, users, schemas } = deps;
   const { config, now, recordEvent } = deps.env;
-  const baseUrl = scimBaseUrl(config);
+  const baseUrl = () => scimBaseUrl(config);
   const resolver = createResolver(schemas, {
     extensionKeys: {},
     normalized: { displayname: 'norm.displayName' },
@@ -55,7 +55,7 @@ export function createGroupService(deps: GroupServiceDeps) {
     const members = wants(projection, 'members', schemas)
       ? await renderMembers(await memberships.members(group._id))
       : undefined;
-    return projectResource(toScimGroup(group, baseUrl, members), schemas, projection);
+    return projectResource(toScimGroup(group, baseUrl(), members), schemas, projection);
   }
 
   const record = (...args: Parameters<typeof groupEvent>) => recordEvent(groupEvent(...args));
@@ -85,7 +85,7 @@ export function createGroupService(deps: GroupServiceDeps) {
         ctx.actor,
         members.length ? [{ field: 'members', from: [], to: members.map((m) => m.id) }] : undefined,
       );
-      return { group, resource: await render(group, projection), location: `${baseUrl}/Groups/${group._id}` };
+      return { group, resource: await render(group, projection), location: `${baseUrl()}/Groups/${group._id}` };
     },
 
     /**
@@ -95,7 +95,7 @@ export function createGroupService(deps: GroupServiceDeps) {
      */
     async getStreamed(id: string): Promise<{ group: StoredGroup; chunks: AsyncIterable<string> }> {
       const group = await load(id);
-      const head = JSON.stringify(projectResource(toScimGroup(group, baseUrl), schemas, {}));
+      const head = JSON.stringify(projectResource(toScimGroup(group, baseUrl()), schemas, {}));
       async function* chunks() {
         let first = true;
         for await (const batch of memberships.batchesOf(group._id, MEMBER_BATCH)) {
@@ -137,7 +137,11 @@ export function createGroupService(deps: GroupServiceDeps) {
         toScim: (docs, withMembers) =>
           Promise.all(
             docs.map(async (g) =>
-              toScimGroup(g, baseUrl, withMembers ? await renderMembers(await memberships.members(g._id)) : undefined),
+              toScimGroup(
+                g,
+                baseUrl(),
+                withMembers ? await renderMembers(await memberships.members(g._id)) : undefined,
+              ),
             ),
           ),
       });

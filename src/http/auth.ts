@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Config } from '../config/index.js';
 import type { Actor, Grant, TokenSource } from '../principals.js';
+import { currentDirectory, DEFAULT_DIRECTORY } from '../directory.js';
 import { scimScopeFor } from '../scopes.js';
 import { ScimError } from '../scim/errors.js';
 import { AdminError } from './errors.js';
@@ -19,6 +20,11 @@ export interface Principal {
   source: TokenSource;
   /** What the caller may do: OAuth scopes; a static token has every scope of its kind. */
   scopes: readonly string[];
+  /**
+   * The directory the credential belongs to (src/directory.ts); refused in any other. None: an
+   * operator's (the configuration's admin tokens, console sessions), good in every directory.
+   */
+  directory?: string;
 }
 
 /** The scopes a static token of each kind has, and those that let an OAuth token in. */
@@ -30,6 +36,9 @@ const KIND_SCOPES: Record<PrincipalKind, readonly string[]> = {
 
 /** Verifies a JWT bearer token (OAuth access tokens, trusted issuers); undefined when not valid. */
 export type JwtVerifier = (token: string) => Promise<Grant | undefined>;
+
+/** A token minted through the admin API, looked up in the current directory (src/directories). */
+export type StoredTokenLookup = (token: string) => Promise<Omit<Principal, 'scopes'> | undefined>;
 
 interface TokenEntry extends Principal {
   hash: Buffer;
@@ -54,12 +63,22 @@ export function createAuthenticator(
   config: Config,
   extra: { kind: PrincipalKind; name: string; token: string }[] = [],
   verifyJwt?: JwtVerifier,
+  storedToken?: StoredTokenLookup,
 ): Authenticator {
   const entries: TokenEntry[] = [];
   const digest = (t: { token?: string; hash?: string }) =>
     t.token ? sha256(t.token) : Buffer.from(t.hash!.slice('sha256:'.length), 'hex');
+  // The configuration's SCIM and verify tokens are the default directory's; its admin tokens an operator's.
   const add = (kind: PrincipalKind, name: string, source: TokenSource, hash: Buffer) =>
-    entries.push({ kind, id: `token:${name}`, name, source, hash, scopes: KIND_SCOPES[kind] });
+    entries.push({
+      kind,
+      id: `token:${name}`,
+      name,
+      source,
+      hash,
+      scopes: KIND_SCOPES[kind],
+      ...(kind === 'admin' ? {} : { directory: DEFAULT_DIRECTORY }),
+    });
   for (const t of config.auth.scimTokens) add('scim', t.name, t.source, digest(t));
   // (names are unique per kind and never look like a principal id: checked in src/config)
   for (const t of config.auth.adminTokens) add('admin', t.name, 'manual', digest(t));
@@ -74,23 +93,20 @@ export function createAuthenticator(
     for (const entry of entries) {
       if (timingSafeEqual(entry.hash, presented) && !found) found = entry;
     }
-    return (
-      found && {
-        kind: found.kind,
-        id: found.id,
-        name: found.name,
-        source: found.source,
-        scopes: KIND_SCOPES[found.kind],
-      }
-    );
+    if (!found) return undefined;
+    const { hash: _hash, ...principal } = found;
+    return principal;
   }
   return {
     identify,
     async authenticate(authorization) {
       const principal = identify(authorization);
-      if (principal || !verifyJwt) return principal;
+      if (principal) return principal;
       const token = bearerToken(authorization);
-      return token ? verifyJwt(token) : undefined;
+      if (!token) return undefined;
+      const stored = storedToken && !token.includes('.') ? await storedToken(token) : undefined;
+      if (stored) return { ...stored, scopes: KIND_SCOPES[stored.kind] };
+      return verifyJwt ? verifyJwt(token) : undefined;
     },
     hasTokens: (kind) => entries.some((e) => e.kind === kind),
   };
@@ -122,7 +138,9 @@ function insufficientScope(ctx: Context, kind: PrincipalKind, needed: string): E
 export function requireToken(authenticator: Authenticator, kind: PrincipalKind) {
   return async function authenticate(ctx: Context, next: Next) {
     const authorization = ctx.get('authorization') || undefined;
-    const found = await authenticator.authenticate(authorization);
+    let found = await authenticator.authenticate(authorization);
+    // A credential of another directory is no credential here: the same 401 as a made-up one.
+    if (found?.directory !== undefined && found.directory !== currentDirectory()) found = undefined;
     if (!found) {
       const message = authorization ? 'Invalid bearer token' : 'Authorization: Bearer <token> is required';
       const challenge = bearerToken(authorization)?.includes('.') ? INVALID_TOKEN : CHALLENGE;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { SCIM_CONTENT_TYPE } from './errors.js';
@@ -22,12 +23,28 @@ export function sendResource(ctx: Context, resource: ScimResource, version: numb
   ctx.body = resource;
 }
 
+/**
+ * A body produced after the route returned, as a stream: each part is produced in the request's
+ * context (its directory and transaction, src/directory.ts), which the socket's events that pull
+ * the stream do not carry.
+ */
+export function streamBody(chunks: AsyncIterable<string>): Readable {
+  const inRequest = AsyncLocalStorage.snapshot();
+  const iterator = chunks[Symbol.asyncIterator]();
+  return Readable.from({
+    [Symbol.asyncIterator]: () => ({
+      next: () => inRequest(() => iterator.next()),
+      return: (value?: unknown) => inRequest(() => iterator.return?.(value) ?? Promise.resolve({ done: true, value })),
+    }),
+  } as AsyncIterable<string>);
+}
+
 /** A resource written as it is produced (a large group), with its ETag; 304 for a matching If-None-Match. */
 export function sendStream(ctx: Context, chunks: AsyncIterable<string>, version: number): void {
   if (notModified(ctx, version)) return;
   ctx.status = 200;
   ctx.type = SCIM_CONTENT_TYPE;
-  ctx.body = Readable.from(chunks);
+  ctx.body = streamBody(chunks);
 }
 
 /** 201 with Location and ETag; the Location does not depend on the projection (which may drop `meta`). */

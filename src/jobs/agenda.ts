@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Agenda, backoffStrategies, InMemoryNotificationChannel, type Job } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import type { Db } from 'mongodb';
+import { DEFAULT_DIRECTORY } from '../directory.js';
 import type { Logger } from '../logger.js';
 
 /** Agenda's collection (in the application database). */
@@ -56,7 +57,28 @@ export interface HandlerOptions {
   retry?: { maxRetries: number; delayMs: number; maxDelayMs?: number } | false;
   /** Delete a one-time job once it succeeded (default true). Recurring jobs are never deleted. */
   removeOnComplete?: boolean;
+  /**
+   * Which directory the handler works in (src/directory.ts): `directory` (default), the one the
+   * job's data names (jobs.schedule puts the current one there); `eachDirectory`, once in each
+   * directory that is not deleted or suspended (recurring sweeps); `global`, none (work on no
+   * directory's data).
+   */
+  scope?: 'directory' | 'eachDirectory' | 'global';
 }
+
+/** How job handlers enter directories, given by the composition (jobs know no directory feature). */
+export interface JobDirectories {
+  /**
+   * Runs `fn` inside the directory; `suspended` (not run: the job is put back for later) or
+   * `gone` (deleted: the job is dropped) when it may not run now.
+   */
+  enter(directory: string, fn: () => Promise<void>): Promise<'ran' | 'suspended' | 'gone'>;
+  /** The directories a sweep visits: neither deleted nor suspended. */
+  active(): Promise<string[]>;
+}
+
+/** A suspended directory's job waits this long before it is tried again. */
+const SUSPENDED_RETRY_MS = 5 * 60_000;
 
 /**
  * Agenda 6 on the application database, its errors and failed jobs logged. `prepared` settles once
@@ -93,7 +115,7 @@ export function createAgenda(options: { db: Db; log: Logger; processEvery: strin
  * Defines job handlers on `agenda` and keeps track of the jobs running on this instance, so a
  * shutdown can wait for them (`waitForRunning`).
  */
-export function createHandlers(agenda: Agenda, log: Logger) {
+export function createHandlers(agenda: Agenda, log: Logger, directories: JobDirectories) {
   // Running jobs by id; resolved on Agenda's 'complete' (after it saved the job's final state).
   const running = new Map<string, () => void>();
   const finished = new Map<string, Promise<void>>();
@@ -121,7 +143,18 @@ export function createHandlers(agenda: Agenda, log: Logger) {
       async (job: Job<D>) => {
         const jobId = String(job.attrs._id);
         track(jobId);
-        await handler(job.attrs.data ?? ({} as D), { jobId, name, attempt: (job.attrs.failCount ?? 0) + 1, job });
+        const data = job.attrs.data ?? ({} as D);
+        const run = () => handler(data, { jobId, name, attempt: (job.attrs.failCount ?? 0) + 1, job });
+        const scope = opts.scope ?? 'directory';
+        if (scope === 'global') return run();
+        if (scope === 'eachDirectory') {
+          for (const directory of await directories.active()) await directories.enter(directory, run);
+          return;
+        }
+        // Jobs written before directories existed name none: they were the default directory's.
+        const directory = typeof data.directory === 'string' ? data.directory : DEFAULT_DIRECTORY;
+        const outcome = await directories.enter(directory, run);
+        if (outcome === 'suspended') await agenda.schedule(new Date(Date.now() + SUSPENDED_RETRY_MS), name, data);
       },
       {
         concurrency: opts.concurrency ?? 5,

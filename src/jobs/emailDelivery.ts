@@ -155,6 +155,7 @@ export function createDelivery(deps: DeliveryDeps) {
     try {
       ({ messageId } = await deps.mailer.send({
         to: email.to,
+        ...(email.from ? { from: email.from } : {}),
         subject: email.subject,
         text: email.text,
         html: email.html,

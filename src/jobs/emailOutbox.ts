@@ -36,7 +36,10 @@ export interface OutboxOptions {
    * updatedAt use the wall clock, because Agenda and other Roster instances coordinate on it.
    */
   now: () => Date;
-  defaults: TemplateVars;
+  /** The template values of the current directory (its settings), read for each email. */
+  defaults: () => TemplateVars;
+  /** The current directory's sender. */
+  from: () => string;
   maxAttempts: number;
   /** First retry delay; doubles per attempt. */
   retryBaseMs: number;
@@ -52,7 +55,7 @@ function newOutboxEmail(input: OutboxEmailInput, options: OutboxOptions): Outbox
   if (typeof input.to !== 'string' || !isEmailAddress(input.to)) {
     throw new Error(`cannot send a ${input.kind} email to "${String(input.to)}": not an email address`);
   }
-  const vars: TemplateVars = { ...options.defaults, user_email: input.to, username: input.username, ...input.vars };
+  const vars: TemplateVars = { ...options.defaults(), user_email: input.to, username: input.username, ...input.vars };
   const rendered = renderTemplate(options.templates, input.kind, vars);
   return {
     _id: randomUUID(),
@@ -62,6 +65,7 @@ function newOutboxEmail(input: OutboxEmailInput, options: OutboxOptions): Outbox
     username: input.username,
     initiatedBy: input.initiatedBy,
     ...(input.details ? { details: input.details } : {}),
+    from: options.from(),
     subject: rendered.subject,
     text: rendered.text,
     html: rendered.html,

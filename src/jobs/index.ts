@@ -11,8 +11,10 @@ import {
   tryParseInterval,
   type HandlerOptions,
   type JobData,
+  type JobDirectories,
   type JobHandler,
 } from './agenda.js';
+import { currentDirectory } from '../directory.js';
 import { createOutbox, EMAIL_INDEXES } from './emailOutbox.js';
 import type { OutboxEmailInput, SendOutcome } from './types.js';
 
@@ -22,6 +24,7 @@ export {
   type HandlerOptions,
   type JobContext,
   type JobData,
+  type JobDirectories,
   type JobHandler,
 } from './agenda.js';
 
@@ -46,6 +49,8 @@ export interface JobsOptions {
   env: Env;
   mailer: Mailer;
   templates: Templates;
+  /** How handlers enter the directory a job belongs to (src/directory.ts). */
+  directories: JobDirectories;
   /** Email retry backoff: first delay (default 30 s), doubling per attempt, capped (default 1 h). */
   emailRetryBaseMs?: number;
   emailRetryMaxMs?: number;
@@ -78,7 +83,10 @@ export interface Jobs {
   sweepOutbox(): Promise<number>;
   /** Defines the handler of jobs called `name`. Define before start() where possible. */
   defineHandler<D extends JobData>(name: string, handler: JobHandler<D>, options?: HandlerOptions): void;
-  /** Schedules a one-time job at `at` (a past date runs at once). Returns the job id. */
+  /**
+   * Schedules a one-time job at `at` (a past date runs at once), for the current directory (its
+   * data names it). Returns the job id.
+   */
   schedule<D extends JobData>(name: string, at: Date, data: D): Promise<string>;
   /**
    * A recurring job: `interval` is a cron expression ('0 9 * * *') or a human interval
@@ -87,7 +95,8 @@ export interface Jobs {
   every<D extends JobData>(name: string, interval: string, data?: D, options?: { timezone?: string }): Promise<string>;
   /**
    * Deletes the jobs that match: by id, by name, and/or by data fields (`{ data: { scheduleId } }`
-   * matches jobs whose data.scheduleId equals it). Returns how many were deleted.
+   * matches jobs whose data.scheduleId equals it), of the current directory only. Returns how many
+   * were deleted.
    */
   cancel(match: { id?: string; name?: string; data?: JobData }): Promise<number>;
 }
@@ -102,12 +111,13 @@ function outboxFor(options: JobsOptions, log: Logger, scheduleSend: (emailId: st
     logger: log,
     recordEvent,
     now,
-    defaults: {
+    defaults: () => ({
       org_name: config.mail.orgName,
       portal_url: config.mail.portalUrl,
       link_expiry_days: config.activation.linkTtlDays,
       reset_link_expiry_hours: config.activation.resetLinkTtlHours,
-    },
+    }),
+    from: () => config.mail.from,
     maxAttempts: config.mail.maxAttempts,
     retryBaseMs: options.emailRetryBaseMs ?? 30_000,
     retryMaxMs: options.emailRetryMaxMs ?? 60 * 60_000,
@@ -156,12 +166,17 @@ export function createJobs(options: JobsOptions): Jobs {
     processEvery: config.jobs.processEvery,
     instanceName: options.instanceName,
   });
-  const { defineHandler, waitForRunning } = createHandlers(agenda, log);
+  const { defineHandler, waitForRunning } = createHandlers(agenda, log, options.directories);
+  // A job's data names the directory it was scheduled in; its handler runs there (agenda.ts).
+  const withDirectory = <D extends JobData>(data: D): D => {
+    const directory = currentDirectory();
+    return directory === undefined ? data : { ...data, directory };
+  };
   let started = false;
   let stopping = false;
 
   const outbox = outboxFor(options, log, async (emailId, at) => {
-    await agenda.schedule(at, SEND_EMAIL_JOB, { emailId });
+    await agenda.schedule(at, SEND_EMAIL_JOB, withDirectory({ emailId }));
   });
 
   // The email job manages its own retries through the outbox document, so Agenda does not retry it.
@@ -180,7 +195,7 @@ export function createJobs(options: JobsOptions): Jobs {
       const touched = await outbox.sweep(sweepGraceMs);
       if (touched > 0) log.info({ touched }, 'email outbox repaired');
     },
-    { retry: false, concurrency: 1 },
+    { retry: false, concurrency: 1, scope: 'eachDirectory' },
   );
 
   return {
@@ -214,7 +229,7 @@ export function createJobs(options: JobsOptions): Jobs {
     async enqueueEmail(email) {
       const doc = await outbox.insert(email);
       try {
-        await agenda.now(SEND_EMAIL_JOB, { emailId: doc._id });
+        await agenda.now(SEND_EMAIL_JOB, withDirectory({ emailId: doc._id }));
       } catch (err) {
         // The email is stored; the outbox sweep schedules it later.
         log.warn({ err, emailId: doc._id }, 'could not schedule the email job; the outbox sweep will');
@@ -227,11 +242,11 @@ export function createJobs(options: JobsOptions): Jobs {
     defineHandler,
 
     async schedule(name, at, data) {
-      const job = await agenda.schedule(at, name, data);
+      const job = await agenda.schedule(at, name, withDirectory(data));
       return String(job.attrs._id);
     },
 
     every: (name, interval, data, everyOptions = {}) => scheduleEvery(agenda, name, interval, data ?? {}, everyOptions),
-    cancel: (match) => cancelJobs(agenda, match),
+    cancel: (match) => cancelJobs(agenda, match.data ? { ...match, data: withDirectory(match.data) } : match),
   };
 }

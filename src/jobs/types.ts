@@ -41,6 +41,8 @@ export interface OutboxEmail {
   username: string;
   initiatedBy: Actor;
   details?: Record<string, unknown>;
+  /** The sender, from the directory's settings at enqueue time (absent on emails older than directories). */
+  from?: string;
   /** Rendered at enqueue time; null once sent or failed. */
   subject: string | null;
   text: string | null;

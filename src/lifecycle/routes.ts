@@ -37,7 +37,8 @@ async function readFields(ctx: Context): Promise<Record<string, string>> {
 /** End-user pages (/activate, /reset-password); no bearer token. */
 export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
   const router = createRouter({ errorShape: 'admin', owns: ['/activate', '/reset-password'] });
-  const orgName = config.mail.orgName;
+  // Read on each request: a directory's own mail.orgName (its settings) names it on its pages.
+  const orgName = () => config.mail.orgName;
   const publicOrigin = new URL(config.server.publicUrl).origin;
 
   const page = (ctx: Context, status: number, render: (nonce: string) => string) => {
@@ -49,7 +50,7 @@ export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
   };
   const invalid = (ctx: Context, json: boolean) => {
     if (json) throw new AdminError(410, 'invalid_link', 'This link is no longer valid');
-    page(ctx, 410, (nonce) => renderInvalidLinkPage({ orgName, nonce }));
+    page(ctx, 410, (nonce) => renderInvalidLinkPage({ orgName: orgName(), nonce }));
   };
 
   for (const [path, kind] of [
@@ -59,7 +60,15 @@ export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
     const pageKind = kind === 'activation' ? 'activate' : 'reset';
     const form = (ctx: Context, status: number, token: string, username: string, error?: string) =>
       page(ctx, status, (nonce) =>
-        renderSetPasswordPage({ kind: pageKind, token, orgName, username, nonce, error, policy: config.passwords }),
+        renderSetPasswordPage({
+          kind: pageKind,
+          token,
+          orgName: orgName(),
+          username,
+          nonce,
+          error,
+          policy: config.passwords,
+        }),
       );
     router.get(path, async (ctx) => {
       const token = ctx.query.token;
@@ -97,7 +106,9 @@ export function lifecycleRoutes(config: Config, lifecycle: Lifecycle): Router {
         ctx.body = { status: 'password_set' };
         return;
       }
-      page(ctx, 200, (nonce) => renderDonePage({ kind: pageKind, orgName, nonce, portalUrl: config.mail.portalUrl }));
+      page(ctx, 200, (nonce) =>
+        renderDonePage({ kind: pageKind, orgName: orgName(), nonce, portalUrl: config.mail.portalUrl }),
+      );
     });
   }
 

@@ -38,7 +38,10 @@ export function createLifecycle(deps: LifecycleDeps) {
       jobs.defineHandler<{ scheduleId: string }>(STATE_CHANGE_JOB, (data) => fireSchedule(data.scheduleId), {
         retry: { maxRetries: 5, delayMs: 5_000 },
       });
-      jobs.defineHandler(REMINDER_JOB, async () => void (await sendReminders()), { retry: false });
+      jobs.defineHandler(REMINDER_JOB, async () => void (await sendReminders()), {
+        retry: false,
+        scope: 'eachDirectory',
+      });
     },
     async startRecurring() {
       await jobs.every(REMINDER_JOB, `0 ${config.reminders.hourUtc} * * *`, {}, { timezone: 'UTC' });

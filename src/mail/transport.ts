@@ -3,6 +3,8 @@ import nodemailer from 'nodemailer';
 /** One email ready to go: bodies already rendered. */
 export interface OutgoingMail {
   to: string;
+  /** The sender, when not the mailer's default (a directory's own `mail.from`). */
+  from?: string;
   subject: string;
   text: string;
   html: string;
@@ -59,7 +61,7 @@ export function createMailer(options: MailerOptions): Mailer {
     async send(mail) {
       try {
         const info = await transport.sendMail({
-          from: options.from,
+          from: mail.from ?? options.from,
           to: mail.to,
           subject: mail.subject,
           text: mail.text,

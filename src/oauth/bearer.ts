@@ -7,6 +7,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import { currentDirectory, DEFAULT_DIRECTORY } from '../directory.js';
 import type { TrustedIssuer } from '../config/index.js';
 import type { Env } from '../events/env.js';
 import type { SigningKeys } from '../keys/signingKeys.js';
@@ -99,15 +100,17 @@ export function createBearerVerifier(deps: BearerVerifierDeps) {
       audience: issuer,
       typ: ACCESS_TOKEN_TYP,
       algorithms: [SIGNING_ALG],
-      requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+      requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'directory'],
       // Also refuses an iat in the future (beyond the clock skew).
       maxTokenAge: MAX_OWN_TOKEN_AGE_SECONDS,
     });
+    // The issuer is already the directory's own; the claim says so once more, for any reader of the token.
+    if (payload.directory !== currentDirectory()) return undefined;
     const client = typeof payload.client_id === 'string' ? await clients.active(payload.client_id) : undefined;
     if (!client) return undefined;
     // A scope the client has lost since the token was issued no longer counts.
     const scopes = parseScope(String(payload.scope ?? '')).filter((s) => (client.scopes as string[]).includes(s));
-    return { id: `oauth:${client._id}`, name: client.name, source: client.source, scopes };
+    return { id: `oauth:${client._id}`, name: client.name, source: client.source, scopes, directory: client.directory };
   }
 
   async function verifyExternal(token: string, issuer: TrustedIssuer): Promise<Grant | undefined> {
@@ -132,6 +135,8 @@ export function createBearerVerifier(deps: BearerVerifierDeps) {
       name: issuer.name,
       source: issuer.source,
       scopes: [...issuer.scopes],
+      // Trusted issuers of the configuration file belong to the default directory (their only home).
+      directory: DEFAULT_DIRECTORY,
     };
   }
 

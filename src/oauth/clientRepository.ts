@@ -13,6 +13,8 @@ export interface StoredSecret {
 
 export interface OAuthClientDoc {
   _id: string; // the client_id
+  /** The directory it belongs to (written by the directory scope, src/db/directoryScope.ts). */
+  directory?: string;
   name: string;
   source: TokenSource;
   scopes: Scope[];

@@ -1,3 +1,4 @@
+import { currentDirectory } from '../directory.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import type { TokenSource } from '../config/index.js';
@@ -125,6 +126,8 @@ function createClientCache(repository: ClientRepository, now: () => Date, client
         cache.set(id, entry);
         if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
       }
+      // A client belongs to one directory: one cached while another directory served it is not this one's.
+      if (entry.doc.directory !== currentDirectory()) return undefined;
       return entry.doc.revokedAt ? undefined : entry.doc;
     },
     /** A client just changed: the next use reads it again. */

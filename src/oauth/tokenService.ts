@@ -1,3 +1,4 @@
+import { requireDirectory } from '../directory.js';
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { Env } from '../events/env.js';
@@ -147,6 +148,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const ttlSeconds = config.oauth.accessTokenTtlSeconds;
       const claims = accessTokenClaims({
         issuer: rosterIssuer(config),
+        directory: requireDirectory('an access token'),
         clientId: client._id,
         scopes,
         now: now(),

@@ -12,6 +12,8 @@ export const tokenEndpoint = (config: Pick<Config, 'server'>) => `${config.serve
 
 export interface AccessTokenInput {
   issuer: string;
+  /** The directory the client belongs to: the token is good there only (its issuer is that directory's too). */
+  directory: string;
   clientId: string;
   scopes: readonly string[];
   now: Date;
@@ -27,6 +29,7 @@ export function accessTokenClaims(input: AccessTokenInput): JWTPayload {
     aud: input.issuer,
     sub: input.clientId,
     client_id: input.clientId,
+    directory: input.directory,
     scope: input.scopes.join(' '),
     iat,
     nbf: iat,

@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Db } from 'mongodb';
+import { acrossDirectories, currentDirectory } from '../directory.js';
 import type { Env } from '../events/env.js';
 import type { EventLog, EventSubscriber } from '../events/repository.js';
 import type { IndexSpec } from '../db/mongo.js';
@@ -69,16 +70,18 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
   const { jobs } = deps;
   const { config, logger, now } = deps.env;
   const receivers = createReceiverRepository(deps.db, deps.secrets);
-  let cached: { at: number; list: Promise<Receiver[]> } | undefined;
+  // By directory: each directory's receivers get only its own events (src/directory.ts).
+  const cached = new Map<string, { at: number; list: Promise<Receiver[]> }>();
   const enabledReceivers = () => {
-    if (!cached || Date.now() - cached.at > RECEIVER_CACHE_MS) {
-      const list = receivers.enabled();
-      cached = { at: Date.now(), list };
-      list.catch(() => {
-        if (cached?.list === list) cached = undefined;
-      });
-    }
-    return cached.list;
+    const key = currentDirectory() ?? '';
+    const hit = cached.get(key);
+    if (hit && Date.now() - hit.at <= RECEIVER_CACHE_MS) return hit.list;
+    const list = receivers.enabled();
+    cached.set(key, { at: Date.now(), list });
+    list.catch(() => {
+      if (cached.get(key)?.list === list) cached.delete(key);
+    });
+    return list;
   };
   const outbox = createSetOutbox(deps.db);
   const waiters = createPollWaiters();
@@ -118,14 +121,14 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
   });
 
   jobs.defineHandler<{ receiverId: string }>(PUSH_JOB, ({ receiverId }) => push.drain(receiverId), { retry: false });
-  jobs.defineHandler(SWEEP_JOB, () => sweep(), { retry: false, concurrency: 1 });
+  jobs.defineHandler(SWEEP_JOB, () => sweep(), { retry: false, concurrency: 1, scope: 'eachDirectory' });
 
   new Gauge({
     name: 'roster_security_events_backlog',
     help: 'Security event tokens not yet delivered (push) or acknowledged (poll), over all receivers',
     registers: [deps.metrics],
     async collect() {
-      this.set(await outbox.backlog());
+      this.set(await acrossDirectories(() => outbox.backlog()));
     },
   });
 
@@ -149,7 +152,7 @@ export function createSecurityEvents(deps: SecurityEventDeps): SecurityEvents {
       checkEndpoint: (url) => deps.outbound.check(url),
       now,
       changed: (ids) => {
-        cached = undefined;
+        cached.delete(currentDirectory() ?? '');
         push.wake(ids);
       },
     }),

@@ -17,7 +17,7 @@ import { initialLifecycle, updatedLifecycle, type LifecycleInput } from './state
 export interface UserDocumentDeps {
   config: Config;
   passwords: PasswordRules;
-  baseUrl: string;
+  baseUrl: () => string;
   now: () => Date;
 }
 
@@ -85,8 +85,8 @@ export function createUserDocuments(deps: UserDocumentDeps) {
 
   /** `beforeScim`: `before`'s SCIM form when the caller already has it (one conversion less). */
   function changesBetween(before: StoredUser, after: StoredUser, beforeScim?: ScimResource): EventChange[] {
-    const a = withoutRefs(beforeScim ?? toScimUser(before, baseUrl, undefined));
-    const b = withoutRefs(toScimUser(after, baseUrl, undefined));
+    const a = withoutRefs(beforeScim ?? toScimUser(before, baseUrl(), undefined));
+    const b = withoutRefs(toScimUser(after, baseUrl(), undefined));
     const changes: EventChange[] = [];
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
       if (key === 'meta' || key === 'schemas') continue;

@@ -1,5 +1,6 @@
 import { type Collection, type Db } from 'mongodb';
 import { insertUnordered, isDuplicateKeyError } from '../db/mongo.js';
+import { requireDirectory } from '../directory.js';
 import { DuplicateError } from './errors.js';
 import { uniqueEmails, type StoredUser } from './mapping.js';
 
@@ -10,10 +11,15 @@ import { uniqueEmails, type StoredUser } from './mapping.js';
 export const EMAIL_CLAIMS_COLLECTION = 'email_claims';
 
 interface EmailClaim {
+  /** `<directory>:<email>` (claimId): an address is unique within a directory, not across them. */
   _id: string;
+  email: string;
   userId: string;
   at?: Date;
 }
+
+/** The claim of an address in the current directory (src/directory.ts). */
+export const claimId = (email: string, directory = requireDirectory('an email claim')) => `${directory}:${email}`;
 
 /**
  * A claim younger than this may belong to a write in flight (its user not inserted yet), so it is
@@ -36,26 +42,26 @@ export function createEmailClaims(db: Db, holds: (userId: string, email: string)
 
   async function claim(userId: string, email: string): Promise<void> {
     try {
-      await emailClaims.insertOne({ _id: email, userId, at: new Date() });
+      await emailClaims.insertOne({ _id: claimId(email), email, userId, at: new Date() });
       return;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }
-    const holder = await emailClaims.findOne({ _id: email });
+    const holder = await emailClaims.findOne({ _id: claimId(email) });
     if (!holder || holder.userId === userId) return;
     const ownerHolds = await holds(holder.userId, email);
     const young = holder.at !== undefined && Date.now() - holder.at.getTime() < CLAIM_GRACE_MS;
     if (ownerHolds || young) throw new DuplicateError('email', email);
     // Stale claim left by a crash or an interrupted write: take it over if nobody else did meanwhile.
     const taken = await emailClaims.updateOne(
-      { _id: email, userId: holder.userId },
+      { _id: claimId(email), userId: holder.userId },
       { $set: { userId, at: new Date() } },
     );
     if (taken.modifiedCount !== 1) throw new DuplicateError('email', email);
   }
 
   async function release(userId: string, emails: string[]): Promise<void> {
-    if (emails.length) await emailClaims.deleteMany({ _id: { $in: emails }, userId });
+    if (emails.length) await emailClaims.deleteMany({ _id: { $in: emails.map((e) => claimId(e)) }, userId });
   }
 
   return {
@@ -84,7 +90,7 @@ export function createEmailClaims(db: Db, holds: (userId: string, email: string)
     async claimMany(batch: StoredUser[]): Promise<(DuplicateError | undefined)[]> {
       const results: (DuplicateError | undefined)[] = batch.map(() => undefined);
       const wanted = batch.map((user) =>
-        uniqueEmails(user).map((email) => ({ _id: email, userId: user._id, at: new Date() })),
+        uniqueEmails(user).map((email) => ({ _id: claimId(email), email, userId: user._id, at: new Date() })),
       );
       const flat = wanted.flatMap((list, i) => list.map((claimDoc) => ({ claimDoc, i })));
       const failedClaims = await insertUnordered(
@@ -95,7 +101,7 @@ export function createEmailClaims(db: Db, holds: (userId: string, email: string)
         const { claimDoc, i } = flat[index];
         if (results[i]) continue;
         try {
-          await claim(claimDoc.userId, claimDoc._id);
+          await claim(claimDoc.userId, claimDoc.email);
         } catch (err) {
           if (!(err instanceof DuplicateError)) throw err;
           results[i] = err;
@@ -110,7 +116,7 @@ export function createEmailClaims(db: Db, holds: (userId: string, email: string)
     /** The first of these addresses another existing user holds (read without writing, for dry runs). */
     async heldByOther(userId: string, emails: string[]): Promise<string | undefined> {
       for (const email of emails) {
-        const holder = await emailClaims.findOne({ _id: email });
+        const holder = await emailClaims.findOne({ _id: claimId(email) });
         if (holder && holder.userId !== userId && (await holds(holder.userId, email))) return email;
       }
       return undefined;

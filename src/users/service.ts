@@ -41,7 +41,7 @@ export type UserService = ReturnType<typeof createUserService>;
 export function createUserService(deps: UserServiceDeps) {
   const { users, groups, schemas } = deps;
   const { config, now, recordEvent } = deps.env;
-  const baseUrl = scimBaseUrl(config);
+  const baseUrl = () => scimBaseUrl(config);
   const resolver = userResolver(schemas);
   const { groupsOf, groupsOfMany } = groups;
   const documents = createUserDocuments({ config, passwords: deps.passwords, baseUrl, now });
@@ -49,7 +49,7 @@ export function createUserService(deps: UserServiceDeps) {
   /** `knownGroups`: the caller already has them (a new user has none). */
   async function render(user: StoredUser, projection: Projection, knownGroups?: GroupRef[]): Promise<ScimResource> {
     const groupRefs = wants(projection, 'groups', schemas) ? (knownGroups ?? (await groupsOf(user._id))) : undefined;
-    return projectResource(toScimUser(user, baseUrl, groupRefs), schemas, projection);
+    return projectResource(toScimUser(user, baseUrl(), groupRefs), schemas, projection);
   }
 
   async function load(id: string): Promise<StoredUser> {
@@ -85,7 +85,7 @@ export function createUserService(deps: UserServiceDeps) {
         await recordEvent(userEvent('user_create', user, ctx));
         await deps.effects?.afterCreate(user, ctx);
       }
-      return { user, resource: await render(user, projection, []), location: `${baseUrl}/Users/${user._id}` };
+      return { user, resource: await render(user, projection, []), location: `${baseUrl()}/Users/${user._id}` };
     },
 
     async get(id: string, projection: Projection = {}): Promise<{ user: StoredUser; resource: ScimResource }> {
@@ -133,7 +133,7 @@ export function createUserService(deps: UserServiceDeps) {
         // Groups are read in one batch per page, and only when returned or needed by the filter.
         toScim: async (docs, withGroups) => {
           const refs = withGroups ? await groupsOfMany(docs.map((d) => d._id)) : undefined;
-          return docs.map((d) => toScimUser(d, baseUrl, refs?.get(d._id)));
+          return docs.map((d) => toScimUser(d, baseUrl(), refs?.get(d._id)));
         },
       });
     },

@@ -24,7 +24,7 @@ import { elementResolver } from './resolver.js';
 export interface UserWriteKit {
   users: UserRepository;
   schemas: SchemaDocument[];
-  baseUrl: string;
+  baseUrl: () => string;
   documents: ReturnType<typeof createUserDocuments>;
   recordEvent(event: NewEvent): Promise<void>;
   recordEvents(events: NewEvent[]): Promise<void>;
@@ -90,7 +90,7 @@ export function createUserUpdates(kit: UserWriteKit) {
       ifMatch: ctx.ifMatch,
       noun: 'resource',
       apply: async (before) => {
-        const existing = toScimUser(before, baseUrl, undefined);
+        const existing = toScimUser(before, baseUrl(), undefined);
         const next = await build(before, existing);
         if (!next) return null;
         changes = changesBetween(before, next, existing);

@@ -17,7 +17,11 @@ describe('start-up renames of collections', () => {
     await roster.stop();
     expect(await names()).not.toContain('emailClaims');
     expect(OUTBOX_CLAIMS_COLLECTION).toBe('outbox_claims');
-    expect(await t.db.collection('outbox_claims').findOne({ _id: 'email-1' } as never)).toEqual(claim);
+    // ...and, written before directories, it now belongs to the default directory.
+    expect(await t.db.collection('outbox_claims').findOne({ _id: 'email-1' } as never)).toEqual({
+      ...claim,
+      directory: 'default',
+    });
   });
 
   it('does nothing the second time', async () => {
@@ -60,7 +64,9 @@ describe('start-up drops of retired indexes', () => {
     await roster.stop();
     const after = await indexNames('users');
     expect(after).not.toContain('state');
-    expect(after).toEqual(expect.arrayContaining(['userName_unique', 'state_passwordStatus', 'created_id']));
+    expect(after).toEqual(
+      expect.arrayContaining(['directory_userName_unique', 'directory_state_passwordStatus', 'directory_created_id']),
+    );
     await dropRetiredIndexes(t.db);
     expect(await indexNames('users')).toEqual(after);
   });

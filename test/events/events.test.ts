@@ -70,11 +70,13 @@ describe('event log: record', () => {
   it('creates the indexes at start-up', async () => {
     const indexes = await t.db.collection('events').listIndexes().toArray();
     const keys = indexes.map((i) => JSON.stringify(i.key));
+    expect(keys.filter((k) => k !== '{"_id":1}').every((k) => k.startsWith('{"directory":1'))).toBe(true);
     expect(keys).toEqual(
       expect.arrayContaining([
-        JSON.stringify({ timestamp: -1, _id: -1 }),
-        JSON.stringify({ 'resource.id': 1, timestamp: -1 }),
-        JSON.stringify({ type: 1, timestamp: -1 }),
+        // Every index on directory data starts with the directory (src/db/directoryScope.ts).
+        JSON.stringify({ directory: 1, timestamp: -1, _id: -1 }),
+        JSON.stringify({ directory: 1, 'resource.id': 1, timestamp: -1 }),
+        JSON.stringify({ directory: 1, type: 1, timestamp: -1 }),
       ]),
     );
   });

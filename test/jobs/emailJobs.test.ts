@@ -18,6 +18,7 @@ import {
 } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
 import { loadTemplates } from '../../src/mail/templates.js';
+import { DEFAULT_DIRECTORY, inDirectory } from '../../src/directory.js';
 import { createMailer, type Mailer } from '../../src/mail/transport.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 
@@ -55,6 +56,11 @@ function makeJobs(options: Partial<JobsOptions> & { configOverrides?: Json } = {
     env: { config: cfg, logger, recordEvent, now: () => new Date() },
     mailer,
     templates,
+    // One directory, always active: these tests are about the outbox, not directories.
+    directories: {
+      enter: async (id, fn) => (await inDirectory(id, fn), 'ran'),
+      active: async () => [DEFAULT_DIRECTORY],
+    },
     emailRetryBaseMs: 300,
     sweepGraceMs: 0,
     ...options,

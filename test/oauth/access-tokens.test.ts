@@ -122,6 +122,7 @@ describe('Roster access tokens that must be refused', () => {
       aud: ISSUER,
       sub: full.client_id,
       client_id: full.client_id,
+      directory: 'default',
       scope: 'scim:read',
       iat,
       exp: iat + 600,
@@ -163,6 +164,9 @@ describe('Roster access tokens that must be refused', () => {
     await expectInvalidToken(await keys.sign(claims(), 'secevent+jwt'));
     await expectInvalidToken(await keys.sign({ ...claims(), client_id: undefined }, 'at+jwt'));
     await expectInvalidToken(await keys.sign({ ...claims(), client_id: 'unknown-client' }, 'at+jwt'));
+    // The directory claim is required and must name the directory the request is for.
+    await expectInvalidToken(await keys.sign({ ...claims(), directory: undefined }, 'at+jwt'));
+    await expectInvalidToken(await keys.sign({ ...claims(), directory: 'another-directory' }, 'at+jwt'));
   });
 
   it('alg none, and HS256 "signed" with the public key', async () => {

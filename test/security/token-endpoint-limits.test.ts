@@ -149,6 +149,7 @@ describe('client ids Roster never issued', () => {
     // clientCacheSeconds is 60: a cached miss would refuse the next request for a minute.
     await t.db.collection('oauth_clients').insertOne({
       _id: id as never,
+      directory: 'default',
       name: 'made-elsewhere',
       source: 'manual',
       scopes: ['scim:read'],

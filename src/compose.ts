@@ -10,7 +10,7 @@ import { wireDirectories } from './compose/directories.js';
 import { wireUsers } from './compose/users.js';
 import { scopedDb } from './db/directoryScope.js';
 import { DEFAULT_DIRECTORY } from './directory.js';
-import { directoryConfigOf } from './directories/service.js';
+import { directoryConfigOf, type DirectoryService } from './directories/service.js';
 import { scimBaseUrl, type Config } from './config/index.js';
 import { createConsoleSessions } from './console/sessions.js';
 import { loadSchemaDocuments } from './discovery/loadSchemas.js';
@@ -58,6 +58,8 @@ export interface Roster {
   signingKeys: SigningKeys;
   oauthClients: ClientService;
   securityEvents: SecurityEvents;
+  /** The directories (README "Directories"): what the operators' admin API calls, and the purge. */
+  directories: DirectoryService;
   /** Starts background work (jobs); the HTTP app works without it. */
   start(): Promise<void>;
   /** Stops background work; the caller closes the database afterwards. */
@@ -165,6 +167,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     signingKeys,
     oauthClients: inDefault(oauth.clients),
     securityEvents: inDefault(securityEvents),
+    directories: directories.service,
     async start() {
       await jobs.start();
       await directories.startPurge(jobs);

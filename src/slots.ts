@@ -13,45 +13,92 @@ export class SlotsBusy extends Error {
   override name = 'SlotsBusy';
 }
 
+/** Who waits for a slot: the first key shares the pool with other first keys, the second within it. */
+export type FairShare = readonly [group: string, member: string];
+
+const UNKEYED: FairShare = ['', ''];
+
 /**
- * A pool of slots: at most maxInFlight holders, up to maxQueued waiting in order (each at most
- * queueTimeoutMs), the rest refused at once. Used by the overload guard (requests), the token
- * endpoint's secret checks (scrypt) and asynchronous /Bulk (background runs hold a request slot).
+ * A pool of slots: at most maxInFlight holders, the rest waiting (each at most queueTimeoutMs) or
+ * refused at once. Used by the overload guard (requests), the token endpoint's secret checks
+ * (scrypt) and asynchronous /Bulk (background runs hold a request slot).
+ *
+ * Waiters are served in turns, not in arrival order: a freed slot goes to the next group (a
+ * directory) that has one waiting, and within the group to its next member (a credential), so one
+ * directory's burst, or one client's, queues behind itself and not in front of everyone else
+ * (README "Directories", fair share). Each group may have maxQueued waiting; one more of that group
+ * is refused, whatever the others do; all groups together at most 4 × maxQueued.
  */
 export function createSlots(limits: () => SlotLimits) {
   let inFlight = 0;
-  const waiting: (() => void)[] = [];
-  // A released slot goes to the first waiter, or is freed.
+  let queued = 0;
+  // group → member → waiters; Map order is the turn order (a served key moves to the end).
+  const groups = new Map<string, Map<string, (() => void)[]>>();
+  const queuedIn = (group: string) => [...(groups.get(group)?.values() ?? [])].reduce((n, q) => n + q.length, 0);
+
+  /** The next waiter in turn, taken out of the queues. */
+  function nextWaiter(): (() => void) | undefined {
+    for (const [group, members] of groups) {
+      for (const [member, waiters] of members) {
+        const wake = waiters.shift();
+        members.delete(member);
+        if (waiters.length) members.set(member, waiters);
+        groups.delete(group);
+        if (members.size) groups.set(group, members);
+        if (wake) {
+          queued--;
+          return wake;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  // A released slot goes to the next waiter in turn, or is freed.
   const release = () => {
-    const next = waiting.shift();
+    const next = nextWaiter();
     if (next) next();
     else inFlight--;
   };
 
-  async function acquire(): Promise<void> {
+  function forget(group: string, member: string, wake: () => void) {
+    const waiters = groups.get(group)?.get(member);
+    const at = waiters?.indexOf(wake) ?? -1;
+    if (!waiters || at < 0) return;
+    waiters.splice(at, 1);
+    queued--;
+    if (!waiters.length) groups.get(group)!.delete(member);
+    if (!groups.get(group)!.size) groups.delete(group);
+  }
+
+  async function acquire([group, member]: FairShare): Promise<void> {
     const { maxInFlight, maxQueued, queueTimeoutMs } = limits();
     if (inFlight < maxInFlight) {
       inFlight++;
       return;
     }
-    if (waiting.length >= maxQueued) throw new SlotsBusy();
+    if (queuedIn(group) >= maxQueued || queued >= maxQueued * 4) throw new SlotsBusy();
     await new Promise<void>((resolve, reject) => {
       const wake = () => {
         clearTimeout(timer);
         resolve();
       };
       const timer = setTimeout(() => {
-        waiting.splice(waiting.indexOf(wake), 1);
+        forget(group, member, wake);
         reject(new SlotsBusy());
       }, queueTimeoutMs);
-      waiting.push(wake);
+      if (!groups.has(group)) groups.set(group, new Map());
+      const members = groups.get(group)!;
+      if (!members.has(member)) members.set(member, []);
+      members.get(member)!.push(wake);
+      queued++;
     });
   }
 
   return {
     /** Runs `work` holding a slot; throws SlotsBusy when none can be had within the limits. */
-    async run<T>(work: () => Promise<T>): Promise<T> {
-      await acquire();
+    async run<T>(work: () => Promise<T>, share: FairShare = UNKEYED): Promise<T> {
+      await acquire(share);
       try {
         return await work();
       } finally {
@@ -60,7 +107,7 @@ export function createSlots(limits: () => SlotLimits) {
     },
     /** Takes a free slot without waiting: its release function, or undefined when none is free. */
     tryTake(): (() => void) | undefined {
-      if (inFlight >= limits().maxInFlight || waiting.length > 0) return undefined;
+      if (inFlight >= limits().maxInFlight || queued > 0) return undefined;
       inFlight++;
       let released = false;
       return () => {

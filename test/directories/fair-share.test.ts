@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSlots, SlotsBusy } from '../../src/slots.js';
+import { createTestDirectory } from '../helpers/directories.js';
+import { startTestRoster, type TestRoster } from '../helpers/roster.js';
+
+/** Fair share (README "Directories"): waiting requests are served in turns by directory, then by credential. */
+describe('the slot pool serves waiters in turns', () => {
+  const pool = (maxQueued: number) => createSlots(() => ({ maxInFlight: 1, maxQueued, queueTimeoutMs: 5000 }));
+  const hold = () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    return { held, release };
+  };
+
+  it('a directory that queues first does not go first for everything: the next slot goes to the next directory', async () => {
+    const slots = pool(10);
+    const order: string[] = [];
+    const first = hold();
+    const running = slots.run(() => first.held, ['a', 'x']);
+    const waiting = [
+      ...['a1', 'a2', 'a3'].map((n) => slots.run(async () => void order.push(n), ['a', 'x'])),
+      slots.run(async () => void order.push('b1'), ['b', 'y']),
+    ];
+    first.release();
+    await Promise.all([running, ...waiting]);
+    expect(order).toEqual(['a1', 'b1', 'a2', 'a3']);
+  });
+
+  it('within a directory, credentials take turns too', async () => {
+    const slots = pool(10);
+    const order: string[] = [];
+    const first = hold();
+    const running = slots.run(() => first.held, ['a', 'greedy']);
+    const waiting = [
+      ...['g1', 'g2', 'g3'].map((n) => slots.run(async () => void order.push(n), ['a', 'greedy'])),
+      slots.run(async () => void order.push('polite'), ['a', 'polite']),
+    ];
+    first.release();
+    await Promise.all([running, ...waiting]);
+    expect(order).toEqual(['g1', 'polite', 'g2', 'g3']);
+  });
+
+  it("a full queue refuses only its own directory's requests", async () => {
+    const slots = pool(2);
+    const first = hold();
+    const running = slots.run(() => first.held, ['a', 'x']);
+    const queuedA = [slots.run(async () => 'a', ['a', 'x']), slots.run(async () => 'a', ['a', 'x'])];
+    await expect(slots.run(async () => 'a', ['a', 'x'])).rejects.toBeInstanceOf(SlotsBusy);
+    const queuedB = slots.run(async () => 'b', ['b', 'y']);
+    first.release();
+    expect(await Promise.all([...queuedA, queuedB, running])).toEqual(['a', 'a', 'b', undefined]);
+  });
+});
+
+describe('over HTTP: one directory floods, another is served', () => {
+  let t: TestRoster;
+  afterAll(() => t?.close());
+
+  it('directory A gets the 429s; directory B, waiting at the same time, gets every answer', async () => {
+    t = await startTestRoster({
+      server: { publicUrl: 'http://roster.test', overload: { maxInFlight: 1, maxQueued: 4, queueTimeoutMs: 30_000 } },
+    });
+    const a = await createTestDirectory(t, 'flood');
+    const b = await createTestDirectory(t, 'quiet');
+    const [fromA, fromB] = await Promise.all([
+      Promise.all(Array.from({ length: 24 }, () => a.scim().get('/Users?count=5'))),
+      Promise.all(Array.from({ length: 3 }, () => b.scim().get('/Users?count=5'))),
+    ]);
+    const statusesA = fromA.map((r) => r.status);
+    expect(statusesA.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(statusesA.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(fromB.map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+});

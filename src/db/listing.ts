@@ -4,6 +4,7 @@ import { parseAttributePath } from '../scim/attributePath.js';
 import { compileFilter, type CompiledFilter, type FieldResolver } from './filterQuery.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
 import { countMatching, findPage, findPageInOrder } from './mongo.js';
+import { currentDirectory } from '../directory.js';
 import { decodeCursor, encodeCursor, listResponse, parseListRequest, type ListRequest } from '../scim/list.js';
 import { parseProjection, projectResource, wants } from '../scim/projection.js';
 import type { SchemaDocument } from '../scim/schemaRegistry.js';
@@ -120,12 +121,13 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
     };
   }
   if (request.cursor !== undefined) {
-    const query = request.cursor === '' ? plan.query : after(decodeCursor(request.cursor));
+    const query = request.cursor === '' ? plan.query : after(decodeCursor(request.cursor, currentDirectory()));
     const docs = await read(query, request.count + 1, request.cursor === '');
     const page = docs.slice(0, request.count);
     const last = page[page.length - 1];
     const more = docs.length > request.count;
-    const nextCursor = more && last ? encodeCursor({ key: valueAt(last, field), id: String(last._id) }) : undefined;
+    const nextCursor =
+      more && last ? encodeCursor({ key: valueAt(last, field), id: String(last._id) }, currentDirectory()) : undefined;
     // A first page that holds everything is its own total: no second query (IdP existence checks).
     const totalResults = request.cursor === '' && !more ? page.length : await count();
     return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
@@ -158,7 +160,7 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
  */
 async function inexactPage<T extends Document>(plan: ListPlan<T>, sort: Sort, field: string): Promise<ListPage> {
   const { collection, request } = plan;
-  const position = request.cursor ? decodeCursor(request.cursor) : undefined;
+  const position = request.cursor ? decodeCursor(request.cursor, currentDirectory()) : undefined;
   const skip = request.cursor === undefined ? request.startIndex - 1 : 0;
   let reachedCursor = position === undefined;
   let totalResults = 0;
@@ -191,7 +193,10 @@ async function inexactPage<T extends Document>(plan: ListPlan<T>, sort: Sort, fi
     return {
       resources: page.map((m) => m.resource),
       totalResults,
-      nextCursor: more && last ? encodeCursor({ key: valueAt(last.doc, field), id: String(last.doc._id) }) : undefined,
+      nextCursor:
+        more && last
+          ? encodeCursor({ key: valueAt(last.doc, field), id: String(last.doc._id) }, currentDirectory())
+          : undefined,
     };
   }
   return { resources: page.map((m) => m.resource), totalResults, startIndex: request.startIndex };

@@ -69,12 +69,16 @@ export interface CursorPosition {
   id: string;
 }
 
-export function encodeCursor(position: CursorPosition): string {
+/**
+ * `scope` names where the cursor is good (the caller's choice, e.g. one directory): a cursor made
+ * for one scope is refused in any other, as if it were made up.
+ */
+export function encodeCursor(position: CursorPosition, scope = ''): string {
   const key = position.key instanceof Date ? { $date: position.key.toISOString() } : position.key;
-  return Buffer.from(JSON.stringify([key, position.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([key, position.id, scope])).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): CursorPosition {
+export function decodeCursor(cursor: string, scope = ''): CursorPosition {
   const invalid = () => new ScimError(400, 'The cursor is not valid', 'invalidCursor');
   let parsed: unknown;
   try {
@@ -82,7 +86,8 @@ export function decodeCursor(cursor: string): CursorPosition {
   } catch {
     throw invalid();
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[1] !== 'string') throw invalid();
+  if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[1] !== 'string' || parsed[2] !== scope)
+    throw invalid();
   const [key, id] = parsed as [unknown, string];
   // Only plain values reach the query: an object such as {"$where": …} would be an operator.
   if (key === null || ['string', 'number', 'boolean'].includes(typeof key)) return { key, id };

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { PROJECT_ROOT } from '../src/config/index.js';
+import { DEFAULT_DIRECTORY } from '../src/directory.js';
 import { startEmbeddedDatabase } from '../src/devdb/embedded.js';
 import { membershipId } from '../src/groups/membershipRepository.js';
 import { encodeCursor } from '../src/scim/list.js';
@@ -225,18 +226,26 @@ async function frameworkOverhead(
 async function explainQueries(db: Db, large: SeededUsers & { groupId: string }) {
   const users = db.collection('users');
   const memberships = db.collection('memberships');
+  // As Roster sends them: every query on directory data names its directory (src/db/directoryScope.ts).
+  const d = { directory: DEFAULT_DIRECTORY };
   const queries: [string, () => Promise<Record<string, unknown>>][] = [
-    ['users {_id}', () => users.find({ _id: large.ids[5] as never }).explain()],
-    ['users {_id: {$in: [1 id]}}', () => users.find({ _id: { $in: [large.ids[5]] } as never }).explain()],
-    ['users {norm.userName}', () => users.find({ 'norm.userName': large.first.norm.userName }).explain()],
+    ['users {directory, _id}', () => users.find({ ...d, _id: large.ids[5] as never }).explain()],
     [
-      'users sort {meta.created, _id} limit 101',
-      () => users.find({}).sort({ 'meta.created': 1, _id: 1 }).limit(101).explain(),
+      'users {directory, _id: {$in: [1 id]}}',
+      () => users.find({ ...d, _id: { $in: [large.ids[5]] } as never }).explain(),
     ],
-    ['memberships {memberId}', () => memberships.find({ memberId: large.ids[5] }).explain()],
     [
-      'memberships {_id}',
-      () => memberships.find({ _id: membershipId(large.groupId, large.ids[5]) as never }).explain(),
+      'users {directory, norm.userName}',
+      () => users.find({ ...d, 'norm.userName': large.first.norm.userName }).explain(),
+    ],
+    [
+      'users {directory} sort {meta.created, _id} limit 101',
+      () => users.find(d).sort({ 'meta.created': 1, _id: 1 }).limit(101).explain(),
+    ],
+    ['memberships {directory, memberId}', () => memberships.find({ ...d, memberId: large.ids[5] }).explain()],
+    [
+      'memberships {directory, _id}',
+      () => memberships.find({ ...d, _id: membershipId(large.groupId, large.ids[5]) as never }).explain(),
     ],
   ];
   const rows: Record<string, unknown>[] = [];

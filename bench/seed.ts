@@ -4,11 +4,14 @@ import { membershipId, type Membership } from '../src/groups/membershipRepositor
 import type { StoredGroup } from '../src/groups/mapping.js';
 import { normalizedFields, type Lifecycle, type StoredUser } from '../src/users/mapping.js';
 import { normalize } from '../src/scim/validate.js';
+import { DEFAULT_DIRECTORY } from '../src/directory.js';
+import { claimId } from '../src/users/emailClaimRepository.js';
 
 /**
  * Seeding by direct inserts, in the document shape Roster stores (src/users/mapping.ts,
  * src/users/repository.ts, src/groups/repository.ts): users with their `norm` shadow fields and
- * `meta`, one email claim per company address, groups, and one membership document per pair.
+ * `meta`, one email claim per company address, groups, and one membership document per pair,
+ * each in its directory (src/db/directoryScope.ts; the default one unless asked otherwise).
  * Events are not seeded (no read path the benchmarks use depends on them).
  */
 
@@ -20,7 +23,11 @@ export function userName(prefix: string, i: number): string {
   return `${prefix}.user${String(i).padStart(6, '0')}@example.com`;
 }
 
-export function storedUser(prefix: string, i: number): StoredUser {
+export function storedUser(
+  prefix: string,
+  i: number,
+  directory = DEFAULT_DIRECTORY,
+): StoredUser & { directory: string } {
   const name = userName(prefix, i);
   const content = {
     userName: name,
@@ -40,6 +47,7 @@ export function storedUser(prefix: string, i: number): StoredUser {
   const created = new Date(EPOCH + i);
   return {
     _id: randomUUID(),
+    directory,
     ...content,
     lifecycle,
     norm: normalizedFields({ ...content, lifecycle }),
@@ -47,10 +55,15 @@ export function storedUser(prefix: string, i: number): StoredUser {
   };
 }
 
-export function storedGroup(displayName: string, i: number): StoredGroup {
+export function storedGroup(
+  displayName: string,
+  i: number,
+  directory = DEFAULT_DIRECTORY,
+): StoredGroup & { directory: string } {
   const created = new Date(EPOCH + i);
   return {
     _id: randomUUID(),
+    directory,
     displayName,
     norm: { displayName: normalize(displayName) },
     meta: { created, lastModified: created, version: 1 },
@@ -70,18 +83,24 @@ export async function seedUsers(
   prefix: string,
   count: number,
   progress?: (done: number) => void,
+  directory = DEFAULT_DIRECTORY,
 ): Promise<SeededUsers> {
   const ids: string[] = [];
   let first: StoredUser | undefined;
   let last: StoredUser | undefined;
   for (let start = 0; start < count; start += BATCH) {
     const batch: StoredUser[] = [];
-    for (let i = start; i < Math.min(start + BATCH, count); i++) batch.push(storedUser(prefix, i));
+    for (let i = start; i < Math.min(start + BATCH, count); i++) batch.push(storedUser(prefix, i, directory));
     first ??= batch[0];
     last = batch[batch.length - 1];
     await db.collection<StoredUser>('users').insertMany(batch, { ordered: false });
     await db.collection<{ _id: string; userId: string }>('email_claims').insertMany(
-      batch.map((u) => ({ _id: u.norm.companyEmail!, userId: u._id })),
+      batch.map((u) => ({
+        _id: claimId(u.norm.companyEmail!, directory),
+        directory,
+        email: u.norm.companyEmail!,
+        userId: u._id,
+      })),
       { ordered: false },
     );
     ids.push(...batch.map((u) => u._id));
@@ -90,12 +109,19 @@ export async function seedUsers(
   return { ids, prefix, first: first!, last: last! };
 }
 
-export async function seedGroup(db: Db, displayName: string, memberIds: string[], index: number): Promise<string> {
-  const group = storedGroup(displayName, index);
+export async function seedGroup(
+  db: Db,
+  displayName: string,
+  memberIds: string[],
+  index: number,
+  directory = DEFAULT_DIRECTORY,
+): Promise<string> {
+  const group = storedGroup(displayName, index, directory);
   await db.collection<StoredGroup>('groups').insertOne(group);
   for (let start = 0; start < memberIds.length; start += BATCH) {
     const batch: Membership[] = memberIds.slice(start, start + BATCH).map((memberId) => ({
       _id: membershipId(group._id, memberId),
+      directory,
       groupId: group._id,
       memberId,
       type: 'User',

@@ -92,7 +92,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
   const late: { subscriber?: EventSubscriber } = {};
   const events = createEventLog(data, now, () => late.subscriber);
   const env: Env = { now, recordEvent: (event) => events.record(event), config, logger };
-  const directories = wireDirectories({ env, db, data, fileConfig: live.file });
+  const directories = wireDirectories({ env, db, data, fileConfig: live.file, fileTemplates: live.fileTemplates });
   const registry = createSchemaRegistry(loadSchemaDocuments());
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
   const signingKeys = createSigningKeys(db, {

@@ -12,18 +12,26 @@ import { createDirectoryService } from '../directories/service.js';
 import { createTokenRepository } from '../directories/tokenRepository.js';
 import { createTokenService } from '../directories/tokenService.js';
 import type { Env } from '../events/env.js';
+import type { Templates } from '../mail/templates.js';
 import { AGENDA_COLLECTION, type JobDirectories, type Jobs } from '../jobs/index.js';
 
 export const DIRECTORY_PURGE_JOB = 'directory-purge';
 
 export type WiredDirectories = ReturnType<typeof wireDirectories>;
 
-export function wireDirectories(parts: { env: Env; db: Db; data: Db; fileConfig: () => Config }) {
+export function wireDirectories(parts: {
+  env: Env;
+  db: Db;
+  data: Db;
+  fileConfig: () => Config;
+  fileTemplates: () => Templates;
+}) {
   const { env, db, data } = parts;
   const service = createDirectoryService({
     env,
     directories: createDirectoryRepository(db),
     baseConfig: parts.fileConfig,
+    fileTemplates: parts.fileTemplates,
     counts: async () => {
       const [users, groups] = await Promise.all(
         ['users', 'groups'].map((name) => countMatching(data.collection(name), {})),

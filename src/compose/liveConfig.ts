@@ -8,7 +8,7 @@ import type { ReloadStatus } from '../admin/settingsRoutes.js';
 import { PROJECT_ROOT, type Config } from '../config/index.js';
 import { currentDirectoryRecord } from '../directory.js';
 import type { Directory } from '../directories/types.js';
-import { loadTemplates, type Templates } from '../mail/templates.js';
+import { loadTemplates, withOverrides, type Templates } from '../mail/templates.js';
 
 /** Settings read once at start-up: changing them needs a restart. */
 const RESTART_KEYS: Record<string, (c: Config) => unknown> = {
@@ -43,6 +43,21 @@ function directoryView(viewOf: (directory: Directory, base: Config) => Config) {
   };
 }
 
+/** The current directory's templates: its own (checked when they were saved) over the files. */
+function directoryTemplates() {
+  const views = new WeakMap<Directory, { base: Templates; view: Templates }>();
+  return (base: Templates): Templates => {
+    const directory = currentDirectoryRecord() as Directory | undefined;
+    const own = directory?.settings.templates;
+    if (!directory || !own || !Object.keys(own).length) return base;
+    const hit = views.get(directory);
+    if (hit?.base === base) return hit.view;
+    const view = withOverrides(base, own, `directory ${directory.slug}`);
+    views.set(directory, { base, view });
+    return view;
+  };
+}
+
 export function createLiveConfig(
   initial: Config,
   now: () => Date,
@@ -50,6 +65,7 @@ export function createLiveConfig(
 ) {
   let current = initial;
   const ofDirectory = directoryView(viewOf);
+  const templatesOfDirectory = directoryTemplates();
   let currentTemplates = templatesOf(current);
   let lastReload: ReloadStatus | undefined;
   const note = (status: Omit<ReloadStatus, 'at'>) => {
@@ -59,14 +75,17 @@ export function createLiveConfig(
   return {
     /** Reads the current configuration, as the current directory has it, on each property access. */
     config: new Proxy({} as Config, { get: (_target, key) => ofDirectory(current)[key as keyof Config] }),
+    /** The templates as the current directory has them: its own over the files. */
     templates: {
       get dir() {
         return currentTemplates.dir;
       },
       get byName() {
-        return currentTemplates.byName;
+        return templatesOfDirectory(currentTemplates).byName;
       },
     } as Templates,
+    /** The template files: what every directory starts from. */
+    fileTemplates: () => currentTemplates,
     /** The configuration as the current directory has it. */
     current: () => ofDirectory(current),
     /** The configuration file's values: the defaults of every directory. */

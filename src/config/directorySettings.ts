@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { overlay, type Config, type Json } from './index.js';
+import { TEMPLATE_NAMES, withOverrides, type Templates } from '../mail/templates.js';
 import { configSchema } from './schema.js';
 
 const sections = configSchema.shape;
@@ -22,6 +23,13 @@ const settingsSchema = z.strictObject({
   activation: sections.activation.partial().optional(),
   reminders: sections.reminders.pick({ noLoginDays: true }).partial().optional(),
   mail: sections.mail.pick({ from: true, orgName: true, portalUrl: true }).partial().optional(),
+  /** Email templates of the directory's own, each whole (README "Emails"); the file's for the rest. */
+  templates: z
+    .partialRecord(
+      z.enum(TEMPLATE_NAMES),
+      z.strictObject({ subject: z.string().max(1000), text: z.string().max(100_000), html: z.string().max(200_000) }),
+    )
+    .optional(),
 });
 
 export type DirectorySettings = z.infer<typeof settingsSchema>;
@@ -37,7 +45,7 @@ export class SettingsError extends Error {
  * The settings checked: only the keys a directory may set, each valid on its own, and the result
  * over the file's values valid as a whole (e.g. passwords.minLength not above maxLength).
  */
-export function checkDirectorySettings(raw: unknown, defaults: Config): DirectorySettings {
+export function checkDirectorySettings(raw: unknown, defaults: Config, templates?: Templates): DirectorySettings {
   const parsed = settingsSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
@@ -45,6 +53,13 @@ export function checkDirectorySettings(raw: unknown, defaults: Config): Director
   const effective = directoryConfig(defaults, parsed.data);
   if (effective.passwords.minLength > effective.passwords.maxLength) {
     throw new SettingsError(['passwords.minLength: must not exceed passwords.maxLength']);
+  }
+  if (parsed.data.templates && templates) {
+    try {
+      withOverrides(templates, parsed.data.templates, 'templates');
+    } catch (err) {
+      throw new SettingsError([(err as Error).message.replace(/^email template /, '')]);
+    }
   }
   return parsed.data;
 }
@@ -66,7 +81,8 @@ export function mergeSettings(current: Json, patch: Json): Json {
 
 /** The directory's effective configuration: the file's, its settings over it, and its public URL. */
 export function directoryConfig(base: Config, settings: DirectorySettings, publicUrl?: string): Config {
-  const merged = overlay(base as unknown as Json, settings as Json) as unknown as Config;
+  const { templates: _templates, ...configKeys } = settings;
+  const merged = overlay(base as unknown as Json, configKeys as Json) as unknown as Config;
   return publicUrl ? { ...merged, server: { ...merged.server, publicUrl } } : merged;
 }
 
@@ -79,4 +95,9 @@ export function effectiveSettings(config: Config): Json {
     reminders: { noLoginDays: config.reminders.noLoginDays },
     mail: { from: config.mail.from, orgName: config.mail.orgName, portalUrl: config.mail.portalUrl },
   };
+}
+
+/** The names of the templates a directory has its own of. */
+export function ownTemplates(settings: DirectorySettings): string[] {
+  return Object.keys(settings.templates ?? {});
 }

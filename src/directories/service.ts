@@ -15,6 +15,7 @@ import type { Config, Json } from '../config/index.js';
 import { DEFAULT_DIRECTORY, inDirectory } from '../directory.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { Env } from '../events/env.js';
+import type { Templates } from '../mail/templates.js';
 import type { Actor, EventChange } from '../events/types.js';
 import type { DirectoryRepository } from './repository.js';
 import { SLUG_RULE, SLUG_RULE_TEXT, type Directory } from './types.js';
@@ -33,6 +34,8 @@ export interface DirectoryServiceDeps {
   directories: DirectoryRepository;
   /** The configuration file's values: the defaults every directory's settings overlay. */
   baseConfig: () => Config;
+  /** The template files: what a directory's own templates replace (and are checked against). */
+  fileTemplates: () => Templates;
   /** Counts of the current directory's data (run inside it). */
   counts: () => Promise<DirectoryCounts>;
   /** Removes every document of the current directory's data and its jobs (run inside it). */
@@ -131,7 +134,7 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
         throw new InvalidError('name must be a non-empty string of at most 200 characters', { code: 'invalid_name' });
       let settings: DirectorySettings = {};
       try {
-        settings = checkDirectorySettings(input.settings, deps.baseConfig());
+        settings = checkDirectorySettings(input.settings, deps.baseConfig(), deps.fileTemplates());
       } catch (err) {
         settingsError(err);
       }
@@ -231,7 +234,7 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
       const next = mode === 'replace' ? body : mergeSettings(directory.settings as Json, body as Json);
       let settings: DirectorySettings = {};
       try {
-        settings = checkDirectorySettings(next, deps.baseConfig());
+        settings = checkDirectorySettings(next, deps.baseConfig(), deps.fileTemplates());
       } catch (err) {
         settingsError(err);
       }

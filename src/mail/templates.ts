@@ -135,6 +135,45 @@ export function loadTemplates(dir: string): Templates {
   return Object.freeze({ dir, byName: Object.freeze(byName) });
 }
 
+/** A template given as text (a directory's own, README "Directories"): its three parts. */
+export type TemplateSource = Record<Part, string>;
+
+/** Sample values a template is rendered with once before it is accepted. */
+const SAMPLE_VARS: TemplateVars = {
+  user_email: 'ann.lee@home.example',
+  user_company_email: 'ann.lee@corp.example',
+  first_name: 'Ann',
+  last_name: 'Lee',
+  username: 'ann.lee@corp.example',
+  activation_link: 'https://roster.example/activate?token=sample',
+  link_expiry_days: 14,
+  reset_link_expiry_hours: 24,
+  org_name: 'Example Corp',
+  portal_url: 'https://portal.example',
+};
+
+/**
+ * `base` with some templates replaced by the given sources, each parsed and rendered once with
+ * sample values; throws an Error naming the template and part (`<label>.<name>.<part>`).
+ */
+export function withOverrides(
+  base: Templates,
+  sources: Partial<Record<TemplateName, TemplateSource>>,
+  label: string,
+): Templates {
+  const byName = { ...base.byName } as Record<TemplateName, CompiledTemplate>;
+  for (const [name, source] of Object.entries(sources) as [TemplateName, TemplateSource][]) {
+    const compiled = {} as CompiledTemplate;
+    for (const part of Object.keys(FILE_SUFFIX) as Part[]) {
+      const text = part === 'subject' ? source[part].trim() : source[part];
+      compiled[part] = compileTemplate(text, `${label}.${name}.${part}`);
+    }
+    byName[name] = compiled;
+    renderTemplate({ dir: base.dir, byName }, name, SAMPLE_VARS);
+  }
+  return Object.freeze({ dir: base.dir, byName: Object.freeze(byName) });
+}
+
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

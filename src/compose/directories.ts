@@ -44,8 +44,9 @@ export function wireDirectories(parts: {
   const forJobs: JobDirectories = {
     async enter(id, fn) {
       const directory = await service.byId(id);
-      if (!directory || directory.status === 'deleted') return 'gone';
-      if (directory.status === 'suspended') return 'suspended';
+      if (!directory) return 'gone';
+      // A deleted directory may be restored within its retention: its jobs wait, as a suspended one's do.
+      if (directory.status !== 'active') return 'suspended';
       await inDirectory(id, fn, directory);
       return 'ran';
     },

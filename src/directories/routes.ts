@@ -4,24 +4,15 @@
  * - in a directory (`/admin/v1/directories/{id}/tokens`, or `/admin/v1/tokens` for the default one):
  *   its static tokens, made (shown once), listed, revoked; `PUT/PATCH …/settings` its settings.
  */
-import type { Context, Next } from 'koa';
 import { effectiveSettings } from '../config/directorySettings.js';
 import type { Config } from '../config/index.js';
 import { DEFAULT_DIRECTORY, requireDirectory } from '../directory.js';
-import { actorOf, type Principal } from '../http/auth.js';
-import { AdminError } from '../http/errors.js';
+import { actorOf, requireOperator } from '../http/auth.js';
 import { readJsonObject } from '../http/json.js';
 import { createRouter, type Router } from '../http/router.js';
 import type { DirectoryCounts, DirectoryService } from './service.js';
 import type { DirectoryTokens } from './tokenService.js';
 import type { Directory } from './types.js';
-
-/** Operators hold a credential of no one directory (configuration admin tokens, console sessions). */
-async function requireOperator(ctx: Context, next: Next) {
-  if ((ctx.state.principal as Principal).directory !== undefined)
-    throw new AdminError(403, 'forbidden', 'Only an operator manages directories');
-  return next();
-}
 
 export function directoryJson(directory: Directory, publicUrl: string, counts?: DirectoryCounts) {
   const base = directory._id === DEFAULT_DIRECTORY ? publicUrl : `${publicUrl}/directories/${directory.slug}`;

@@ -1,6 +1,7 @@
 /**
  * A directory's static bearer tokens minted through the admin API (`/admin/v1/directories/{id}/tokens`,
- * README "Directories"): SCIM tokens for its IdP connections, and admin tokens of its own admins.
+ * README "Directories"): SCIM tokens for its IdP connections, admin tokens of its own admins, and
+ * verify tokens of the applications that check its users' passwords (POST /auth/verify).
  * Only the token's SHA-256 is kept; it is shown once, when made. Directory data: every read is
  * the current directory's (src/db/directoryScope.ts), so another directory's token is never found.
  */
@@ -14,8 +15,8 @@ export interface StoredToken {
   _id: string;
   directory?: string;
   name: string;
-  /** `scim` for an IdP connection, `admin` for the directory's own admin API. */
-  kind: 'scim' | 'admin';
+  /** `scim` for an IdP connection, `admin` for the directory's own admin API, `verify` for its credential check. */
+  kind: 'scim' | 'admin' | 'verify';
   source: TokenSource;
   /** Hex SHA-256 of the token. */
   hash: string;

@@ -9,7 +9,7 @@ import type { Env } from '../events/env.js';
 import { looksLikePrincipalId, PRINCIPAL_ID_NAME_RULE, type Actor, type TokenSource } from '../principals.js';
 import type { StoredToken, TokenRepository } from './tokenRepository.js';
 
-const KINDS = ['scim', 'admin'] as const;
+const KINDS = ['scim', 'admin', 'verify'] as const;
 const SOURCES: TokenSource[] = ['manual', 'bulk', 'integration'];
 
 export const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -41,7 +41,7 @@ export function createTokenService(deps: { tokens: TokenRepository; env: Pick<En
       if (looksLikePrincipalId(name))
         throw new InvalidError(`name ${PRINCIPAL_ID_NAME_RULE}`, { code: 'invalid_name' });
       if (!KINDS.includes(kind as never))
-        throw new InvalidError('kind must be "scim" or "admin"', { code: 'invalid_kind' });
+        throw new InvalidError('kind must be "scim", "admin" or "verify"', { code: 'invalid_kind' });
       if (!SOURCES.includes(source as TokenSource))
         throw new InvalidError('source must be manual, bulk or integration', { code: 'invalid_source' });
       if (await tokens.activeByName(name, kind as StoredToken['kind']))
@@ -51,7 +51,7 @@ export function createTokenService(deps: { tokens: TokenRepository; env: Pick<En
         _id: randomUUID(),
         name,
         kind: kind as StoredToken['kind'],
-        source: kind === 'admin' ? 'manual' : (source as TokenSource),
+        source: kind === 'scim' ? (source as TokenSource) : 'manual',
         hash: tokenHash(token),
         createdAt: env.now(),
         createdBy: actor,

@@ -179,3 +179,14 @@ export async function requireScimScope(ctx: Context, next: Next) {
   if (!(ctx.state.principal as Principal).scopes.includes(needed)) throw insufficientScope(ctx, 'scim', needed);
   return next();
 }
+
+/**
+ * Operators only (README "Directories"): a credential of no one directory (the configuration's
+ * admin tokens, console sessions). For what concerns every directory: the directories themselves,
+ * the signing keys, the whole configuration.
+ */
+export async function requireOperator(ctx: Context, next: Next) {
+  if ((ctx.state.principal as Principal).directory !== undefined)
+    throw new AdminError(403, 'forbidden', 'Only an operator may do this; it concerns every directory');
+  return next();
+}

@@ -7,7 +7,7 @@ import { renderTemplate, type Templates, type TemplateVars } from '../mail/templ
 import type { Mailer } from '../mail/transport.js';
 import { isEmailAddress } from '../users/emailAddresses.js';
 import { createDelivery } from './emailDelivery.js';
-import { createOutboxClaims } from './outboxClaims.js';
+import { createOutboxClaims, OUTBOX_CLAIM_INDEXES } from './outboxClaims.js';
 import { EMAIL_EVENT_TYPES, EMAILS_COLLECTION, type OutboxEmail, type OutboxEmailInput } from './types.js';
 
 /**
@@ -23,6 +23,7 @@ export const EMAIL_INDEXES: IndexSpec[] = [
   { collection: EMAILS_COLLECTION, key: { status: 1, nextAttemptAt: 1 }, options: { name: 'status_nextAttemptAt' } },
   { collection: EMAILS_COLLECTION, key: { userId: 1, createdAt: -1 }, options: { name: 'userId_createdAt' } },
   { collection: EMAILS_COLLECTION, key: { eventRecorded: 1, status: 1 }, options: { name: 'eventRecorded_status' } },
+  ...OUTBOX_CLAIM_INDEXES,
 ];
 
 export interface OutboxOptions {

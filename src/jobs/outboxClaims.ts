@@ -3,13 +3,18 @@
  * been sent, so that only one attempt at a time, on any instance, may send an email.
  */
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKeyError } from '../db/mongo.js';
+import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 
 /**
  * One document per email being or having been sent: the atomic claim (see takeClaim). Not the
  * users' `email_claims` (address uniqueness). Was `emailClaims` (src/db/migrations.ts renames it).
  */
 export const OUTBOX_CLAIMS_COLLECTION = 'outbox_claims';
+
+/** Claims are read by id only; this index gives a sharded cluster one that starts with the directory (the shard key). */
+export const OUTBOX_CLAIM_INDEXES: IndexSpec[] = [
+  { collection: OUTBOX_CLAIMS_COLLECTION, key: { claimedAt: 1 }, options: { name: 'claimedAt' } },
+];
 
 export interface OutboxClaim {
   /** The email's id. */

@@ -1,3 +1,4 @@
+import { requireOperator } from '../http/auth.js';
 import { createRouter, type Router } from '../http/router.js';
 import type { SigningKeys } from './signingKeys.js';
 
@@ -14,7 +15,8 @@ export function jwksRoutes(keys: SigningKeys): Router {
 /** POST /admin/v1/signing-keys/rotate: a new signing key now (e.g. after a suspected leak). */
 export function signingKeyAdminRoutes(keys: SigningKeys): Router {
   const router = createRouter();
-  router.post('/signing-keys/rotate', async (ctx) => {
+  // One key set signs for every directory: operators only.
+  router.post('/signing-keys/rotate', requireOperator, async (ctx) => {
     ctx.body = { kid: await keys.rotate() };
   });
   return router;

@@ -132,8 +132,12 @@ export async function listPage<T extends Document>(plan: ListPlan<T>): Promise<L
     const totalResults = request.cursor === '' && !more ? page.length : await count();
     return { resources: await plan.toScim(page as T[]), totalResults, nextCursor };
   }
-  // The same list (query and order) read by index: continue after the page that ended just before.
-  const list = plan.positions && `${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
+  // The same list (query and order, in the same directory: the positions are shared by every
+  // directory, and the directory is added to the query only by the collection) read by index:
+  // continue after the page that ended just before.
+  const list =
+    plan.positions &&
+    `${currentDirectory() ?? ''}|${collection.namespace}|${field}|${direction}|${JSON.stringify(plan.query)}`;
   const previous = list && request.startIndex > 1 ? plan.positions!.get(list, request.startIndex - 1) : undefined;
   const docs = previous
     ? await read(after(previous), request.count, false)

@@ -37,6 +37,8 @@ export interface AppDeps {
   publicRouters?: Router[];
   /** The directories a request's path names (src/http/directoryRouting.ts). */
   directories: DirectoryLookup;
+  /** Told of each SCIM answer, for each directory's activity (the operators' list). */
+  scimAnswered?: (directory: string, status: number) => void;
   /** The overload guard's request slots (server.overload), shared with background /Bulk runs. */
   requestSlots: Slots;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
@@ -124,6 +126,19 @@ export function createApp(deps: AppDeps): Koa {
   });
   const overload = overloadGuard(deps.requestSlots);
   const scim = createRouter({ prefix: '/scim/v2', errorShape: 'scim' });
+  scim.use(async function noteAnswer(ctx, next) {
+    let status = 500;
+    try {
+      await next();
+      status = ctx.status;
+    } catch (err) {
+      status = (err as { status?: number }).status ?? 500;
+      throw err;
+    } finally {
+      const directory = (ctx.state.directory as { _id: string } | undefined)?._id;
+      if (directory) deps.scimAnswered?.(directory, status);
+    }
+  });
   scim.use(apiHeaders, requireToken(authenticator, 'scim'), requireScimScope, limiter, overload, scimContentType);
   // Discovery answers before body parsing, so a wrong method is 405 whatever the media type.
   scim.use(discoveryRoutes(config, deps.registry, deps.features, deps.authSchemes).routes());

@@ -180,6 +180,7 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
       }),
     async stop() {
       await asyncBulk.settled();
+      await directories.activity.flush();
       await jobs.stop();
       await mailer.close();
     },

@@ -94,6 +94,7 @@ export function createRosterApp(parts: AppParts) {
     requestSlots: parts.requestSlots,
     adminAuth: adminCredential(authenticator, parts.consoleSessions),
     directories: parts.directories,
+    scimAnswered: parts.directories.activity.note,
     scimRouters: [
       userRoutes(users),
       groupRoutes(groups),

@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { countMatching } from '../db/mongo.js';
 import { purgeDirectoryData } from '../db/directoryScope.js';
 import { DEFAULT_DIRECTORY, inDirectory, requireDirectory } from '../directory.js';
+import { createDirectoryActivity } from '../directories/activity.js';
 import { createDirectoryRepository } from '../directories/repository.js';
 import { createDirectoryService } from '../directories/service.js';
 import { createTokenRepository } from '../directories/tokenRepository.js';
@@ -27,9 +28,10 @@ export function wireDirectories(parts: {
   fileTemplates: () => Templates;
 }) {
   const { env, db, data } = parts;
+  const repository = createDirectoryRepository(db);
   const service = createDirectoryService({
     env,
-    directories: createDirectoryRepository(db),
+    directories: repository,
     baseConfig: parts.fileConfig,
     fileTemplates: parts.fileTemplates,
     counts: async () => {
@@ -40,6 +42,11 @@ export function wireDirectories(parts: {
     },
     purgeData: () =>
       purgeDirectoryData(db, requireDirectory('a purge'), { collection: AGENDA_COLLECTION, field: 'data.directory' }),
+  });
+  const activity = createDirectoryActivity({
+    directories: repository,
+    now: env.now,
+    warn: (err) => env.logger.warn({ err: (err as Error).message }, 'directory activity not written'),
   });
   const forJobs: JobDirectories = {
     async enter(id, fn) {
@@ -56,6 +63,7 @@ export function wireDirectories(parts: {
     service,
     tokens: createTokenService({ tokens: createTokenRepository(data), env }),
     forJobs,
+    activity,
     /** For the HTTP routing: a directory by slug or id, as stored (src/http/directoryRouting.ts). */
     bySlug: service.bySlug,
     byId: service.byId,

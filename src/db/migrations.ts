@@ -6,7 +6,7 @@ import { MongoServerError, type Db } from 'mongodb';
 import { SCIM_PRINCIPAL_ID } from '../principals.js';
 import { DEFAULT_DIRECTORY } from '../directory.js';
 import { DIRECTORY_COLLECTIONS, DIRECTORY_FIELD } from './directoryScope.js';
-import { insertUnordered, isDuplicateKeyError } from './mongo.js';
+import { insertUnordered, isDuplicateKeyError, retryDeadlocks } from './mongo.js';
 
 export const COLLECTION_RENAMES: [from: string, to: string][] = [
   // The outbox's per-email send claims were `emailClaims`, a name that read like `email_claims`
@@ -147,12 +147,9 @@ export async function dropIndexesWithoutDirectory(db: Db): Promise<void> {
     if (!(await exists(db, name))) continue;
     for (const index of await db.collection(name).listIndexes().toArray()) {
       if (index.name === '_id_' || Object.keys(index.key as object)[0] === DIRECTORY_FIELD) continue;
-      await db
-        .collection(name)
-        .dropIndex(index.name as string)
-        .catch((err: unknown) => {
-          if (!(err instanceof MongoServerError && NOTHING_TO_DROP.has(Number(err.code)))) throw err;
-        });
+      await retryDeadlocks(() => db.collection(name).dropIndex(index.name as string)).catch((err: unknown) => {
+        if (!(err instanceof MongoServerError && NOTHING_TO_DROP.has(Number(err.code)))) throw err;
+      });
     }
   }
 }

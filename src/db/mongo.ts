@@ -125,7 +125,25 @@ export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
     const scoped = DIRECTORY_COLLECTIONS.has(spec.collection);
     const key = scoped ? { [DIRECTORY_FIELD]: 1, ...(spec.key as Record<string, 1 | -1>) } : spec.key;
     const options = scoped ? { ...spec.options, name: `directory_${spec.options?.name ?? 'index'}` } : spec.options;
-    await db.collection(spec.collection).createIndex(key, options ?? {});
+    await retryDeadlocks(() => db.collection(spec.collection).createIndex(key, options ?? {}));
+  }
+}
+
+/**
+ * Runs a schema change (an index made or dropped) again when PostgreSQL broke a deadlock by
+ * cancelling it: instances starting at once on a database they migrate make and drop indexes at
+ * the same time, and FerretDB answers one of them "deadlock detected". The change is idempotent,
+ * so doing it again is safe; at most 5 attempts, a short random pause between them.
+ */
+export async function retryDeadlocks<T>(change: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await change();
+    } catch (err) {
+      const deadlock = err instanceof MongoServerError && /deadlock detected/i.test(err.message);
+      if (!deadlock || attempt >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
+    }
   }
 }
 

@@ -70,6 +70,20 @@ export function createDirectoryRepository(db: Db) {
       return doc ?? undefined;
     },
 
+    /** Adds an instance's counts of SCIM traffic (not a change of the directory: no version). */
+    async addActivity(id: string, counts: { requests: number; errors: number; lastAt: Date; lastErrorAt?: Date }) {
+      await directories.updateOne(
+        { _id: id },
+        {
+          $inc: { 'activity.scimRequests': counts.requests, 'activity.scimErrors': counts.errors },
+          $max: {
+            'activity.lastScimRequestAt': counts.lastAt,
+            ...(counts.lastErrorAt ? { 'activity.lastScimErrorAt': counts.lastErrorAt } : {}),
+          },
+        },
+      );
+    },
+
     async remove(id: string): Promise<void> {
       await directories.deleteOne({ _id: id });
     },

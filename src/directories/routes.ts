@@ -29,6 +29,7 @@ export function directoryJson(directory: Directory, publicUrl: string, counts?: 
     updatedAt: directory.updatedAt,
     ...(directory.deletedAt ? { deletedAt: directory.deletedAt, purgeAfter: directory.purgeAfter } : {}),
     ...(counts ? { counts } : {}),
+    activity: directory.activity ?? { scimRequests: 0, scimErrors: 0 },
   };
 }
 

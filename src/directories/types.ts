@@ -19,6 +19,16 @@ export interface Directory {
   purgeAfter?: Date;
   /** Bumped by every change; changes are conditional on it. */
   version: number;
+  /** Its SCIM traffic, as the instances last wrote it (directories/activity.ts). */
+  activity?: DirectoryActivity;
+}
+
+export interface DirectoryActivity {
+  lastScimRequestAt?: Date;
+  /** Requests and refusals (status 400 and above) since the directory was made. */
+  scimRequests: number;
+  scimErrors: number;
+  lastScimErrorAt?: Date;
 }
 
 /** Lower-case letters, digits and inner hyphens, 2-40 long: safe in a URL path, never an id's shape. */

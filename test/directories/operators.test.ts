@@ -62,3 +62,23 @@ describe("a directory's credential check", () => {
     expect((await directory.scim(verifyToken).get('/Users')).status).toBe(403);
   });
 });
+
+describe("the operators' view of each directory's SCIM traffic", () => {
+  it('counts requests and refusals per directory, with the time of the last', async () => {
+    const busy = await createTestDirectory(t, 'busy');
+    const quiet = await createTestDirectory(t, 'quiet-traffic');
+    for (let i = 0; i < 3; i++) expect((await busy.scim().get('/Users')).status).toBe(200);
+    expect((await busy.scim().get(`/Users/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`)).status).toBe(404);
+    expect((await busy.scim('not-a-token').get('/Users')).status).toBe(401);
+    await t.roster.stop(); // writes what the instance counted (as a shutdown does)
+    const list = (await t.admin().get('/directories')).body.directories as {
+      slug: string;
+      activity: { scimRequests: number; scimErrors: number; lastScimRequestAt?: string; lastScimErrorAt?: string };
+    }[];
+    const of = (slug: string) => list.find((d) => d.slug === slug)!.activity;
+    expect(of('busy')).toMatchObject({ scimRequests: 5, scimErrors: 2 });
+    expect(Date.parse(of('busy').lastScimRequestAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(of('busy').lastScimErrorAt).toBeDefined();
+    expect(of(quiet.slug)).toEqual({ scimRequests: 0, scimErrors: 0 });
+  });
+});

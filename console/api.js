@@ -7,6 +7,51 @@
 let csrfToken = null;
 let onSignedOut = () => {};
 
+/**
+ * The directory the console works in (README "Directories"): the admin API of a directory is
+ * /admin/v1/directories/{id}/…; none chosen (or `default`) is the default directory at /admin/v1/….
+ * The choice (its id and slug, nothing secret) is kept for the tab in sessionStorage.
+ */
+const DIRECTORY_KEY = 'roster.console.directory';
+let directory = readChoice();
+
+function readChoice() {
+  try {
+    const stored = JSON.parse(window.sessionStorage.getItem(DIRECTORY_KEY) ?? 'null');
+    return stored && typeof stored.id === 'string' && typeof stored.slug === 'string'
+      ? { id: stored.id, slug: stored.slug }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The chosen directory, { id, slug }, or null for the default directory. */
+export function currentDirectory() {
+  return directory;
+}
+
+/** Works in this directory ({ id, slug }) from now on; null: the default directory. */
+export function chooseDirectory(choice) {
+  directory = choice && choice.id !== 'default' ? { id: choice.id, slug: choice.slug } : null;
+  try {
+    if (directory) window.sessionStorage.setItem(DIRECTORY_KEY, JSON.stringify(directory));
+    else window.sessionStorage.removeItem(DIRECTORY_KEY);
+  } catch {
+    // storage refused (private mode): the choice lasts until the page is reloaded
+  }
+}
+
+/**
+ * The URL of an admin API path: in the chosen directory's admin API, except the operators' own
+ * routes (/directories…), which name their directory themselves.
+ */
+function adminUrl(path) {
+  const operators = path === '/directories' || /^\/directories[/?]/.test(path);
+  if (!directory || operators) return `/admin/v1${path}`;
+  return `/admin/v1/directories/${encodeURIComponent(directory.id)}${path}`;
+}
+
 export function setSession(session) {
   csrfToken = session ? session.csrfToken : null;
 }
@@ -41,9 +86,9 @@ async function failure(response) {
   return new ApiError(response.status, body?.error?.code ?? String(response.status), message);
 }
 
-/** A JSON call; `path` under /admin/v1 unless it starts with /console. */
+/** A JSON call; `path` under the admin API (of the chosen directory) unless it starts with /console. */
 export async function api(method, path, body) {
-  const url = path.startsWith('/console/') ? path : `/admin/v1${path}`;
+  const url = path.startsWith('/console/') ? path : adminUrl(path);
   const response = await fetch(url, {
     method,
     headers: headersFor(method, body === undefined ? null : 'application/json'),
@@ -69,7 +114,7 @@ export const post = (path, body = {}) => api('POST', path, body);
 export function uploadCsv(query, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `/admin/v1/imports?${query}`);
+    xhr.open('POST', `${adminUrl('/imports')}?${query}`);
     for (const [name, value] of Object.entries(headersFor('POST', 'text/csv'))) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener('progress', (event) => {
       if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);

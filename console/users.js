@@ -1,4 +1,4 @@
-import { get } from './api.js';
+import { currentDirectory, get } from './api.js';
 import { field, h, report, select, table } from './dom.js';
 import { companyEmail, lifecycleOf, stateBadge } from './userView.js';
 
@@ -12,6 +12,8 @@ const search = {
   sort: 'userName',
   order: 'ascending',
   cursors: [''],
+  /** The directory the cursors belong to. */
+  directory: null,
 };
 
 const COUNT_LABELS = [
@@ -51,6 +53,11 @@ function userRow(user) {
 }
 
 export async function usersPage() {
+  const directory = currentDirectory()?.id ?? null;
+  if (search.directory !== directory) {
+    search.directory = directory;
+    search.cursors = [''];
+  }
   const counts = h('ul', { class: 'counts', 'aria-label': 'Users by state' });
   const results = h('div', { 'aria-live': 'polite' });
   const message = h('p', { class: 'result', role: 'status' });

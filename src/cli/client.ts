@@ -6,6 +6,28 @@ import { ApiError, CliError, UsageError } from './errors.js';
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/** A directory as GET /admin/v1/directories lists it (what the CLI reads of it). */
+export interface DirectoryJson {
+  id: string;
+  slug: string;
+  name: string;
+  status: 'active' | 'suspended' | 'deleted';
+  scimBaseUrl: string;
+  tokenEndpoint: string;
+  adminBaseUrl: string;
+  settings?: unknown;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt?: string;
+  purgeAfter?: string;
+  counts?: { users: number; groups: number };
+}
+
+const ADMIN = '/admin/v1';
+const OPERATORS = `${ADMIN}/directories`;
+/** A directory id as Roster makes them (a UUID), or the default directory's. */
+const DIRECTORY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|default)$/i;
+
 export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;
   /** A JSON value, or a stream sent as is (with contentType and contentLength). */
@@ -18,10 +40,17 @@ export interface RequestOptions {
 /** The admin API over node:http, so uploads and downloads stream and connection errors are precise. */
 export class RosterClient {
   private readonly agent: http.Agent;
+  /** The id of the directory named by `directory`, resolved on the first call. */
+  private directoryId?: Promise<string>;
 
+  /**
+   * `directory` (an id or a slug; --directory, ROSTER_DIRECTORY): every admin API call goes to that
+   * directory's admin API, `/admin/v1/directories/{id}/…`, instead of the default directory's.
+   */
   constructor(
     readonly baseUrl: URL,
     private readonly token: string,
+    readonly directory?: string,
   ) {
     this.agent = new (baseUrl.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 4 });
   }
@@ -57,8 +86,71 @@ export class RosterClient {
     return url;
   }
 
+  /**
+   * The path a call goes to: with a directory, an admin API path `/admin/v1/…` becomes
+   * `/admin/v1/directories/{id}/…`. The operators' own routes (`/admin/v1/directories…`) name
+   * their directory themselves and are left as they are.
+   */
+  async directoryPath(path: string): Promise<string> {
+    if (this.directory === undefined) return path;
+    if (path === OPERATORS || path.startsWith(`${OPERATORS}/`) || path.startsWith(`${OPERATORS}?`)) return path;
+    if (!path.startsWith(`${ADMIN}/`)) return path;
+    this.directoryId ??= this.resolveSelected(this.directory);
+    return `${OPERATORS}/${encodeURIComponent(await this.directoryId)}${path.slice(ADMIN.length)}`;
+  }
+
+  /** Every directory (GET /admin/v1/directories: an operator's token only). */
+  async listDirectories(): Promise<DirectoryJson[]> {
+    const { directories } = await this.json<{ directories: DirectoryJson[] }>('GET', OPERATORS);
+    return directories ?? [];
+  }
+
+  /** The directory an id or a slug names (an id first); a usage error when there is none. */
+  async findDirectory(idOrSlug: string): Promise<DirectoryJson> {
+    const list = await this.listDirectories();
+    const found = list.find((d) => d.id === idOrSlug) ?? list.find((d) => d.slug === idOrSlug);
+    if (!found) {
+      throw new UsageError(
+        `unknown directory "${idOrSlug}" (no directory has this id or slug; see roster directories list)`,
+      );
+    }
+    return found;
+  }
+
+  /**
+   * The id of the --directory directory, read once from the operators' list. A directory's own
+   * admin token may not read that list (403, or 401 when it is another directory's than the
+   * default's): then an id is used as given (the server checks it), a slug cannot be resolved.
+   */
+  private async resolveSelected(idOrSlug: string): Promise<string> {
+    let found: DirectoryJson;
+    try {
+      found = await this.findDirectory(idOrSlug);
+    } catch (err) {
+      if (!(err instanceof ApiError) || (err.status !== 401 && err.status !== 403)) throw err;
+      if (DIRECTORY_ID.test(idOrSlug)) return idOrSlug;
+      if (err.status === 403) {
+        throw new UsageError(
+          `--directory ${idOrSlug}: only an operator's token may name a directory by its slug; give the directory id`,
+        );
+      }
+      throw new CliError(
+        `${err.message}; looking up directory "${idOrSlug}" needs an operator's token (a directory's own admin token needs --directory with the directory id)`,
+      );
+    }
+    if (found.status === 'deleted') {
+      throw new UsageError(`directory "${idOrSlug}" is deleted (roster directories resume ${found.slug} restores it)`);
+    }
+    return found.id;
+  }
+
   /** Sends a request and resolves with the response head (any status); rejects only on connection failures. */
-  send(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+  async send(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    if (this.directory !== undefined) {
+      // An upload's stream waits (unread) while the directory is looked up.
+      options.stream?.pause();
+      path = await this.directoryPath(path);
+    }
     const url = this.url(path, options.query);
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.token}`,

@@ -22,9 +22,14 @@ export const DEFAULT_URL = 'http://127.0.0.1:8080';
 export class CommandContext {
   private api?: RosterClient;
 
+  /**
+   * @param directory the directory (id or slug) every admin call goes to: --directory, else
+   * ROSTER_DIRECTORY (see RosterClient); undefined: the default directory.
+   */
   constructor(
     readonly args: string[],
     readonly io: CliIo,
+    readonly directory?: string,
   ) {}
 
   client(): RosterClient {
@@ -37,7 +42,7 @@ export class CommandContext {
         );
       }
       const base = RosterClient.parseBaseUrl(this.io.env.ROSTER_URL?.trim() || DEFAULT_URL);
-      this.api = new RosterClient(base, token);
+      this.api = new RosterClient(base, token, this.directory);
     }
     return this.api;
   }

@@ -9,15 +9,20 @@ Commands:
   events [filters]          show the event log, newest first
   oauth-clients <action>    create, list, show, rotate, revoke OAuth clients
   receivers <action>        security event receivers: list, add, show, enable, disable, remove
+  directories <action>      directories (organizations): list, create, suspend, resume, delete, token
   help [command]            show help for a command
 
 Options:
+  --directory ID|SLUG       act in this directory: every admin API call goes to
+                            /admin/v1/directories/{id}/... (default: the default directory);
+                            before or after the command, for every command but serve and directories
   -h, --help                show help (also after a command: roster users --help)
   -v, --version             show the version
 
 Environment:
   ROSTER_URL                the server (default http://127.0.0.1:8080)
   ROSTER_ADMIN_TOKEN        an admin API token (needed by every command but serve)
+  ROSTER_DIRECTORY          the directory when --directory is not given
 
 Exit codes: 0 done, 1 failed (or some items failed), 2 wrong usage or configuration.
 `;
@@ -49,6 +54,32 @@ Options (add):
   --authorization-env VAR send the value of environment variable VAR as the
                           Authorization header of each push (e.g. "Bearer abc")
   --json                  print JSON
+  -h, --help              show this help
+`,
+  directories: `Usage: roster directories <action> [ID|SLUG] [options]
+
+Directories are the organizations one Roster serves, each with its own users, groups,
+tokens, settings and SCIM base URL. Managing them needs an operator's token (one of the
+configuration's admin tokens). A directory is named by its id or its slug.
+
+Actions:
+  list                    every directory: slug, name, status, users, groups, SCIM base URL
+  create SLUG --name NAME make a directory; prints it as JSON (its id, SCIM base URL, ...)
+  suspend ID|SLUG         refuse its SCIM API and send no emails (its admin API still works)
+  resume ID|SLUG          active again (also restores a deleted one within its retention)
+  delete ID|SLUG          refused everywhere at once; its data is purged after the retention
+  token ID|SLUG --name NAME [--kind scim|admin] [--source manual|bulk|integration]
+                          mint a token of the directory; the token is printed once
+
+To act inside a directory with the other commands, give the global option
+--directory ID|SLUG (or set ROSTER_DIRECTORY), e.g. roster --directory acme events.
+
+Options:
+  --name NAME             create: the directory's name; token: the token's name
+  --kind scim|admin       token: a SCIM token (default) or an admin token of the directory
+  --source SOURCE         token: the source of the users a SCIM token creates
+                          (manual, bulk or integration; default manual)
+  --json                  print JSON (list, suspend, resume, delete, token)
   -h, --help              show this help
 `,
   serve: `Usage: roster serve

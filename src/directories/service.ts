@@ -18,7 +18,7 @@ import type { Env } from '../events/env.js';
 import type { Templates } from '../mail/templates.js';
 import type { Actor, EventChange } from '../events/types.js';
 import type { DirectoryRepository } from './repository.js';
-import { SLUG_RULE, SLUG_RULE_TEXT, type Directory } from './types.js';
+import { ID_SHAPE, SLUG_RULE, SLUG_RULE_TEXT, type Directory } from './types.js';
 
 /** How long an instance trusts what it read of a directory (a suspension elsewhere is seen within it). */
 const CACHE_MS = 2000;
@@ -127,7 +127,7 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
 
   return {
     async create(input: { slug?: unknown; name?: unknown; settings?: unknown }, actor: Actor): Promise<Directory> {
-      if (typeof input.slug !== 'string' || !SLUG_RULE.test(input.slug))
+      if (typeof input.slug !== 'string' || !SLUG_RULE.test(input.slug) || ID_SHAPE.test(input.slug))
         throw new InvalidError(`slug must be ${SLUG_RULE_TEXT}`, { code: 'invalid_slug' });
       if (input.slug === DEFAULT_DIRECTORY) throw new ConflictError('The slug is taken', { code: 'slug_taken' });
       if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200)

@@ -36,6 +36,8 @@ export function createTokenService(deps: { tokens: TokenRepository; env: Pick<En
   return {
     async create(input: Record<string, unknown>, actor: Actor) {
       const { name, kind = 'scim', source = 'manual' } = input;
+      if (kind !== 'scim' && input.source !== undefined)
+        throw new InvalidError('source is for SCIM tokens only', { code: 'invalid_source' });
       if (typeof name !== 'string' || !/^\S.{0,99}$/.test(name) || name.trim() !== name)
         throw new InvalidError('name must be 1-100 characters without surrounding spaces', { code: 'invalid_name' });
       if (looksLikePrincipalId(name))
@@ -58,8 +60,8 @@ export function createTokenService(deps: { tokens: TokenRepository; env: Pick<En
       };
       await tokens.insert(stored);
       await event('scim_token_created', stored, actor);
-      const { hash: _hash, ...shown } = stored;
-      return { ...shown, id: stored._id, token };
+      const { hash: _hash, _id: id, ...shown } = stored;
+      return { id, ...shown, token };
     },
 
     list: () => tokens.list(),

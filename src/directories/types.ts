@@ -31,6 +31,9 @@ export interface DirectoryActivity {
   lastScimErrorAt?: Date;
 }
 
-/** Lower-case letters, digits and inner hyphens, 2-40 long: safe in a URL path, never an id's shape. */
+/** Lower-case letters, digits and inner hyphens, 2-40 long: safe in a URL path. */
 export const SLUG_RULE = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
-export const SLUG_RULE_TEXT = '2-40 lower-case letters, digits and hyphens, starting and ending with a letter or digit';
+/** A slug never has an id's shape (a UUID), so where either is taken (the CLI) it reads one way only. */
+export const ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const SLUG_RULE_TEXT =
+  '2-40 lower-case letters, digits and hyphens, starting and ending with a letter or digit, not shaped like a UUID';

@@ -5,10 +5,11 @@
  * in count and time; everything started is stopped at the end, on errors and on Ctrl-C.
  *
  * Knobs (environment): BENCH_LARGE (default 100000 users), BENCH_SMALL (1000), BENCH_BULK (10000),
- * BENCH_MIXED_SECONDS (45), BENCH_MEMBER_PAGING_SECONDS (300), BENCH_CPU_PROF=1 (Roster children write V8 CPU profiles under
+ * BENCH_MIXED_SECONDS (45), BENCH_MEMBER_PAGING_SECONDS (300), BENCH_DIRECTORIES (BENCH_LARGE / 1000:
+ * the many-directories database's directories of 1,000 users each), BENCH_CPU_PROF=1 (Roster children write V8 CPU profiles under
  * ./bench-profiles when they stop).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +22,17 @@ import { membershipId } from '../src/groups/membershipRepository.js';
 import { encodeCursor } from '../src/scim/list.js';
 import { call, cannon, closedLoop, combine, sequential, type CpuUse, type Figures } from './load.js';
 import { cpuMs, machineBusyMs, onCleanup, rssMb, startNode, stopAll, type Child } from './procs.js';
+import {
+  addRequest,
+  byIdRequest,
+  createDepartments,
+  createDirectory,
+  filterRequest,
+  mixedTask,
+  PATCH_OP,
+  USER_SCHEMA,
+  type Side,
+} from './directories.js';
 import { countRoundTrips, type RoundTrips } from './roundtrips.js';
 import { seedGroup, seedUsers, userName, type SeededUsers } from './seed.js';
 
@@ -33,13 +45,14 @@ const MIXED_SECONDS = Number(process.env.BENCH_MIXED_SECONDS ?? 45);
 /** Sizes as labels: 100k, 1k, 1000k. */
 const SIZES = `${LARGE / 1000}k ÷ ${SMALL / 1000}k`;
 const MEMBER_PAGING_SECONDS = Number(process.env.BENCH_MEMBER_PAGING_SECONDS ?? 300);
+/** Directories of the many-directories database (default: one per 1,000 users of the large one). */
+const DIRECTORIES = Number(process.env.BENCH_DIRECTORIES ?? Math.max(2, Math.round(LARGE / 1000)));
+/** Users per directory in the directories scenarios. */
+const DIR_USERS = 1_000;
 /** Users seeded outside the big groups, to add one at a time. */
 const SPARE = 400;
 const SCIM_TOKEN = `bench-scim-${randomUUID()}`;
 const ADMIN_TOKEN = `bench-admin-${randomUUID()}`;
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const HARD_LIMIT_MS = 30 * 60_000;
 /** Large-database requests: one at a time, at most this long each, new ones started for this long. */
 const LARGE_TIMEOUT_MS = 120_000;
@@ -223,12 +236,18 @@ async function frameworkOverhead(
  * How the database runs the queries behind the measured requests (MongoDB: the winning plan's
  * stages; FerretDB v2: the start of PostgreSQL's plan).
  */
-async function explainQueries(db: Db, large: SeededUsers & { groupId: string }) {
+async function explainQueries(
+  db: Db,
+  large: SeededUsers & { groupId: string },
+  directory = DEFAULT_DIRECTORY,
+  extra: [string, () => Promise<Record<string, unknown>>][] = [],
+) {
   const users = db.collection('users');
   const memberships = db.collection('memberships');
   // As Roster sends them: every query on directory data names its directory (src/db/directoryScope.ts).
-  const d = { directory: DEFAULT_DIRECTORY };
+  const d = { directory };
   const queries: [string, () => Promise<Record<string, unknown>>][] = [
+    ...extra,
     ['users {directory, _id}', () => users.find({ ...d, _id: large.ids[5] as never }).explain()],
     [
       'users {directory, _id: {$in: [1 id]}}',
@@ -292,8 +311,8 @@ async function main() {
   const client = new MongoClient(baseUri);
   await client.connect();
   const run = randomUUID().slice(0, 6);
-  const names = ['small', 'large', 'singles', 'bulk', 'mixed'].map((n) => `bench_${run}_${n}`);
-  const [smallName, largeName, singlesName, bulkName, mixedName] = names;
+  const names = ['small', 'large', 'singles', 'bulk', 'mixed', 'dirs', 'alone'].map((n) => `bench_${run}_${n}`);
+  const [smallName, largeName, singlesName, bulkName, mixedName, dirsName, aloneName] = names;
   onCleanup('mongo client', async () => {
     for (const n of names)
       await client
@@ -895,14 +914,7 @@ async function main() {
   log(`scenario: mixed Okta-like and Entra-like provisioning, 8 clients, ${MIXED_SECONDS} s or 5000 users`);
   const rosterMixed = await roster('roster-mixed', withDatabase(baseUri, mixedName), tmp);
   const base = scim(rosterMixed);
-  const groupIds: string[] = [];
-  for (let g = 0; g < 10; g++) {
-    const body = (await call('POST', `${base}/Groups`, {
-      token,
-      body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `Department ${g}` },
-    })) as { id: string };
-    groupIds.push(body.id);
-  }
+  const groupIds = await createDepartments(base, token);
   const requestsPerUser = 4;
   // Where the machine's CPU goes during the run: Roster, FerretDB, this load generator, and the rest
   // (PostgreSQL's backends, and anything else the machine runs).
@@ -913,72 +925,11 @@ async function main() {
     machine: machineBusyMs(),
   });
   const cpuBefore = cpuSample();
-  const mixed = await closedLoop(
-    'mixed provisioning (4 requests per user)',
-    async (i) => {
-      const name = `mixed.${run}.${i}@example.com`;
-      const okta = i % 2 === 0;
-      const check = okta
-        ? filterPath(name, '&startIndex=1&count=100')
-        : `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`).replace(/%20/g, '+')}`;
-      const found = (await call('GET', `${rosterMixed.baseUrl}${check}`, { token })) as { totalResults: number };
-      if (found.totalResults !== 0) throw new Error(`${name} exists already`);
-      const group = groupIds[i % groupIds.length];
-      if (okta) {
-        const user = (await call('POST', `${base}/Users`, {
-          token,
-          expect: [201],
-          body: {
-            schemas: [USER_SCHEMA],
-            userName: name,
-            name: { givenName: 'Okta', familyName: `User${i}` },
-            emails: [{ primary: true, value: name, type: 'work' }],
-            displayName: `Okta User${i}`,
-            locale: 'en-US',
-            externalId: `00u${i}`,
-            groups: [],
-            active: true,
-          },
-        })) as { id: string };
-        await call('PATCH', `${base}/Groups/${group}`, {
-          token,
-          expect: [200, 204],
-          body: {
-            schemas: [PATCH_OP],
-            Operations: [{ op: 'add', path: 'members', value: [{ value: user.id, display: name }] }],
-          },
-        });
-        await call('GET', `${base}/Users/${user.id}`, { token });
-      } else {
-        const user = (await call('POST', `${base}/Users`, {
-          token,
-          expect: [201],
-          body: {
-            schemas: [USER_SCHEMA, ENTERPRISE],
-            externalId: `entra-${i}`,
-            userName: name,
-            active: true,
-            displayName: `Entra User${i}`,
-            emails: [{ primary: true, type: 'work', value: name }],
-            meta: { resourceType: 'User' },
-            name: { formatted: `Entra User${i}`, familyName: `User${i}`, givenName: 'Entra' },
-            title: 'Analyst',
-            [ENTERPRISE]: { employeeNumber: String(i), department: `Department ${i % 10}` },
-          },
-        })) as { id: string };
-        await call('PATCH', `${base}/Users/${user.id}`, {
-          token,
-          body: { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'title', value: 'Senior Analyst' }] },
-        });
-        await call('PATCH', `${base}/Groups/${group}`, {
-          token,
-          expect: [200, 204],
-          body: { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'members', value: [{ value: user.id }] }] },
-        });
-      }
-    },
-    { workers: 8, maxTasks: 5000, maxSeconds: MIXED_SECONDS },
-  );
+  const mixed = await closedLoop('mixed provisioning (4 requests per user)', mixedTask(base, token, groupIds, run), {
+    workers: 8,
+    maxTasks: 5000,
+    maxSeconds: MIXED_SECONDS,
+  });
   const cpuAfter = cpuSample();
   const perUser = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined || !mixed.completed ? undefined : (b - a) / mixed.completed;
@@ -1015,6 +966,225 @@ async function main() {
     `${mixed.completed} users in ${mixed.seconds.toFixed(1)} s, ${mixed.errors} errors, p50 ${mixed.p50.toFixed(0)} ms per user (4 requests); ${cpuNote}`,
   );
 
+  // 7-8. Directories: a small directory among many ÷ one large directory, and the same directory
+  // among many ÷ alone in its database. Each in its own database and Roster, warmed alike; the sides
+  // are measured in turns (alone, crowded, large, crowded, alone) and each figure of a side measured
+  // twice is over both runs, against the machine's drift (as the growth scenarios do).
+  log(
+    `scenario: many directories, a ${DIR_USERS}-user directory among ${DIRECTORIES} × ${DIR_USERS} users ÷ one directory of ${LARGE} users (filter userName eq, GET /Users/{id}, PATCH add member to a group of ${DIR_USERS})`,
+  );
+  log(
+    `scenario: same directory crowded or alone, ${DIR_USERS} users among ${DIRECTORIES} directories ÷ the same ${DIR_USERS} users alone in a database (alone measured before and after)`,
+  );
+  const dirsDb = client.db(dirsName);
+  const rosterDirs = await roster('roster-directories', withDatabase(baseUri, dirsName), tmp);
+  const crowdIndex = Math.floor(DIRECTORIES / 2);
+  const crowdSlug = `crowd-${crowdIndex}`;
+  let crowded: Side | undefined;
+  let crowdedDirectory = '';
+  const seedStarted = Date.now();
+  for (let k = 0; k < DIRECTORIES; k++) {
+    // Every directory has its users and a group of all of them; the measured one also has spare
+    // users to add to its group, as the growth scenarios' databases do.
+    const measured = k === crowdIndex;
+    const dir = await createDirectory(rosterDirs.baseUrl, ADMIN_TOKEN, `crowd-${k}`, measured);
+    const seeded = await seedUsers(dirsDb, `d${k}`, DIR_USERS + (measured ? SPARE : 0), undefined, dir.id);
+    const groupId = await seedGroup(dirsDb, `group-${k}`, seeded.ids.slice(0, DIR_USERS), 0, dir.id);
+    if (measured) {
+      crowdedDirectory = dir.id;
+      crowded = {
+        label: `${DIR_USERS} users among ${DIRECTORIES} directories`,
+        scimBase: () => dir.scimBase,
+        token: dir.token,
+        seeded: { ...seeded, groupId },
+        lookup: Array.from({ length: DIR_USERS }, (_, i) => i),
+        spare: seeded.ids.slice(DIR_USERS),
+      };
+    }
+    if ((k + 1) % 20 === 0) log(`  ${k + 1} directories seeded`);
+  }
+  log(
+    `seeded ${DIRECTORIES} directories × ${DIR_USERS} users (+ ${SPARE} spare in ${crowdSlug}), a group of ${DIR_USERS} in each, in ${Date.now() - seedStarted} ms`,
+  );
+  const rosterAlone = await roster('roster-alone', withDatabase(baseUri, aloneName), tmp);
+  const aloneDir = await createDirectory(rosterAlone.baseUrl, ADMIN_TOKEN, crowdSlug);
+  const aloneDb = client.db(aloneName);
+  const aloneSeeded = await seedUsers(aloneDb, `d${crowdIndex}`, DIR_USERS + SPARE, undefined, aloneDir.id);
+  const aloneGroup = await seedGroup(
+    aloneDb,
+    `group-${crowdIndex}`,
+    aloneSeeded.ids.slice(0, DIR_USERS),
+    0,
+    aloneDir.id,
+  );
+  const alone: Side = {
+    label: `${DIR_USERS} users alone in a database`,
+    scimBase: () => aloneDir.scimBase,
+    token: aloneDir.token,
+    seeded: { ...aloneSeeded, groupId: aloneGroup },
+    lookup: Array.from({ length: DIR_USERS }, (_, i) => i),
+    spare: aloneSeeded.ids.slice(DIR_USERS),
+  };
+  // The large database's default directory: a group of 1,000 of its users (the last ones), and
+  // users outside it to add; lookups over all its users.
+  const largeGroup = await seedGroup(
+    client.db(largeName),
+    'group-1k-directories',
+    large.ids.slice(LARGE - DIR_USERS, LARGE),
+    3,
+  );
+  const rosterLargeDirs = await roster('roster-large-directories', withDatabase(baseUri, largeName), tmp);
+  const oneLarge: Side = {
+    label: `one directory of ${LARGE} users`,
+    scimBase: () => scim(rosterLargeDirs),
+    token,
+    seeded: { ...large, groupId: largeGroup },
+    lookup: Array.from({ length: LARGE }, (_, i) => i),
+    spare: large.ids.slice(Math.max(0, LARGE - DIR_USERS - SPARE), LARGE - DIR_USERS),
+  };
+  if (!crowded) throw new Error('the measured directory was not seeded');
+  const crowdedSide: Side = crowded;
+  if (analyze) {
+    log('ANALYZE (planner statistics after seeding the directories)');
+    await analyze();
+  }
+  // Three fresh Rosters: the same kind of load first, as the growth scenario's large side gets.
+  for (const s of [alone, crowdedSide, oneLarge]) {
+    const url = new URL(s.scimBase());
+    await cannon('warm-up (not measured)', {
+      url: url.origin,
+      connections: 8,
+      seconds: 15,
+      headers: { Authorization: `Bearer ${s.token}` },
+      path: () => `${url.pathname}/Users/${s.seeded.ids[pick(s.lookup)]}`,
+    });
+  }
+  const sideRuns = async (s: Side, pass: string, isLarge: boolean) => {
+    const limits = isLarge
+      ? { maxRequests: GROWTH_REQUESTS, maxSeconds: LARGE_SECONDS, timeoutMs: LARGE_TIMEOUT_MS, warmup: 20 }
+      : { maxRequests: GROWTH_REQUESTS, maxSeconds: 10, timeoutMs: 60_000, warmup: 20 };
+    const filter = record(await sequential(`filter userName eq, ${s.label}${pass}`, filterRequest(s), limits));
+    const byId = record(await sequential(`GET /Users/{id} with groups, ${s.label}${pass}`, byIdRequest(s), limits));
+    const add = record(
+      await sequential(`PATCH add member, group of ${DIR_USERS}, ${s.label}${pass}`, addRequest(s), {
+        ...limits,
+        maxRequests: 100,
+      }),
+    );
+    return { filter, byId, add };
+  };
+  const alone1 = await sideRuns(alone, ' #1', false);
+  const crowded1 = await sideRuns(crowdedSide, ' #1', false);
+  const largeDirs = await sideRuns(oneLarge, '', true);
+  const crowded2 = await sideRuns(crowdedSide, ' #2', false);
+  const alone2 = await sideRuns(alone, ' #2', false);
+  for (const child of [rosterLargeDirs, rosterAlone, rosterDirs]) await child.stop();
+  const both = (a: typeof alone1, b: typeof alone1, key: keyof typeof alone1) =>
+    combine(`${a[key].name.replace(/ #1$/, '')} (#1 and #2)`, [a[key], b[key]]);
+  const what = { filter: 'filter userName eq', byId: 'GET /Users/{id} with groups', add: 'PATCH add 1 member' };
+  for (const key of ['filter', 'byId', 'add'] as const) {
+    const crowdedBoth = both(crowded1, crowded2, key);
+    const aloneBoth = both(alone1, alone2, key);
+    ratioTarget(
+      `directories: ${what[key]} p50, a ${DIR_USERS}-user directory among ${DIRECTORIES} ÷ one directory of ${LARGE}`,
+      crowdedBoth,
+      largeDirs[key],
+      1.2,
+    );
+    ratioTarget(
+      `directories: ${what[key]} p50, ${DIR_USERS} users among ${DIRECTORIES} directories ÷ alone in a database`,
+      crowdedBoth,
+      aloneBoth,
+      1.2,
+    );
+  }
+  const tokenHashHex = createHash('sha256').update(crowdedSide.token).digest('hex');
+  const directoryPlans = await explainQueries(dirsDb, crowdedSide.seeded, crowdedDirectory, [
+    ['directories {slug}', () => dirsDb.collection('directories').find({ slug: crowdSlug }).explain()],
+    [
+      'scim_tokens {directory, hash, revokedAt: {$exists: false}}',
+      () =>
+        dirsDb
+          .collection('scim_tokens')
+          .find({ directory: crowdedDirectory, hash: tokenHashHex, revokedAt: { $exists: false } })
+          .explain(),
+    ],
+    [
+      'groups {directory, _id}',
+      () =>
+        dirsDb
+          .collection('groups')
+          .find({ directory: crowdedDirectory, _id: crowdedSide.seeded.groupId as never })
+          .explain(),
+    ],
+  ]);
+
+  // 9. Noisy neighbour ----------------------------------------------------------------------------
+  log(
+    `scenario: noisy neighbour, directory A flooded by 64 clients (GET /Users?count=100) while directory B runs the mixed workload at 8 clients, ${MIXED_SECONDS} s; then B alone, ${MIXED_SECONDS} s (${SMALL}-user database's Roster)`,
+  );
+  const rosterNeighbours = await roster('roster-neighbours', withDatabase(baseUri, smallName), tmp);
+  const dirA = await createDirectory(rosterNeighbours.baseUrl, ADMIN_TOKEN, 'noisy-a');
+  const dirB = await createDirectory(rosterNeighbours.baseUrl, ADMIN_TOKEN, 'quiet-b');
+  await seedUsers(client.db(smallName), 'na', DIR_USERS, undefined, dirA.id);
+  const bGroups = await createDepartments(dirB.scimBase, dirB.token);
+  const bLimits = { workers: 8, maxTasks: 5000, maxSeconds: MIXED_SECONDS };
+  // Warm-up (not measured): the fresh process compiles the mixed workload's code paths first.
+  await closedLoop('warm-up', mixedTask(dirB.scimBase, dirB.token, bGroups, `${run}-warm`), {
+    ...bLimits,
+    maxSeconds: 3,
+  });
+  const aUrl = new URL(dirA.scimBase);
+  const [floodA, bWith] = await Promise.all([
+    cannon('noisy neighbour: A, 64 connections, GET /Users?count=100', {
+      url: aUrl.origin,
+      connections: 64,
+      seconds: MIXED_SECONDS,
+      headers: { Authorization: `Bearer ${dirA.token}` },
+      path: () => `${aUrl.pathname}/Users?count=100`,
+    }),
+    closedLoop(
+      'noisy neighbour: B mixed provisioning (4 requests per user), 8 clients, A flooding',
+      mixedTask(dirB.scimBase, dirB.token, bGroups, `${run}-with`),
+      bLimits,
+    ),
+  ]);
+  const statusesA = floodA.statuses ?? {};
+  const answeredA = Object.values(statusesA).reduce((n, c) => n + c, 0);
+  const count5xx = Object.entries(statusesA).reduce((n, [code, c]) => n + (code.startsWith('5') ? c : 0), 0);
+  const otherA = Object.entries(statusesA).reduce((n, [code, c]) => n + (code === '200' || code === '429' ? 0 : c), 0);
+  const non2xxA = Object.entries(statusesA).reduce((n, [code, c]) => n + (code.startsWith('2') ? 0 : c), 0);
+  const noAnswerA = Math.max(0, floodA.errors - non2xxA);
+  const refusedA = statusesA['429'] ?? 0;
+  const statusText = Object.entries(statusesA)
+    .map(([code, c]) => `${code}: ${c}`)
+    .join(', ');
+  record({ ...floodA, note: `statuses ${statusText}${noAnswerA ? `; ${noAnswerA} without an answer` : ''}` });
+  log(`  A's answers by status: ${statusText || 'none'}; ${noAnswerA} errors or timeouts without an answer`);
+  record(bWith);
+  const bAlone = await closedLoop(
+    'noisy neighbour: B mixed provisioning (4 requests per user), 8 clients, alone',
+    mixedTask(dirB.scimBase, dirB.token, bGroups, `${run}-alone`),
+    bLimits,
+  );
+  record(bAlone);
+  await rosterNeighbours.stop();
+  target(
+    "noisy neighbour: B's mixed provisioning p99 with A flooding ÷ B alone",
+    bWith.p99 / bAlone.p99,
+    '≤ 2, B no errors',
+    bWith.p99 / bAlone.p99 <= 2 && bWith.errors === 0 && bAlone.errors === 0,
+    `${bWith.p99.toFixed(0)} ÷ ${bAlone.p99.toFixed(0)} ms per user (p50 ${bWith.p50.toFixed(0)} and ${bAlone.p50.toFixed(0)} ms); ` +
+      `${bWith.completed} and ${bAlone.completed} users, ${bWith.errors} and ${bAlone.errors} errors`,
+  );
+  target(
+    "noisy neighbour: A's answers with status 5xx (64 clients)",
+    count5xx,
+    '0, only 200 or 429, some 429',
+    count5xx === 0 && otherA === 0 && noAnswerA === 0 && refusedA > 0,
+    `${answeredA} answers (${statusText}); ${refusedA} × 429, ${otherA} other than 200/429, ${noAnswerA} without an answer`,
+  );
+
   // Summary -------------------------------------------------------------------------------------
   console.log(
     `\n=== Roster benchmark — ${kind}, ${os.cpus().length} CPUs, Node ${process.version}, ${elapsed().trim()} ===\n`,
@@ -1038,6 +1208,8 @@ async function main() {
   console.table(trips.map((t) => ({ request: t.request, commands: t.commands, detail: t.detail })));
   console.log('Query plans on the large database (what the database does for the queries Roster sends)');
   console.table(plans);
+  console.log(`Query plans on the many-directories database (directory ${crowdSlug}, one of ${DIRECTORIES})`);
+  console.table(directoryPlans);
   console.log('Targets');
   console.table(
     targets.map((t) => ({

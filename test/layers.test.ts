@@ -98,6 +98,7 @@ const LISTED: Record<string, Layer> = {
   'admin/import/validate.ts': 'service',
   'admin/userSearch.ts': 'domain',
   'bulk/asyncBulk.ts': 'service',
+  'directories/activity.ts': 'service',
   'console/auth.ts': 'routes',
   'console/sessions.ts': 'repository',
   'console/static.ts': 'routes',

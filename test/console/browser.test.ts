@@ -1,10 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import axe from 'axe-core';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useBrowserRoster, useChromium } from '../helpers/browser.js';
+import { expectAccessible, useBrowserRoster, useChromium } from '../helpers/browser.js';
 import { TOKENS } from '../helpers/roster.js';
 import {
   createUser,
@@ -73,21 +72,6 @@ async function signIn(page: Page) {
 
 async function confirm(page: Page, label: string) {
   await page.getByRole('dialog').getByRole('button', { name: label }).click();
-}
-
-/**
- * axe-core's WCAG 2 A and AA rules on the page as shown. Its source is evaluated over the DevTools
- * protocol, which the page's CSP does not govern, so the console's policy stays as served.
- */
-async function expectAccessible(page: Page) {
-  await page.evaluate(axe.source);
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: typeof axe }).axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    });
-    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  });
-  expect(violations).toEqual([]);
 }
 
 async function shot(page: Page, name: string) {

@@ -78,21 +78,7 @@ async function restore(db: Db): Promise<void> {
 }
 
 function configFor(overrides: Json = {}): Config {
-  const t = fixture.tokens;
-  return testConfig({
-    auth: {
-      scimTokens: [
-        { name: 'okta', token: t.scim, source: 'manual' },
-        { name: 'hr-integration', token: t.integration, source: 'integration' },
-        { name: 'bulk-loader', token: t.bulk, source: 'bulk' },
-      ],
-      adminTokens: [{ name: 'admin', token: t.admin }],
-      verifyTokens: [{ name: 'portal', token: t.verify }],
-      verifyRateLimit: { perClientPerMinute: 1e6, perUsernamePerMinute: 1e6, perIpPerMinute: 1e6 },
-    },
-    keyEncryption: { key: fixture.keyEncryptionKey },
-    ...overrides,
-  });
+  return testConfig({ keyEncryption: { key: fixture.keyEncryptionKey }, ...overrides }, {}, fixture.tokens);
 }
 
 const clients: MongoClient[] = [];

@@ -1,7 +1,6 @@
-import axe from 'axe-core';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useBrowserRoster, useChromium } from '../helpers/browser.js';
+import { expectAccessible, useBrowserRoster, useChromium } from '../helpers/browser.js';
 import { createTestDirectory, type TestDirectory } from '../helpers/directories.js';
 import { TOKENS } from '../helpers/roster.js';
 import { createUser, LIFECYCLE, userBody } from '../lifecycle/lifecycleHelpers.js';
@@ -84,17 +83,6 @@ async function shownUsers(page: Page): Promise<string[]> {
 
 async function expectUsers(page: Page, expected: string[]) {
   await expect.poll(() => shownUsers(page)).toEqual([...expected].sort());
-}
-
-async function expectAccessible(page: Page) {
-  await page.evaluate(axe.source);
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: typeof axe }).axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    });
-    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  });
-  expect(violations).toEqual([]);
 }
 
 describe('directories in the console', () => {

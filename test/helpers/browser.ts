@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { beforeAll } from 'vitest';
+import axe from 'axe-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { beforeAll, expect } from 'vitest';
 import type { Json } from '../../src/config/index.js';
 import { useFixture } from './fixture.js';
 import { useMailRoster, type TestRoster, type TestRosterOptions } from './roster.js';
@@ -58,4 +59,19 @@ export function useBrowserRoster(
   }, options);
   beforeAll(() => server.serve(t.roster.app.callback()));
   return { t, sink, server };
+}
+
+/**
+ * axe-core's WCAG 2 A and AA rules on the page as shown. Its source is evaluated over the DevTools
+ * protocol, which the page's CSP does not govern, so the console's policy stays as served.
+ */
+export async function expectAccessible(page: Page) {
+  await page.evaluate(axe.source);
+  const violations = await page.evaluate(async () => {
+    const result = await (window as unknown as { axe: typeof axe }).axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  });
+  expect(violations).toEqual([]);
 }

@@ -49,7 +49,11 @@ export async function createTestDirectory(
   const created = await t.request
     .post('/admin/v1/directories')
     .set('Authorization', bearer(TOKENS.admin))
-    .send({ slug, name: options.name ?? `Directory ${slug}`, ...(options.settings ? { settings: options.settings } : {}) });
+    .send({
+      slug,
+      name: options.name ?? `Directory ${slug}`,
+      ...(options.settings ? { settings: options.settings } : {}),
+    });
   if (created.status !== 201) throw new Error(`creating directory ${slug}: ${created.status} ${created.text}`);
   const id = created.body.id as string;
   const adminBase = `/admin/v1/directories/${id}`;

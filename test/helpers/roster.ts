@@ -44,19 +44,24 @@ export interface TestRoster {
   close(): Promise<void>;
 }
 
-export function testConfig(overrides: Json = {}, env: NodeJS.ProcessEnv = {}): Config {
+/** The test configuration; `tokens` are the credentials it lists (a fixture's may differ). */
+export function testConfig(
+  overrides: Json = {},
+  env: NodeJS.ProcessEnv = {},
+  tokens: Record<keyof typeof TOKENS, string> = TOKENS,
+): Config {
   return loadConfig({
     env: { ...env },
     overrides: {
       server: { publicUrl: 'http://roster.test' },
       auth: {
         scimTokens: [
-          { name: 'okta', token: TOKENS.scim, source: 'manual' },
-          { name: 'hr-integration', token: TOKENS.integration, source: 'integration' },
-          { name: 'bulk-loader', token: TOKENS.bulk, source: 'bulk' },
+          { name: 'okta', token: tokens.scim, source: 'manual' },
+          { name: 'hr-integration', token: tokens.integration, source: 'integration' },
+          { name: 'bulk-loader', token: tokens.bulk, source: 'bulk' },
         ],
-        adminTokens: [{ name: 'admin', token: TOKENS.admin }],
-        verifyTokens: [{ name: 'portal', token: TOKENS.verify }],
+        adminTokens: [{ name: 'admin', token: tokens.admin }],
+        verifyTokens: [{ name: 'portal', token: tokens.verify }],
         // Tests send bursts on purpose; test/security sets real limits.
         verifyRateLimit: { perClientPerMinute: 1e6, perUsernamePerMinute: 1e6, perIpPerMinute: 1e6 },
       },

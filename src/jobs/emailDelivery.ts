@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Collection } from 'mongodb';
 import type { Logger } from '../logger.js';
 import type { Mailer } from '../mail/transport.js';
+import type { EmailRepository } from './emailRepository.js';
 import type { createOutboxClaims } from './outboxClaims.js';
 import { retryDelayMs, type OutboxEmail, type SendOutcome } from './types.js';
 
 export interface DeliveryDeps {
-  emails: Collection<OutboxEmail>;
+  emails: EmailRepository;
   claims: ReturnType<typeof createOutboxClaims>;
   mailer: Mailer;
   logger: Logger;
@@ -21,9 +21,6 @@ export interface DeliveryDeps {
   recordOutcome: (email: OutboxEmail, success: boolean, details: Record<string, unknown>) => Promise<void>;
 }
 
-/** A sent or failed email keeps no body: bodies hold single-use links. */
-const CLEARED = { subject: null, text: null, html: null, leaseId: null, leaseUntil: null };
-
 const isDue = (email: OutboxEmail, wall: Date) =>
   (email.status === 'pending' && email.nextAttemptAt.getTime() <= wall.getTime()) ||
   (email.status === 'sending' && (!email.leaseUntil || email.leaseUntil.getTime() < wall.getTime()));
@@ -32,7 +29,7 @@ const isDue = (email: OutboxEmail, wall: Date) =>
 async function claim(deps: DeliveryDeps, emailId: string): Promise<OutboxEmail | undefined> {
   const { emails, claims } = deps;
   const wall = new Date();
-  const before = await emails.findOne({ _id: emailId });
+  const before = await emails.get(emailId);
   // Already sent, failed, being sent elsewhere, or not due yet.
   if (!before || !isDue(before, wall)) return undefined;
 
@@ -41,7 +38,7 @@ async function claim(deps: DeliveryDeps, emailId: string): Promise<OutboxEmail |
   if (!(await claims.takeClaim(emailId, leaseId, leaseUntil))) return undefined;
 
   // Holding the claim, read again: another attempt may have finished between the two reads.
-  const current = await emails.findOne({ _id: emailId });
+  const current = await emails.get(emailId);
   if (!current || !isDue(current, new Date())) {
     if (current && (current.status === 'sent' || current.status === 'failed'))
       await claims.closeClaim(emailId, leaseId);
@@ -49,10 +46,7 @@ async function claim(deps: DeliveryDeps, emailId: string): Promise<OutboxEmail |
     return undefined;
   }
   const attempts = current.attempts + 1;
-  await emails.updateOne(
-    { _id: emailId },
-    { $set: { status: 'sending', attempts, leaseId, leaseUntil, updatedAt: new Date() } },
-  );
+  await emails.markSending(emailId, { attempts, leaseId, leaseUntil });
   return { ...current, status: 'sending', attempts, leaseId, leaseUntil };
 }
 
@@ -64,19 +58,7 @@ export function createDelivery(deps: DeliveryDeps) {
   const { emails, claims, logger: log } = deps;
 
   async function fail(email: OutboxEmail, error: string, extra: Record<string, unknown> = {}): Promise<SendOutcome> {
-    await emails.updateOne(
-      { _id: email._id, leaseId: email.leaseId },
-      {
-        $set: {
-          status: 'failed',
-          failedAt: deps.now(),
-          updatedAt: new Date(),
-          lastError: error,
-          eventRecorded: false,
-          ...CLEARED,
-        },
-      },
-    );
+    await emails.markFailed(email._id, email.leaseId, { failedAt: deps.now(), lastError: error });
     await claims.closeClaim(email._id, email.leaseId as string);
     log.warn(
       { emailId: email._id, kind: email.kind, userId: email.userId, attempts: email.attempts, error },
@@ -96,19 +78,7 @@ export function createDelivery(deps: DeliveryDeps) {
     }
     const delay = retryDelayMs(email.attempts, deps.retryBaseMs, deps.retryMaxMs);
     const nextAttemptAt = new Date(Date.now() + delay);
-    await emails.updateOne(
-      { _id: email._id, leaseId: email.leaseId },
-      {
-        $set: {
-          status: 'pending',
-          nextAttemptAt,
-          lastError: error,
-          leaseId: null,
-          leaseUntil: null,
-          updatedAt: new Date(),
-        },
-      },
-    );
+    await emails.markRetry(email._id, email.leaseId, { nextAttemptAt, lastError: error });
     await claims.releaseClaim(email._id, email.leaseId as string);
     log.warn(
       { emailId: email._id, kind: email.kind, attempts: email.attempts, retryInMs: delay, error },
@@ -119,19 +89,7 @@ export function createDelivery(deps: DeliveryDeps) {
   }
 
   async function markSent(email: OutboxEmail, messageId: string): Promise<SendOutcome> {
-    await emails.updateOne(
-      { _id: email._id },
-      {
-        $set: {
-          status: 'sent',
-          sentAt: deps.now(),
-          updatedAt: new Date(),
-          messageId,
-          eventRecorded: false,
-          ...CLEARED,
-        },
-      },
-    );
+    await emails.markSent(email._id, { sentAt: deps.now(), messageId });
     await claims.closeClaim(email._id, email.leaseId as string);
     log.info({ emailId: email._id, kind: email.kind, userId: email.userId, messageId }, 'email sent');
     await deps.recordOutcome(email, true, { messageId });

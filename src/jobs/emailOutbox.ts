@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Collection, Db } from 'mongodb';
-import type { IndexSpec } from '../db/mongo.js';
+import type { Db } from 'mongodb';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { renderTemplate, type Templates, type TemplateVars } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
 import { isEmailAddress } from '../users/emailAddresses.js';
 import { createDelivery } from './emailDelivery.js';
-import { createOutboxClaims, OUTBOX_CLAIM_INDEXES } from './outboxClaims.js';
-import { EMAIL_EVENT_TYPES, EMAILS_COLLECTION, type OutboxEmail, type OutboxEmailInput } from './types.js';
+import { createEmailRepository } from './emailRepository.js';
+import { createOutboxClaims } from './outboxClaims.js';
+import { EMAIL_EVENT_TYPES, type OutboxEmail, type OutboxEmailInput } from './types.js';
 
 /**
  * The email outbox (collection `emails`). An email is rendered and stored first, then a
@@ -18,13 +18,6 @@ import { EMAIL_EVENT_TYPES, EMAILS_COLLECTION, type OutboxEmail, type OutboxEmai
  * Bodies hold single-use links: they are cleared (set to null) as soon as the email is sent or has
  * failed for good.
  */
-
-export const EMAIL_INDEXES: IndexSpec[] = [
-  { collection: EMAILS_COLLECTION, key: { status: 1, nextAttemptAt: 1 }, options: { name: 'status_nextAttemptAt' } },
-  { collection: EMAILS_COLLECTION, key: { userId: 1, createdAt: -1 }, options: { name: 'userId_createdAt' } },
-  { collection: EMAILS_COLLECTION, key: { eventRecorded: 1, status: 1 }, options: { name: 'eventRecorded_status' } },
-  ...OUTBOX_CLAIM_INDEXES,
-];
 
 export interface OutboxOptions {
   db: Db;
@@ -82,11 +75,11 @@ function newOutboxEmail(input: OutboxEmailInput, options: OutboxOptions): Outbox
 }
 
 export function createOutbox(options: OutboxOptions) {
-  const emails: Collection<OutboxEmail> = options.db.collection<OutboxEmail>(EMAILS_COLLECTION);
+  const emails = createEmailRepository(options.db);
 
   async function insert(input: OutboxEmailInput): Promise<OutboxEmail> {
     const doc = newOutboxEmail(input, options);
-    await emails.insertOne(doc);
+    await emails.insert(doc);
     return doc;
   }
 
@@ -99,7 +92,7 @@ export function createOutbox(options: OutboxOptions) {
       success,
       details: { ...email.details, emailId: email._id, attempts: email.attempts, ...details },
     });
-    await emails.updateOne({ _id: email._id }, { $set: { eventRecorded: true } });
+    await emails.markRecorded(email._id);
   }
 
   const { process } = createDelivery({
@@ -117,34 +110,16 @@ export function createOutbox(options: OutboxOptions) {
     const wall = Date.now();
     const cutoff = new Date(wall - graceMs);
     let touched = 0;
-    const stuck = await emails
-      .find(
-        {
-          $or: [
-            { status: 'pending', nextAttemptAt: { $lte: cutoff } },
-            { status: 'sending', leaseUntil: { $lt: new Date(wall) } },
-          ],
-        },
-        { projection: { _id: 1, status: 1, nextAttemptAt: 1, leaseUntil: 1 } },
-      )
-      .limit(500)
-      .toArray();
+    const stuck = await emails.stuck(cutoff, new Date(wall));
     for (const email of stuck) {
       if (email.status === 'pending') {
         // Move nextAttemptAt so that the next sweep does not schedule it again.
-        const res = await emails.updateOne(
-          { _id: email._id, status: 'pending', nextAttemptAt: email.nextAttemptAt },
-          { $set: { nextAttemptAt: new Date(wall) } },
-        );
-        if (res.modifiedCount !== 1) continue;
+        if (!(await emails.postpone(email, new Date(wall)))) continue;
       }
       await options.scheduleSend(email._id, new Date(wall));
       touched += 1;
     }
-    const unrecorded = await emails
-      .find({ eventRecorded: false, status: { $in: ['sent', 'failed'] }, updatedAt: { $lte: cutoff } })
-      .limit(500)
-      .toArray();
+    const unrecorded = await emails.unrecorded(cutoff);
     for (const email of unrecorded) {
       const success = email.status === 'sent';
       await recordOutcome(

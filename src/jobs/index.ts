@@ -15,7 +15,8 @@ import {
   type JobHandler,
 } from './agenda.js';
 import { currentDirectory } from '../directory.js';
-import { createOutbox, EMAIL_INDEXES } from './emailOutbox.js';
+import { createOutbox } from './emailOutbox.js';
+import { EMAIL_INDEXES } from './emailRepository.js';
 import type { OutboxEmailInput, SendOutcome } from './types.js';
 
 export {
@@ -28,7 +29,7 @@ export {
   type JobHandler,
 } from './agenda.js';
 
-export { EMAIL_INDEXES } from './emailOutbox.js';
+export { EMAIL_INDEXES } from './emailRepository.js';
 export {
   EMAIL_EVENT_TYPES,
   EMAILS_COLLECTION,

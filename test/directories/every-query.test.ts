@@ -60,12 +60,10 @@ describe('every command on directory data names its directory', () => {
     expect((await a.scim().get('/Users?count=1&cursor')).status).toBe(200);
     expect(
       (
-        await a
-          .scim()
-          .patch(`/Users/${bob.body.id}`, {
-            schemas: [PATCH_OP],
-            Operations: [{ op: 'replace', path: 'title', value: 'Lead' }],
-          })
+        await a.scim().patch(`/Users/${bob.body.id}`, {
+          schemas: [PATCH_OP],
+          Operations: [{ op: 'replace', path: 'title', value: 'Lead' }],
+        })
       ).status,
     ).toBe(200);
     expect(

@@ -28,6 +28,7 @@ import {
   createDepartments,
   createDirectory,
   filterRequest,
+  mintToken,
   mixedTask,
   PATCH_OP,
   USER_SCHEMA,
@@ -278,6 +279,16 @@ async function explainQueries(
     for (let stage = winning; stage; stage = stage.inputStage as Record<string, unknown> | undefined) {
       stages.push(String(stage.stage) + (stage.indexName ? `(${String(stage.indexName)})` : ''));
     }
+    // FerretDB v2: PostgreSQL's plan tree, its node types and the indexes they use, depth first.
+    const pgNodes = (node: unknown): string[] => {
+      if (!node || typeof node !== 'object') return [];
+      const n = node as Record<string, unknown>;
+      const here = n['Node Type']
+        ? [`${String(n['Node Type'])}${n['Index Name'] ? `(${String(n['Index Name'])})` : ''}`]
+        : [];
+      return [...here, ...(Array.isArray(n.Plans) ? n.Plans.flatMap(pgNodes) : [])];
+    };
+    if (!stages.length && planner?.Plan) stages.push(...pgNodes(planner.Plan));
     rows.push({
       query,
       plan: stages.length ? stages.join(' <- ') : JSON.stringify(planner?.Plan ?? planner ?? '').slice(0, 60),
@@ -520,7 +531,10 @@ async function main() {
   const totalLarge = LARGE + SPARE;
   // The seed gives user i meta.created = EPOCH + i ms, so the order (meta.created, _id) is the seed order.
   const beforeLast = totalLarge - 101;
-  const lastCursor = encodeCursor({ key: new Date(Date.UTC(2024, 0, 1) + beforeLast), id: large.ids[beforeLast] });
+  const lastCursor = encodeCursor(
+    { key: new Date(Date.UTC(2024, 0, 1) + beforeLast), id: large.ids[beforeLast] },
+    DEFAULT_DIRECTORY,
+  );
   const pageRun = (label: string, cursor: string) =>
     sequential(
       label,
@@ -1037,7 +1051,8 @@ async function main() {
   const oneLarge: Side = {
     label: `one directory of ${LARGE} users`,
     scimBase: () => scim(rosterLargeDirs),
-    token,
+    // A stored token, as the directories' are (the configuration's token needs no lookup).
+    token: await mintToken(rosterLargeDirs.baseUrl, ADMIN_TOKEN),
     seeded: { ...large, groupId: largeGroup },
     lookup: Array.from({ length: LARGE }, (_, i) => i),
     spare: large.ids.slice(Math.max(0, LARGE - DIR_USERS - SPARE), LARGE - DIR_USERS),

@@ -121,7 +121,10 @@ export async function createRoster(deps: RosterDeps): Promise<Roster> {
     maxOperations: () => config.scim.bulk.maxOperations,
     baseUrl: () => scimBaseUrl(config),
   });
-  const requestSlots = createSlots(() => config.server.overload);
+  const requestSlots = createSlots(() => ({
+    ...config.server.overload,
+    maxInFlightPerGroup: config.server.overload.maxInFlightPerDirectory,
+  }));
   const asyncBulk = createAsyncBulk({
     bulk,
     responses: securityEvents.asyncResponses,

@@ -6,6 +6,8 @@ export interface SlotLimits {
   maxQueued: number;
   /** How long a caller may wait for a slot before it is refused. */
   queueTimeoutMs: number;
+  /** Slots one group (a directory) may hold at once; default maxInFlight (no limit of its own). */
+  maxInFlightPerGroup?: number;
 }
 
 /** No slot could be had within the limits: the caller answers 429 (or its protocol's "busy"). */
@@ -27,18 +29,30 @@ const UNKEYED: FairShare = ['', ''];
  * directory) that has one waiting, and within the group to its next member (a credential), so one
  * directory's burst, or one client's, queues behind itself and not in front of everyone else
  * (README "Directories", fair share). Each group may have maxQueued waiting; one more of that group
- * is refused, whatever the others do; all groups together at most 4 × maxQueued.
+ * is refused, whatever the others do; all groups together at most 4 × maxQueued. A group holds at
+ * most maxInFlightPerGroup slots at once, so one directory cannot fill the pool (and the CPU) with
+ * its own requests while another's wait.
  */
 export function createSlots(limits: () => SlotLimits) {
   let inFlight = 0;
   let queued = 0;
+  // Slots held by each group; a group at its own limit waits even when the pool has room.
+  const held = new Map<string, number>();
   // group → member → waiters; Map order is the turn order (a served key moves to the end).
   const groups = new Map<string, Map<string, (() => void)[]>>();
   const queuedIn = (group: string) => [...(groups.get(group)?.values() ?? [])].reduce((n, q) => n + q.length, 0);
+  const perGroup = () => limits().maxInFlightPerGroup ?? limits().maxInFlight;
+  const mayTake = (group: string) => inFlight < limits().maxInFlight && (held.get(group) ?? 0) < perGroup();
 
-  /** The next waiter in turn, taken out of the queues. */
-  function nextWaiter(): (() => void) | undefined {
+  function take(group: string) {
+    inFlight++;
+    held.set(group, (held.get(group) ?? 0) + 1);
+  }
+
+  /** The next waiter in turn whose group may take a slot, taken out of the queues. */
+  function nextWaiter(): { group: string; wake: () => void } | undefined {
     for (const [group, members] of groups) {
+      if (!mayTake(group)) continue;
       for (const [member, waiters] of members) {
         const wake = waiters.shift();
         members.delete(member);
@@ -47,18 +61,23 @@ export function createSlots(limits: () => SlotLimits) {
         if (members.size) groups.set(group, members);
         if (wake) {
           queued--;
-          return wake;
+          return { group, wake };
         }
       }
     }
     return undefined;
   }
 
-  // A released slot goes to the next waiter in turn, or is freed.
-  const release = () => {
-    const next = nextWaiter();
-    if (next) next();
-    else inFlight--;
+  // A released slot goes to the next waiter in turn that may take it, or is freed.
+  const release = (group: string) => {
+    inFlight--;
+    const left = (held.get(group) ?? 1) - 1;
+    if (left) held.set(group, left);
+    else held.delete(group);
+    for (let next = nextWaiter(); next; next = nextWaiter()) {
+      take(next.group);
+      next.wake();
+    }
   };
 
   function forget(group: string, member: string, wake: () => void) {
@@ -72,9 +91,9 @@ export function createSlots(limits: () => SlotLimits) {
   }
 
   async function acquire([group, member]: FairShare): Promise<void> {
-    const { maxInFlight, maxQueued, queueTimeoutMs } = limits();
-    if (inFlight < maxInFlight) {
-      inFlight++;
+    const { maxQueued, queueTimeoutMs } = limits();
+    if (mayTake(group) && queuedIn(group) === 0) {
+      take(group);
       return;
     }
     if (queuedIn(group) >= maxQueued || queued >= maxQueued * 4) throw new SlotsBusy();
@@ -102,18 +121,18 @@ export function createSlots(limits: () => SlotLimits) {
       try {
         return await work();
       } finally {
-        release();
+        release(share[0]);
       }
     },
     /** Takes a free slot without waiting: its release function, or undefined when none is free. */
-    tryTake(): (() => void) | undefined {
-      if (inFlight >= limits().maxInFlight || queued > 0) return undefined;
-      inFlight++;
+    tryTake(group = UNKEYED[0]): (() => void) | undefined {
+      if (!mayTake(group) || queued > 0) return undefined;
+      take(group);
       let released = false;
       return () => {
         if (released) return;
         released = true;
-        release();
+        release(group);
       };
     },
   };

@@ -1,3 +1,4 @@
+import { currentDirectory } from '../directory.js';
 import { currentTransaction } from '../transaction.js';
 import type { Actor } from '../events/types.js';
 import type { Logger } from '../logger.js';
@@ -44,7 +45,7 @@ export function createAsyncBulk(deps: {
     const { maxAsyncRuns, maxAsyncRunsPerClient } = deps.limits();
     const ofClient = perClient.get(client) ?? 0;
     if (running.size >= maxAsyncRuns || ofClient >= maxAsyncRunsPerClient) return undefined;
-    const releaseSlot = deps.requestSlots.tryTake();
+    const releaseSlot = deps.requestSlots.tryTake(currentDirectory() ?? '');
     if (!releaseSlot) return undefined;
     perClient.set(client, ofClient + 1);
     return () => {

@@ -91,6 +91,7 @@ export const configSchema = z
         maxInFlight: z.number().int().min(1),
         maxQueued: z.number().int().min(0),
         queueTimeoutMs: z.number().int().min(0),
+        maxInFlightPerDirectory: z.number().int().min(1),
       }),
     }),
     mongodb: z.strictObject({ uri: z.string(), connectTimeoutMs: z.number().int().min(500) }),

@@ -23,8 +23,18 @@ export interface StoredTokenPrincipal {
   directory: string;
 }
 
+/**
+ * How long an instance trusts a token it found (a revocation through another instance is seen
+ * within this; through this one at once). Tokens not found are not remembered, so made-up ones
+ * take no memory.
+ */
+const FOUND_FOR_MS = 5000;
+const MAX_REMEMBERED = 10_000;
+
 export function createTokenService(deps: { tokens: TokenRepository; env: Pick<Env, 'now' | 'recordEvent'> }) {
   const { tokens, env } = deps;
+  // By directory and hash: a token is looked up only in the directory of the request.
+  const found = new Map<string, { at: number; principal: StoredTokenPrincipal }>();
   const event = (type: 'scim_token_created' | 'scim_token_revoked', token: StoredToken, actor: Actor) =>
     env.recordEvent({
       type,
@@ -69,21 +79,33 @@ export function createTokenService(deps: { tokens: TokenRepository; env: Pick<En
     async revoke(id: string, actor: Actor) {
       const revoked = await tokens.revoke(id, env.now());
       if (!revoked) throw new NotFoundError('No such token', { code: 'not_found' });
+      for (const [key, entry] of found) if (entry.principal.id === `token:${revoked._id}`) found.delete(key);
       await event('scim_token_revoked', revoked, actor);
       return revoked;
     },
 
     /** The principal of a presented token, looked up in the current directory only. */
     async principal(token: string): Promise<StoredTokenPrincipal | undefined> {
-      const stored = await tokens.byHash(tokenHash(token));
-      if (!stored) return undefined;
-      return {
+      const directory = requireDirectory('a stored token');
+      const hash = tokenHash(token);
+      const key = `${directory}|${hash}`;
+      const hit = found.get(key);
+      if (hit && Date.now() - hit.at < FOUND_FOR_MS) return hit.principal;
+      const stored = await tokens.byHash(hash);
+      if (!stored) {
+        found.delete(key);
+        return undefined;
+      }
+      const principal = {
         kind: stored.kind,
         id: `token:${stored._id}`,
         name: stored.name,
         source: stored.source,
-        directory: requireDirectory('a stored token'),
+        directory,
       };
+      found.set(key, { at: Date.now(), principal });
+      if (found.size > MAX_REMEMBERED) found.delete(found.keys().next().value!);
+      return principal;
     },
   };
 }

@@ -52,6 +52,36 @@ describe('the slot pool serves waiters in turns', () => {
   });
 });
 
+describe('a directory holds at most maxInFlightPerGroup slots', () => {
+  it("one directory's requests beyond its share wait while the pool has room; another directory's run at once", async () => {
+    const slots = createSlots(() => ({ maxInFlight: 4, maxQueued: 10, queueTimeoutMs: 5000, maxInFlightPerGroup: 2 }));
+    let running = 0;
+    let most = 0;
+    const releases: (() => void)[] = [];
+    const work = () =>
+      new Promise<void>((resolve) => {
+        running++;
+        most = Math.max(most, running);
+        releases.push(() => {
+          running--;
+          resolve();
+        });
+      });
+    const a = Array.from({ length: 4 }, () => slots.run(work, ['a', 'x']));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(running).toBe(2); // a's other two wait though two slots are free
+    const b = slots.run(work, ['b', 'y']);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(running).toBe(3); // b did not wait
+    while (releases.length) {
+      releases.shift()!();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all([...a, b]);
+    expect(most).toBe(3);
+  });
+});
+
 describe('over HTTP: one directory floods, another is served', () => {
   let t: TestRoster;
   afterAll(() => t?.close());

@@ -4,6 +4,7 @@ import { membershipId, type Membership } from '../src/groups/membershipRepositor
 import type { StoredGroup } from '../src/groups/mapping.js';
 import { normalizedFields, type Lifecycle, type StoredUser } from '../src/users/mapping.js';
 import { normalize } from '../src/scim/validate.js';
+import { directoryKeysOf } from '../src/db/directoryScope.js';
 import { DEFAULT_DIRECTORY } from '../src/directory.js';
 import { claimId } from '../src/users/emailClaimRepository.js';
 
@@ -27,7 +28,7 @@ export function storedUser(
   prefix: string,
   i: number,
   directory = DEFAULT_DIRECTORY,
-): StoredUser & { directory: string } {
+): StoredUser & { directory: string; dkey?: object } {
   const name = userName(prefix, i);
   const content = {
     userName: name,
@@ -45,12 +46,14 @@ export function storedUser(
     locked: false,
   };
   const created = new Date(EPOCH + i);
+  const norm = normalizedFields({ ...content, lifecycle });
   return {
     _id: randomUUID(),
     directory,
+    dkey: directoryKeysOf('users', directory, { norm }),
     ...content,
     lifecycle,
-    norm: normalizedFields({ ...content, lifecycle }),
+    norm,
     meta: { created, lastModified: created, version: 1 },
   };
 }
@@ -59,11 +62,12 @@ export function storedGroup(
   displayName: string,
   i: number,
   directory = DEFAULT_DIRECTORY,
-): StoredGroup & { directory: string } {
+): StoredGroup & { directory: string; dkey?: object } {
   const created = new Date(EPOCH + i);
   return {
     _id: randomUUID(),
     directory,
+    dkey: directoryKeysOf('groups', directory, { norm: { displayName: normalize(displayName) } }),
     displayName,
     norm: { displayName: normalize(displayName) },
     meta: { created, lastModified: created, version: 1 },

@@ -2,10 +2,16 @@
  * Start-up migrations: collections renamed and indexes retired between versions. Each is
  * idempotent and safe when several instances start at once; they run before the indexes are made.
  */
-import { MongoServerError, type Db } from 'mongodb';
+import { MongoServerError, type Db, type Document } from 'mongodb';
 import { SCIM_PRINCIPAL_ID } from '../principals.js';
 import { DEFAULT_DIRECTORY } from '../directory.js';
-import { DIRECTORY_COLLECTIONS, DIRECTORY_FIELD } from './directoryScope.js';
+import {
+  DIRECTORY_COLLECTIONS,
+  DIRECTORY_FIELD,
+  DIRECTORY_KEY_FIELD,
+  DIRECTORY_KEYS,
+  directoryKeysOf,
+} from './directoryScope.js';
 import { insertUnordered, isDuplicateKeyError, retryDeadlocks } from './mongo.js';
 
 export const COLLECTION_RENAMES: [from: string, to: string][] = [
@@ -129,6 +135,23 @@ export async function moveIntoDefaultDirectory(
       .collection(name)
       .updateMany({ [DIRECTORY_FIELD]: { $exists: false } }, { $set: { [DIRECTORY_FIELD]: DEFAULT_DIRECTORY } });
   }
+  // The directory keys of users and groups (DIRECTORY_KEYS), before their unique indexes are made.
+  for (const name of Object.keys(DIRECTORY_KEYS)) {
+    const collection = db.collection<Document>(name);
+    for (;;) {
+      const batch = await collection.find({ [DIRECTORY_KEY_FIELD]: { $exists: false } }, { limit: 1000 }).toArray();
+      if (!batch.length) break;
+      await collection.bulkWrite(
+        batch.map((doc) => ({
+          updateOne: {
+            filter: { _id: doc._id, [DIRECTORY_KEY_FIELD]: { $exists: false } },
+            update: { $set: { [DIRECTORY_KEY_FIELD]: directoryKeysOf(name, doc[DIRECTORY_FIELD] as string, doc) } },
+          },
+        })),
+        { ordered: false },
+      );
+    }
+  }
   await db
     .collection(jobs.collection)
     .updateMany(
@@ -146,7 +169,8 @@ export async function dropIndexesWithoutDirectory(db: Db): Promise<void> {
   for (const name of DIRECTORY_COLLECTIONS) {
     if (!(await exists(db, name))) continue;
     for (const index of await db.collection(name).listIndexes().toArray()) {
-      if (index.name === '_id_' || Object.keys(index.key as object)[0] === DIRECTORY_FIELD) continue;
+      const first = Object.keys(index.key as object)[0];
+      if (index.name === '_id_' || first === DIRECTORY_FIELD || first.startsWith(`${DIRECTORY_KEY_FIELD}.`)) continue;
       await retryDeadlocks(() => db.collection(name).dropIndex(index.name as string)).catch((err: unknown) => {
         if (!(err instanceof MongoServerError && NOTHING_TO_DROP.has(Number(err.code)))) throw err;
       });

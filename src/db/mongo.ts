@@ -32,7 +32,7 @@ import {
   type IndexSpecification,
   type WithId,
 } from 'mongodb';
-import { DIRECTORY_COLLECTIONS, DIRECTORY_FIELD, scopedQuery } from './directoryScope.js';
+import { DIRECTORY_COLLECTIONS, DIRECTORY_FIELD, DIRECTORY_KEY_FIELD, scopedQuery } from './directoryScope.js';
 
 export interface IndexSpec {
   collection: string;
@@ -116,14 +116,25 @@ export function reconnectOnStuckHealthCheck(
   timer.unref();
 }
 
+/** True when the database is FerretDB (it says so in buildInfo). */
+async function isFerretDb(db: Db): Promise<boolean> {
+  const info = await db.command({ buildInfo: 1 });
+  return 'ferretdb' in info;
+}
+
 /**
  * Creates every index idempotently; run at every start-up. An index on directory data starts with
- * the directory (src/db/directoryScope.ts), whatever its spec lists after it: `directory_<name>`.
+ * the directory (src/db/directoryScope.ts), whatever its spec lists after it: `directory_<name>`;
+ * on FerretDB a unique index of a directory key (`dkey.<name>`, which holds the directory) stays
+ * one field (DIRECTORY_KEYS says why).
  */
 export async function ensureIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
+  const ferretDb = await isFerretDb(db);
   for (const spec of specs) {
     const scoped = DIRECTORY_COLLECTIONS.has(spec.collection);
-    const key = scoped ? { [DIRECTORY_FIELD]: 1, ...(spec.key as Record<string, 1 | -1>) } : spec.key;
+    const fields = Object.keys(spec.key as Record<string, 1 | -1>);
+    const oneFieldKey = ferretDb && fields.length === 1 && fields[0].startsWith(`${DIRECTORY_KEY_FIELD}.`);
+    const key = scoped && !oneFieldKey ? { [DIRECTORY_FIELD]: 1, ...(spec.key as Record<string, 1 | -1>) } : spec.key;
     const options = scoped ? { ...spec.options, name: `directory_${spec.options?.name ?? 'index'}` } : spec.options;
     await retryDeadlocks(() => db.collection(spec.collection).createIndex(key, options ?? {}));
   }

@@ -4,7 +4,9 @@ import { isDuplicateKeyError, type IndexSpec } from '../db/mongo.js';
 import type { StoredGroup } from './mapping.js';
 
 export const GROUP_INDEXES: IndexSpec[] = [
-  { collection: 'groups', key: { 'norm.displayName': 1 }, options: { unique: true, name: 'displayName_unique' } },
+  // displayName is unique within a directory through its directory key (src/db/directoryScope.ts DIRECTORY_KEYS).
+  { collection: 'groups', key: { 'dkey.displayName': 1 }, options: { unique: true, name: 'displayName_key_unique' } },
+  { collection: 'groups', key: { 'norm.displayName': 1 }, options: { name: 'displayName' } },
   { collection: 'groups', key: { 'meta.created': 1, _id: 1 }, options: { name: 'created_id' } },
   { collection: 'groups', key: { externalId: 1 }, options: { name: 'externalId' } },
 ];

@@ -13,7 +13,9 @@ export { EMAIL_CLAIMS_COLLECTION } from './emailClaimRepository.js';
 export type { LifecycleCounts } from './lifecycleQueryRepository.js';
 
 export const USER_INDEXES: IndexSpec[] = [
-  { collection: 'users', key: { 'norm.userName': 1 }, options: { unique: true, name: 'userName_unique' } },
+  // userName is unique within a directory through its directory key (src/db/directoryScope.ts DIRECTORY_KEYS).
+  { collection: 'users', key: { 'dkey.userName': 1 }, options: { unique: true, name: 'userName_key_unique' } },
+  { collection: 'users', key: { 'norm.userName': 1 }, options: { name: 'userName' } },
   { collection: 'users', key: { 'meta.created': 1, _id: 1 }, options: { name: 'created_id' } },
   { collection: 'users', key: { 'norm.emails': 1 }, options: { name: 'emails' } },
   { collection: 'users', key: { externalId: 1 }, options: { name: 'externalId' } },

@@ -60,6 +60,7 @@ async function seed() {
         { value: home, type: 'home' },
       ],
       norm: { ...stored!.norm, userName: work, emails: [work, home], companyEmail: work },
+      dkey: { userName: `default:${work}` },
       meta: { ...stored!.meta, created: new Date(Date.UTC(2024, 0, 1) + i * 1000) },
     };
   });
@@ -82,6 +83,7 @@ async function seed() {
       _id: randomUUID(),
       displayName: `Team ${i}`,
       norm: { displayName: `team ${i}` },
+      dkey: { displayName: `default:team ${i}` },
     })) as never[],
   );
 }

@@ -65,7 +65,12 @@ describe('start-up drops of retired indexes', () => {
     const after = await indexNames('users');
     expect(after).not.toContain('state');
     expect(after).toEqual(
-      expect.arrayContaining(['directory_userName_unique', 'directory_state_passwordStatus', 'directory_created_id']),
+      expect.arrayContaining([
+        'directory_userName_key_unique',
+        'directory_userName',
+        'directory_state_passwordStatus',
+        'directory_created_id',
+      ]),
     );
     await dropRetiredIndexes(t.db);
     expect(await indexNames('users')).toEqual(after);

@@ -168,12 +168,15 @@ export function scopeCollection<T extends Document>(collection: Collection<T>): 
     }
     return undefined;
   };
+  // Made once per method: the scope is read when a method is called, not when it is looked up.
+  const wrapped = new Map<string, ((...args: unknown[]) => unknown) | undefined>();
   return new Proxy(collection, {
     get(target, key, receiver) {
       if (key === SCOPE) return (filter: Filter<T>) => scoped(name, filter);
       if (typeof key === 'string') {
-        const wrapped = wrap(key);
-        if (wrapped) return wrapped;
+        if (!wrapped.has(key)) wrapped.set(key, wrap(key));
+        const method = wrapped.get(key);
+        if (method) return method;
       }
       return Reflect.get(target, key, receiver);
     },

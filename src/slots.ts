@@ -20,6 +20,9 @@ export type FairShare = readonly [group: string, member: string];
 
 const UNKEYED: FairShare = ['', ''];
 
+/** A group that held a slot this recently still counts as busy (its clients are between requests). */
+const RECENTLY_BUSY_MS = 1000;
+
 /**
  * A pool of slots: at most maxInFlight holders, the rest waiting (each at most queueTimeoutMs) or
  * refused at once. Used by the overload guard (requests), the token endpoint's secret checks
@@ -30,8 +33,9 @@ const UNKEYED: FairShare = ['', ''];
  * directory's burst, or one client's, queues behind itself and not in front of everyone else
  * (README "Directories", fair share). Each group may have maxQueued waiting; one more of that group
  * is refused, whatever the others do; all groups together at most 4 × maxQueued. A group holds at
- * most maxInFlightPerGroup slots at once, so one directory cannot fill the pool (and the CPU) with
- * its own requests while another's wait.
+ * most maxInFlightPerGroup slots at once, and fewer while others are busy if its requests are
+ * heavier (capOf), so one directory cannot fill the pool (and the CPU) with its own requests while
+ * another's wait or run.
  */
 export function createSlots(limits: () => SlotLimits) {
   let inFlight = 0;
@@ -41,8 +45,41 @@ export function createSlots(limits: () => SlotLimits) {
   // group → member → waiters; Map order is the turn order (a served key moves to the end).
   const groups = new Map<string, Map<string, (() => void)[]>>();
   const queuedIn = (group: string) => [...(groups.get(group)?.values() ?? [])].reduce((n, q) => n + q.length, 0);
+  // How long each group's requests hold a slot, lately (an average that follows the last ones),
+  // and when each last held one: a group between two requests still counts as busy.
+  const cost = new Map<string, number>();
+  const lastActive = new Map<string, number>();
+  const busy = (group: string, now: number) =>
+    held.has(group) || groups.has(group) || now - (lastActive.get(group) ?? -Infinity) < RECENTLY_BUSY_MS;
   const perGroup = () => limits().maxInFlightPerGroup ?? limits().maxInFlight;
-  const mayTake = (group: string) => inFlight < limits().maxInFlight && (held.get(group) ?? 0) < perGroup();
+
+  /**
+   * The slots a group may hold: maxInFlightPerGroup, and while other groups are busy too, fewer in
+   * proportion to how much longer its requests hold a slot than the lightest busy group's. Turns
+   * count requests; this makes a share count time, so a directory of heavy requests (pages of 100
+   * users) does not crowd out another's small ones on the one thread they share.
+   */
+  function capOf(group: string): number {
+    const cap = perGroup();
+    const own = cost.get(group);
+    if (own === undefined) return cap;
+    let lightest = own;
+    let others = false;
+    const now = performance.now();
+    for (const other of cost.keys()) {
+      if (other === group || !busy(other, now)) continue;
+      others = true;
+      lightest = Math.min(lightest, cost.get(other)!);
+    }
+    return others ? Math.max(1, Math.floor((cap * lightest) / own)) : cap;
+  }
+  const mayTake = (group: string) => inFlight < limits().maxInFlight && (held.get(group) ?? 0) < capOf(group);
+
+  function noteCost(group: string, ms: number) {
+    const before = cost.get(group);
+    cost.set(group, before === undefined ? ms : before * 0.8 + ms * 0.2);
+    lastActive.set(group, performance.now());
+  }
 
   function take(group: string) {
     inFlight++;
@@ -118,9 +155,11 @@ export function createSlots(limits: () => SlotLimits) {
     /** Runs `work` holding a slot; throws SlotsBusy when none can be had within the limits. */
     async run<T>(work: () => Promise<T>, share: FairShare = UNKEYED): Promise<T> {
       await acquire(share);
+      const started = performance.now();
       try {
         return await work();
       } finally {
+        noteCost(share[0], performance.now() - started);
         release(share[0]);
       }
     },

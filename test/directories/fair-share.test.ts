@@ -82,6 +82,44 @@ describe('a directory holds at most maxInFlightPerGroup slots', () => {
   });
 });
 
+describe("a share counts time: a directory of heavy requests gets fewer slots while another's are busy", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  it('heavy A runs one at a time while light B is busy, and up to its cap when B is idle', async () => {
+    const slots = createSlots(() => ({
+      maxInFlight: 32,
+      maxQueued: 100,
+      queueTimeoutMs: 10_000,
+      maxInFlightPerGroup: 8,
+    }));
+    // Teach the pool what each costs: A's requests hold a slot 80 ms, B's 5 ms.
+    await Promise.all([slots.run(() => sleep(80), ['a', 'x']), slots.run(() => sleep(5), ['b', 'y'])]);
+    let runningA = 0;
+    let mostA = 0;
+    const heavy = () =>
+      slots.run(async () => {
+        runningA++;
+        mostA = Math.max(mostA, runningA);
+        await sleep(80);
+        runningA--;
+      }, ['a', 'x']);
+    // B busy: a light request in flight all along.
+    let bBusy = true;
+    const light = (async () => {
+      while (bBusy) await slots.run(() => sleep(5), ['b', 'y']);
+    })();
+    await sleep(2);
+    await Promise.all(Array.from({ length: 6 }, heavy));
+    bBusy = false;
+    await light;
+    expect(mostA).toBe(1);
+    // B idle (for over a second: a directory between two requests still counts as busy): A may hold its whole cap again.
+    await sleep(1100);
+    mostA = 0;
+    await Promise.all(Array.from({ length: 6 }, heavy));
+    expect(mostA).toBe(6);
+  });
+});
+
 describe('over HTTP: one directory floods, another is served', () => {
   let t: TestRoster;
   afterAll(() => t?.close());

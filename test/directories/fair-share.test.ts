@@ -91,15 +91,15 @@ describe("a share counts time: a directory of heavy requests gets fewer slots wh
       queueTimeoutMs: 10_000,
       maxInFlightPerGroup: 8,
     }));
-    // Teach the pool what each costs: A's requests hold a slot 80 ms, B's 5 ms.
-    await Promise.all([slots.run(() => sleep(80), ['a', 'x']), slots.run(() => sleep(5), ['b', 'y'])]);
+    // Teach the pool what each costs: A's requests hold a slot 250 ms, B's 5 ms (far apart, so a loaded machine's slower timers keep A at one slot).
+    await Promise.all([slots.run(() => sleep(250), ['a', 'x']), slots.run(() => sleep(5), ['b', 'y'])]);
     let runningA = 0;
     let mostA = 0;
     const heavy = () =>
       slots.run(async () => {
         runningA++;
         mostA = Math.max(mostA, runningA);
-        await sleep(80);
+        await sleep(250);
         runningA--;
       }, ['a', 'x']);
     // B busy: a light request in flight all along.

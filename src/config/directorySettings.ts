@@ -96,8 +96,3 @@ export function effectiveSettings(config: Config): Json {
     mail: { from: config.mail.from, orgName: config.mail.orgName, portalUrl: config.mail.portalUrl },
   };
 }
-
-/** The names of the templates a directory has its own of. */
-export function ownTemplates(settings: DirectorySettings): string[] {
-  return Object.keys(settings.templates ?? {});
-}

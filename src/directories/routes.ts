@@ -6,16 +6,16 @@
  */
 import { effectiveSettings } from '../config/directorySettings.js';
 import type { Config } from '../config/index.js';
-import { DEFAULT_DIRECTORY, requireDirectory } from '../directory.js';
+import { requireDirectory } from '../directory.js';
 import { actorOf, requireOperator } from '../http/auth.js';
 import { readJsonObject } from '../http/json.js';
 import { createRouter, type Router } from '../http/router.js';
-import type { DirectoryCounts, DirectoryService } from './service.js';
+import { directoryPublicUrl, type DirectoryCounts, type DirectoryService } from './service.js';
 import type { DirectoryTokens } from './tokenService.js';
 import type { Directory } from './types.js';
 
 export function directoryJson(directory: Directory, publicUrl: string, counts?: DirectoryCounts) {
-  const base = directory._id === DEFAULT_DIRECTORY ? publicUrl : `${publicUrl}/directories/${directory.slug}`;
+  const base = directoryPublicUrl(directory, publicUrl);
   return {
     id: directory._id,
     slug: directory.slug,

@@ -61,10 +61,15 @@ const settingsError = (err: unknown) => {
   throw err;
 };
 
+/** Where a directory is served: the root for the default one, `/directories/{slug}` for the others. */
+export function directoryPublicUrl(directory: Pick<Directory, '_id' | 'slug'>, publicUrl: string): string {
+  return directory._id === DEFAULT_DIRECTORY ? publicUrl : `${publicUrl}/directories/${directory.slug}`;
+}
+
 /** The directory's effective configuration: its settings over the file's, its own public URL. */
 export function directoryConfigOf(directory: Directory, base: Config): Config {
   if (directory._id === DEFAULT_DIRECTORY) return directoryConfig(base, directory.settings);
-  const config = directoryConfig(base, directory.settings, `${base.server.publicUrl}/directories/${directory.slug}`);
+  const config = directoryConfig(base, directory.settings, directoryPublicUrl(directory, base.server.publicUrl));
   // The file's trusted issuers are the default directory's credentials, never another's.
   return { ...config, oauth: { ...config.oauth, trustedIssuers: [] } };
 }

@@ -6,7 +6,7 @@ import { TOKENS, useMailRoster } from '../helpers/roster.js';
 import { LIFECYCLE, PATCH_OP, USER } from '../helpers/scim.js';
 
 /**
- * "A query without a directory is a bug, caught by a test" (DESIGN.md, README "Directories"): a
+ * "A query without a directory is a bug, caught by a test" (README "Directories", docs/ARCHITECTURE.md "Directories"): a
  * workload over every kind of request, in a second directory, watched command by command. Every
  * command on directory data must name one directory: its filters (find, count, distinct, update,
  * delete, findAndModify), its documents (insert) and its pipelines (aggregate).

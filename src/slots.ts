@@ -20,8 +20,24 @@ export type FairShare = readonly [group: string, member: string];
 
 const UNKEYED: FairShare = ['', ''];
 
-/** A group that held a slot this recently still counts as busy (its clients are between requests). */
-const RECENTLY_BUSY_MS = 1000;
+/**
+ * A group that held a slot this recently still counts as busy: its clients are between two
+ * requests, and another group must not run ahead in that gap.
+ */
+const RECENTLY_BUSY_MS = 100;
+/** A group idle this long is forgotten: it rejoins level with the busy ones, as a new group would. */
+const FORGET_AFTER_MS = 60_000;
+/**
+ * What a request weighs (its work units): one, plus one per 4 KiB it reads or writes (parsing,
+ * BSON decoding, mapping and JSON encoding grow with the bytes), plus one per 50 ms it holds the
+ * slot (a slow query's database time). A page of 100 users weighs about 26; a user's creation 1.5.
+ */
+const BYTES_PER_UNIT = 4096;
+const MS_PER_UNIT = 50;
+
+export function workUnits(bytes: number, heldMs: number): number {
+  return 1 + bytes / BYTES_PER_UNIT + heldMs / MS_PER_UNIT;
+}
 
 /**
  * A pool of slots: at most maxInFlight holders, the rest waiting (each at most queueTimeoutMs) or
@@ -29,13 +45,19 @@ const RECENTLY_BUSY_MS = 1000;
  * (scrypt) and asynchronous /Bulk (background runs hold a request slot).
  *
  * Waiters are served in turns, not in arrival order: a freed slot goes to the next group (a
- * directory) that has one waiting, and within the group to its next member (a credential), so one
+ * directory) that may take one, and within the group to its next member (a credential), so one
  * directory's burst, or one client's, queues behind itself and not in front of everyone else
  * (README "Directories", fair share). Each group may have maxQueued waiting; one more of that group
  * is refused, whatever the others do; all groups together at most 4 × maxQueued. A group holds at
- * most maxInFlightPerGroup slots at once, and fewer while others are busy if its requests are
- * heavier (capOf), so one directory cannot fill the pool (and the CPU) with its own requests while
- * another's wait or run.
+ * most maxInFlightPerGroup slots at once.
+ *
+ * While several groups are busy, turns count work, not requests (start-time fair queueing): each
+ * group's requests add their work units (workUnits) to its tally, and a group starts a request only
+ * while its tally is not ahead of every other busy group's. One Node thread serves them all, so a
+ * directory paging 100 users at a time gets as many units per second as a directory creating users
+ * one by one, not 26 times as many, and its excess waits (or gets 429) instead of slowing the other.
+ * Alone, a group uses the whole pool: a group idle for a tenth of a second holds no one back, and
+ * nothing idle banks credit.
  */
 export function createSlots(limits: () => SlotLimits) {
   let inFlight = 0;
@@ -43,51 +65,50 @@ export function createSlots(limits: () => SlotLimits) {
   // Slots held by each group; a group at its own limit waits even when the pool has room.
   const held = new Map<string, number>();
   // group → member → waiters; Map order is the turn order (a served key moves to the end).
-  const groups = new Map<string, Map<string, (() => void)[]>>();
+  const groups = new Map<string, Map<string, ((charged: number) => void)[]>>();
   const queuedIn = (group: string) => [...(groups.get(group)?.values() ?? [])].reduce((n, q) => n + q.length, 0);
-  // How long each group's requests hold a slot, lately (an average that follows the last ones),
-  // and when each last held one: a group between two requests still counts as busy.
-  const cost = new Map<string, number>();
+  // Each group's work so far (units, charged at start with its typical request's weight and
+  // corrected at the end), its typical request's weight lately, and when it last held a slot.
+  const tally = new Map<string, number>();
+  const typical = new Map<string, number>();
   const lastActive = new Map<string, number>();
+  let lastForget = performance.now();
+  let recheck: NodeJS.Timeout | undefined;
   const busy = (group: string, now: number) =>
     held.has(group) || groups.has(group) || now - (lastActive.get(group) ?? -Infinity) < RECENTLY_BUSY_MS;
   const perGroup = () => limits().maxInFlightPerGroup ?? limits().maxInFlight;
 
-  /**
-   * The slots a group may hold: maxInFlightPerGroup, and while other groups are busy too, fewer in
-   * proportion to how much longer its requests hold a slot than the lightest busy group's. Turns
-   * count requests; this makes a share count time, so a directory of heavy requests (pages of 100
-   * users) does not crowd out another's small ones on the one thread they share.
-   */
-  function capOf(group: string): number {
-    const cap = perGroup();
-    const own = cost.get(group);
-    if (own === undefined) return cap;
-    let lightest = own;
-    let others = false;
+  /** The least work among the other busy groups; undefined when no other group is busy. */
+  function leastOfOthers(group: string): number | undefined {
     const now = performance.now();
-    for (const other of cost.keys()) {
-      if (other === group || !busy(other, now)) continue;
-      others = true;
-      lightest = Math.min(lightest, cost.get(other)!);
+    let least: number | undefined;
+    for (const [other, work] of tally) {
+      if (other !== group && busy(other, now) && (least === undefined || work < least)) least = work;
     }
-    return others ? Math.max(1, Math.floor((cap * lightest) / own)) : cap;
-  }
-  const mayTake = (group: string) => inFlight < limits().maxInFlight && (held.get(group) ?? 0) < capOf(group);
-
-  function noteCost(group: string, ms: number) {
-    const before = cost.get(group);
-    cost.set(group, before === undefined ? ms : before * 0.8 + ms * 0.2);
-    lastActive.set(group, performance.now());
+    return least;
   }
 
-  function take(group: string) {
+  function mayTake(group: string): boolean {
+    if (inFlight >= limits().maxInFlight || (held.get(group) ?? 0) >= perGroup()) return false;
+    const least = leastOfOthers(group);
+    return least === undefined || (tally.get(group) ?? least) <= least;
+  }
+
+  /** Takes a slot for `group`, charging its typical weight now (corrected on release): the units charged. */
+  function take(group: string): number {
+    if (!busy(group, performance.now()) || !tally.has(group)) {
+      // Rejoining after a pause: level with the busy groups (no credit banked while idle).
+      tally.set(group, Math.max(tally.get(group) ?? 0, leastOfOthers(group) ?? 0));
+    }
+    const charged = typical.get(group) ?? 1;
+    tally.set(group, tally.get(group)! + charged);
     inFlight++;
     held.set(group, (held.get(group) ?? 0) + 1);
+    return charged;
   }
 
   /** The next waiter in turn whose group may take a slot, taken out of the queues. */
-  function nextWaiter(): { group: string; wake: () => void } | undefined {
+  function nextWaiter(): { group: string; wake: (charged: number) => void } | undefined {
     for (const [group, members] of groups) {
       if (!mayTake(group)) continue;
       for (const [member, waiters] of members) {
@@ -105,19 +126,43 @@ export function createSlots(limits: () => SlotLimits) {
     return undefined;
   }
 
-  // A released slot goes to the next waiter in turn that may take it, or is freed.
-  const release = (group: string) => {
+  /**
+   * Hands free slots to waiters that may take them. A waiter held back only by another group's
+   * recent work is looked at again shortly, so it goes once that group is idle.
+   */
+  function dispatch() {
+    for (let next = nextWaiter(); next; next = nextWaiter()) next.wake(take(next.group));
+    if (queued > 0 && inFlight < limits().maxInFlight && !recheck) {
+      recheck = setTimeout(() => {
+        recheck = undefined;
+        dispatch();
+      }, RECENTLY_BUSY_MS / 2);
+      recheck.unref();
+    }
+  }
+
+  function release(group: string, charged: number, units: number) {
     inFlight--;
     const left = (held.get(group) ?? 1) - 1;
     if (left) held.set(group, left);
     else held.delete(group);
-    for (let next = nextWaiter(); next; next = nextWaiter()) {
-      take(next.group);
-      next.wake();
+    const now = performance.now();
+    tally.set(group, (tally.get(group) ?? 0) + units - charged);
+    typical.set(group, typical.has(group) ? typical.get(group)! * 0.8 + units * 0.2 : units);
+    lastActive.set(group, now);
+    if (now - lastForget > FORGET_AFTER_MS) {
+      lastForget = now;
+      for (const [other, at] of lastActive) {
+        if (now - at < FORGET_AFTER_MS || held.has(other) || groups.has(other)) continue;
+        lastActive.delete(other);
+        tally.delete(other);
+        typical.delete(other);
+      }
     }
-  };
+    dispatch();
+  }
 
-  function forget(group: string, member: string, wake: () => void) {
+  function forget(group: string, member: string, wake: (charged: number) => void) {
     const waiters = groups.get(group)?.get(member);
     const at = waiters?.indexOf(wake) ?? -1;
     if (!waiters || at < 0) return;
@@ -127,17 +172,15 @@ export function createSlots(limits: () => SlotLimits) {
     if (!groups.get(group)!.size) groups.delete(group);
   }
 
-  async function acquire([group, member]: FairShare): Promise<void> {
+  /** Waits for a slot (or throws SlotsBusy): the units charged on taking it. */
+  async function acquire([group, member]: FairShare): Promise<number> {
     const { maxQueued, queueTimeoutMs } = limits();
-    if (mayTake(group) && queuedIn(group) === 0) {
-      take(group);
-      return;
-    }
+    if (mayTake(group) && queuedIn(group) === 0) return take(group);
     if (queuedIn(group) >= maxQueued || queued >= maxQueued * 4) throw new SlotsBusy();
-    await new Promise<void>((resolve, reject) => {
-      const wake = () => {
+    const charged = await new Promise<number>((resolve, reject) => {
+      const wake = (units: number) => {
         clearTimeout(timer);
-        resolve();
+        resolve(units);
       };
       const timer = setTimeout(() => {
         forget(group, member, wake);
@@ -148,30 +191,38 @@ export function createSlots(limits: () => SlotLimits) {
       if (!members.has(member)) members.set(member, []);
       members.get(member)!.push(wake);
       queued++;
+      dispatch();
     });
+    return charged;
   }
 
   return {
-    /** Runs `work` holding a slot; throws SlotsBusy when none can be had within the limits. */
-    async run<T>(work: () => Promise<T>, share: FairShare = UNKEYED): Promise<T> {
-      await acquire(share);
+    /**
+     * Runs `work` holding a slot; throws SlotsBusy when none can be had within the limits.
+     * `bytesOf` tells how many bytes the work read and wrote, for its weight (workUnits).
+     */
+    async run<T>(work: () => Promise<T>, share: FairShare = UNKEYED, bytesOf?: (result: T) => number): Promise<T> {
+      const charged = await acquire(share);
       const started = performance.now();
+      let bytes = 0;
       try {
-        return await work();
+        const result = await work();
+        bytes = bytesOf?.(result) ?? 0;
+        return result;
       } finally {
-        noteCost(share[0], performance.now() - started);
-        release(share[0]);
+        release(share[0], charged, workUnits(bytes, performance.now() - started));
       }
     },
     /** Takes a free slot without waiting: its release function, or undefined when none is free. */
     tryTake(group = UNKEYED[0]): (() => void) | undefined {
       if (!mayTake(group) || queued > 0) return undefined;
-      take(group);
+      const charged = take(group);
+      const started = performance.now();
       let released = false;
       return () => {
         if (released) return;
         released = true;
-        release(group);
+        release(group, charged, workUnits(0, performance.now() - started));
       };
     },
   };

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSlots, SlotsBusy } from '../../src/slots.js';
+import { createSlots, SlotsBusy, workUnits } from '../../src/slots.js';
 import { createTestDirectory } from '../helpers/directories.js';
 import { startTestRoster, type TestRoster } from '../helpers/roster.js';
 
@@ -73,47 +73,72 @@ describe('a directory holds at most maxInFlightPerGroup slots', () => {
     const b = slots.run(work, ['b', 'y']);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(running).toBe(3); // b did not wait
-    while (releases.length) {
-      releases.shift()!();
+    // Release whatever runs until all have run: a's waiters start as slots free (and once b is idle).
+    let done = false;
+    const all = Promise.all([...a, b]).then(() => (done = true));
+    while (!done) {
+      releases.shift()?.();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    await Promise.all([...a, b]);
+    await all;
     expect(most).toBe(3);
   });
 });
 
-describe("a share counts time: a directory of heavy requests gets fewer slots while another's are busy", () => {
+describe('turns count work: while another directory is busy, a directory of heavy requests gets as much work done as it, not more', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  it('heavy A runs one at a time while light B is busy, and up to its cap when B is idle', async () => {
+  const KIB = 1024;
+  it('heavy A (pages of about 40 KiB) runs one at a time, each after light B has done as much work; alone, A uses its whole cap', async () => {
     const slots = createSlots(() => ({
       maxInFlight: 32,
       maxQueued: 100,
-      queueTimeoutMs: 10_000,
+      queueTimeoutMs: 30_000,
       maxInFlightPerGroup: 8,
     }));
-    // Teach the pool what each costs: A's requests hold a slot 250 ms, B's 5 ms (far apart, so a loaded machine's slower timers keep A at one slot).
-    await Promise.all([slots.run(() => sleep(250), ['a', 'x']), slots.run(() => sleep(5), ['b', 'y'])]);
     let runningA = 0;
     let mostA = 0;
+    let unitsB = 0;
+    const unitsBWhenAStarted: number[] = [];
     const heavy = () =>
-      slots.run(async () => {
-        runningA++;
-        mostA = Math.max(mostA, runningA);
-        await sleep(250);
-        runningA--;
-      }, ['a', 'x']);
-    // B busy: a light request in flight all along.
+      slots.run(
+        async () => {
+          runningA++;
+          mostA = Math.max(mostA, runningA);
+          unitsBWhenAStarted.push(unitsB);
+          await sleep(5);
+          runningA--;
+        },
+        ['a', 'x'],
+        () => 40 * KIB,
+      );
+    // The pool learns what A's requests weigh from the first one.
+    await heavy();
+    await sleep(150);
+    unitsBWhenAStarted.length = 0;
+    // B busy all along: light requests (0.5 KiB) one after another.
     let bBusy = true;
     const light = (async () => {
-      while (bBusy) await slots.run(() => sleep(5), ['b', 'y']);
+      while (bBusy) {
+        const started = performance.now();
+        await slots.run(
+          () => sleep(2),
+          ['b', 'y'],
+          () => KIB / 2,
+        );
+        unitsB += workUnits(KIB / 2, performance.now() - started);
+      }
     })();
     await sleep(2);
     await Promise.all(Array.from({ length: 6 }, heavy));
     bBusy = false;
     await light;
     expect(mostA).toBe(1);
-    // B idle (for over a second: a directory between two requests still counts as busy): A may hold its whole cap again.
-    await sleep(1100);
+    // Each of A's requests weighs 11 units (1 + 40 KiB / 4 KiB) or more: before each of A's next
+    // requests starts, B has done about that much more work (less one light request in flight).
+    const gaps = unitsBWhenAStarted.slice(2).map((units, i) => units - unitsBWhenAStarted[i + 1]);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(9);
+    // B idle (a tenth of a second without a request): A may hold its whole cap again.
+    await sleep(150);
     mostA = 0;
     await Promise.all(Array.from({ length: 6 }, heavy));
     expect(mostA).toBe(6);

@@ -2,7 +2,8 @@
  * The database made ready before anything is built on it: collections renamed and old indexes
  * dropped (migrations), the data of a database older than directories moved into the default one
  * (whose document is made here), every feature's indexes, stored secrets sealed with the current key
- * (README "Keys at rest"; no key, or stored secrets this key cannot open, stop here).
+ * (README "Keys at rest"; no key, or stored secrets this key cannot open, stop here), and on a
+ * sharded database, no unique index the engine would not enforce (src/db/shardCheck.ts).
  */
 import type { Db } from 'mongodb';
 import { CONSOLE_SESSION_INDEXES } from '../console/sessions.js';
@@ -21,6 +22,7 @@ import { AGENDA_COLLECTION, SEND_EMAIL_JOB } from '../jobs/index.js';
 import { STATE_CHANGE_JOB } from '../lifecycle/service.js';
 import { PUSH_JOB } from '../securityEvents/index.js';
 import { ensureIndexes, type IndexSpec } from '../db/mongo.js';
+import { checkShardedUniqueIndexes, shardKeysOf } from '../db/shardCheck.js';
 import { EVENT_INDEXES } from '../events/repository.js';
 import { MEMBERSHIP_INDEXES } from '../groups/membershipRepository.js';
 import { GROUP_INDEXES } from '../groups/repository.js';
@@ -68,6 +70,7 @@ export async function prepareDatabase(
   await moveIntoDefaultDirectory(db, DIRECTORY_JOBS);
   await ensureIndexes(db, INDEXES);
   await dropIndexesWithoutDirectory(db);
+  await checkShardedUniqueIndexes(db, await shardKeysOf(db));
   await createDirectoryRepository(db).ensure(defaultDirectory(new Date()));
   const secrets = createSecretBox({ current: config.keyEncryption.key, previous: config.keyEncryption.previousKeys });
   const resealed = await resealStoredSecrets(db, secrets, [SIGNING_KEY_SECRET, RECEIVER_SECRET]);

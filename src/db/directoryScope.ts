@@ -13,6 +13,7 @@
  */
 import type { AnyBulkWriteOperation, Collection, Db, Document, Filter } from 'mongodb';
 import { currentDirectory, isAcrossDirectories, NoDirectoryError } from '../directory.js';
+import { hasEmptyIn } from './emptyIn.js';
 
 /** The collections of directory data. */
 export const DIRECTORY_COLLECTIONS = new Set([
@@ -75,7 +76,14 @@ function scopeCondition(collection: string): Document {
   throw new NoDirectoryError(`a query on ${collection}`);
 }
 
+/**
+ * Development check (ROSTER_ASSERT_QUERIES=1, set by the test suite): a query with an empty `$in`
+ * is refused, so a caller that forgot to answer it without a query fails its tests (src/db/emptyIn.ts).
+ */
+const assertQueries = process.env.ROSTER_ASSERT_QUERIES === '1';
+
 function scoped<T>(collection: string, filter: Filter<T> | undefined): Filter<T> {
+  if (assertQueries && hasEmptyIn(filter)) throw new Error(`a query on ${collection} with an empty $in`);
   return { ...(filter ?? {}), ...scopeCondition(collection) } as Filter<T>;
 }
 

@@ -2,6 +2,7 @@ import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { InvalidError } from '../errors.js';
 import { parseAttributePath } from '../scim/attributePath.js';
 import { compileFilter, type CompiledFilter, type FieldResolver } from './filterQuery.js';
+import { withoutEmptyIn } from './emptyIn.js';
 import { resolveJoins, type JoinResolver } from './joins.js';
 import { countMatching, findPage, findPageInOrder } from './mongo.js';
 import { currentDirectory } from '../directory.js';
@@ -61,6 +62,15 @@ function valueAt(doc: Document, field: string): unknown {
     node = (node as Record<string, unknown> | undefined)?.[key];
   }
   return Array.isArray(node) ? node[0] : node;
+}
+
+/** The answer to a list request whose filter matches nothing. */
+function emptyPage(request: ListRequest): ListPage {
+  return {
+    resources: [],
+    totalResults: 0,
+    ...(request.cursor === undefined ? { startIndex: request.startIndex } : {}),
+  };
 }
 
 /** The filter (joins resolved) and the stored sort field of a list request. */
@@ -245,8 +255,11 @@ export type ListQuery<T extends Document> = Omit<
 export async function listResources<T extends Document>(options: ListOptions<T>) {
   const request = parseListRequest(options.raw, options.limits);
   const projection = parseProjection(request.attributes, request.excludedAttributes);
-  const { filter, query, sortField } = await compileListQuery<T>(request, options.resolver, options.joins);
+  const { filter, query: joined, sortField } = await compileListQuery<T>(request, options.resolver, options.joins);
   const withRelated = wants(projection, options.related, options.schemas) || (filter !== undefined && !filter.exact);
+  // A join that found nothing (members eq an unknown id) can make the filter match nothing: no query.
+  const query = withoutEmptyIn(joined);
+  if (query === undefined) return listResponse([], emptyPage(request));
   const rewritten = options.rewrite?.(query);
   const page = await listPage({
     collection: options.collection,

@@ -210,6 +210,7 @@ export function createEventLog(
       findPage(collection, { setsPending: true, timestamp: { $lt: before } }, limit, { sort: { timestamp: 1 } }),
 
     async setsWritten(ids) {
+      if (!ids.length) return;
       await collection.updateMany({ _id: { $in: ids } }, { $unset: { setsPending: '' } });
     },
 

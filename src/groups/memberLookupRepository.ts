@@ -16,10 +16,12 @@ export function createMemberLookups(memberships: Collection<Membership>) {
     },
 
     async groupIdsWithMembers(memberIds: string[]): Promise<string[]> {
+      if (!memberIds.length) return [];
       return memberships.distinct('groupId', { memberId: { $in: memberIds } });
     },
 
     async memberIdsOf(groupIds: string[]): Promise<string[]> {
+      if (!groupIds.length) return [];
       return memberships.distinct('memberId', { groupId: { $in: groupIds } });
     },
 
@@ -34,7 +36,8 @@ export function createMemberLookups(memberships: Collection<Membership>) {
     },
 
     /** The direct group memberships of these users. */
-    ofUsers(userIds: string[]): Promise<Pick<Membership, 'groupId' | 'memberId'>[]> {
+    async ofUsers(userIds: string[]): Promise<Pick<Membership, 'groupId' | 'memberId'>[]> {
+      if (!userIds.length) return [];
       return memberships
         .find({ memberId: { $in: userIds }, type: 'User' }, { projection: { groupId: 1, memberId: 1 } })
         .toArray();

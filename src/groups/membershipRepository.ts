@@ -90,6 +90,7 @@ export function createMembershipRepository(db: Db) {
     },
 
     async memberIdsMatching(groupId: string, memberIds: string[]): Promise<string[]> {
+      if (!memberIds.length) return [];
       const found = await memberships
         .find({ _id: { $in: memberIds.map((m) => membershipId(groupId, m)) } }, { projection: { memberId: 1 } })
         .toArray();

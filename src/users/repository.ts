@@ -164,6 +164,7 @@ function readsOf(users: Collection<StoredUser>) {
     },
 
     findByIds(ids: string[], projection?: Record<string, 0 | 1>): Promise<StoredUser[]> {
+      if (!ids.length) return Promise.resolve([]);
       return users.find({ _id: { $in: ids } }, projection ? { projection } : {}).toArray();
     },
 
@@ -172,6 +173,7 @@ function readsOf(users: Collection<StoredUser>) {
     },
 
     findByUserNames(userNames: string[]): Promise<StoredUser[]> {
+      if (!userNames.length) return Promise.resolve([]);
       return users.find({ 'norm.userName': { $in: userNames } }).toArray();
     },
 

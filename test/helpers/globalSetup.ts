@@ -16,6 +16,8 @@ declare module 'vitest' {
  * README "Run it"); each test file uses its own database in it.
  */
 export default async function setup(project: TestProject) {
+  // Every test's queries are checked (src/db/directoryScope.ts): none may carry an empty $in.
+  process.env.ROSTER_ASSERT_QUERIES = '1';
   if (process.env.MONGODB_URI) {
     project.provide('mongoUri', process.env.MONGODB_URI);
     project.provide('databaseKind', 'MONGODB_URI');

@@ -50,10 +50,8 @@ const PG_DATABASE = 'postgres';
 const PG_SOCKET_PORT = 5432;
 /** Lines appended to a new cluster's postgresql.conf; a cluster lacking the marker gets them (again). */
 const PG_SETTINGS_MARKER = '# Roster engine settings v3 (src/db/postgresEngine.ts)';
-const PG_SETTINGS = [
-  PG_SETTINGS_MARKER,
-  "shared_preload_libraries = 'pg_cron,pg_documentdb_core,pg_documentdb'",
-  `cron.database_name = '${PG_DATABASE}'`,
+/** The settings past the libraries to load, shared with the distributed engine (distributedEngine.ts). */
+export const DOCUMENTDB_SETTINGS = [
   // DocumentDB schedules jobs every few seconds: keep them out of the log.
   'cron.log_run = off',
   'cron.log_statement = off',
@@ -67,9 +65,15 @@ const PG_SETTINGS = [
   'synchronous_commit = off',
   // Statistics follow a seed or an import within seconds (an index is only chosen once they exist).
   'autovacuum_naptime = 5s',
+];
+const PG_SETTINGS = [
+  PG_SETTINGS_MARKER,
+  "shared_preload_libraries = 'pg_cron,pg_documentdb_core,pg_documentdb'",
+  `cron.database_name = '${PG_DATABASE}'`,
+  ...DOCUMENTDB_SETTINGS,
   '',
 ].join('\n');
-const pgTool = (name: string) => path.join(PG_BIN, name);
+const pgTool = (name: string, pgBin = PG_BIN) => path.join(pgBin, name);
 
 /** Whether scripts/setup-engine.sh has built the PostgreSQL + DocumentDB + FerretDB engine. */
 export function engineAvailable(): boolean {
@@ -79,7 +83,7 @@ export function engineAvailable(): boolean {
 }
 
 /** The unprivileged user PostgreSQL runs as when Roster runs as root; undefined otherwise (it runs as us). */
-function postgresUser(): RunAs | undefined {
+export function postgresUser(): RunAs | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const entry = spawnSync('getent', ['passwd', PG_SYSTEM_USER], { encoding: 'utf8' });
   const [, , uid, gid] = entry.status === 0 ? entry.stdout.trim().split(':') : [];
@@ -94,10 +98,11 @@ function postgresUser(): RunAs | undefined {
 
 /**
  * As root, PostgreSQL runs as `user`, which must be able to enter every folder above the cluster
- * and read the engine in .tools. Folders under the temp folder (mkdtemp makes them 0700) get
- * search permission for others; anything else is reported, never changed.
+ * and read the engine in .tools (`pgBin`, PostgreSQL's bin folder there). Folders under the temp
+ * folder (mkdtemp makes them 0700) get search permission for others; anything else is reported,
+ * never changed.
  */
-function makeReachable(user: RunAs, clusterDir: string): void {
+export function makeReachable(user: RunAs, clusterDir: string, pgBin = PG_BIN): void {
   const searchable = (dir: string) => {
     const st = statSync(dir);
     const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
@@ -121,7 +126,7 @@ function makeReachable(user: RunAs, clusterDir: string): void {
     }
     chmodSync(dir, statSync(dir).mode | 0o001);
   }
-  for (const dir of ancestors(PG_BIN)) {
+  for (const dir of ancestors(pgBin)) {
     if (!searchable(dir)) {
       throw new Error(
         `PostgreSQL runs as the system user '${user.name}' (it refuses root), which cannot enter ${dir} to reach ` +
@@ -131,44 +136,65 @@ function makeReachable(user: RunAs, clusterDir: string): void {
   }
 }
 
-/** Creates the cluster on first use (initdb, Roster's settings); later starts reuse it. */
-async function ensureCluster(clusterDir: string, user: RunAs | undefined, log: Log): Promise<void> {
+/**
+ * Creates the cluster on first use (initdb, Roster's settings); later starts reuse it. `settings`
+ * (their first line a marker) are appended to postgresql.conf when it lacks the marker.
+ */
+export async function ensureCluster(
+  clusterDir: string,
+  user: RunAs | undefined,
+  log: Log,
+  pgBin = PG_BIN,
+  settings = PG_SETTINGS,
+): Promise<void> {
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     rmSync(clusterDir, { recursive: true, force: true }); // a half-made cluster from an interrupted initdb
     mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
     if (user) chownSync(clusterDir, user.uid, user.gid);
     log(`creating a PostgreSQL cluster in ${clusterDir}${user ? ` (owned by ${user.name})` : ''}`);
     await runTool(
-      pgTool('initdb'),
+      pgTool('initdb', pgBin),
       ['-D', clusterDir, '-U', PG_ROLE, '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync'],
       user,
     );
   }
   const conf = path.join(clusterDir, 'postgresql.conf');
-  if (!readFileSync(conf, 'utf8').includes(PG_SETTINGS_MARKER)) appendFileSync(conf, `\n${PG_SETTINGS}`);
+  const marker = settings.split('\n')[0] ?? settings;
+  if (!readFileSync(conf, 'utf8').includes(marker)) appendFileSync(conf, `\n${settings}`);
 }
 
 /** A postmaster left running by an earlier run that ended without stopping it: stop it. */
-async function stopLeftover(clusterDir: string, user: RunAs | undefined, log: Log): Promise<void> {
+export async function stopLeftover(
+  clusterDir: string,
+  user: RunAs | undefined,
+  log: Log,
+  pgBin = PG_BIN,
+): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   let ours = false;
   try {
-    ours = Number.isInteger(pid) && pid > 0 && readlinkSync(`/proc/${pid}/exe`) === realpathSync(pgTool('postgres'));
+    ours =
+      Number.isInteger(pid) && pid > 0 && readlinkSync(`/proc/${pid}/exe`) === realpathSync(pgTool('postgres', pgBin));
   } catch {
     // no such process (or not readable): the file is stale
   }
   if (ours) {
     log(`a PostgreSQL from an earlier run still serves ${clusterDir} (pid ${pid}): stopping it`);
-    await runTool(pgTool('pg_ctl'), ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'], user);
+    await runTool(pgTool('pg_ctl', pgBin), ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'], user);
   } else {
     unlinkSync(pidFile); // a stale lock file (its pid may belong to another process by now)
   }
 }
 
 /** Waits until postmaster.pid reports "ready" (its 8th line). */
-async function waitForPostgres(clusterDir: string, child: ChildProcess, logFile: string): Promise<void> {
+export async function waitForPostgres(
+  clusterDir: string,
+  child: ChildProcess,
+  logFile: string,
+  pgBin = PG_BIN,
+): Promise<void> {
   const deadline = Date.now() + 60_000;
   const tail = () =>
     existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n') : '(no log)';
@@ -176,7 +202,7 @@ async function waitForPostgres(clusterDir: string, child: ChildProcess, logFile:
   child.on('error', (err) => (failure ??= err));
   while (Date.now() < deadline) {
     if (failure || child.pid === undefined) {
-      throw new Error(`could not start ${pgTool('postgres')}: ${failure?.message ?? 'no process'}`);
+      throw new Error(`could not start ${pgTool('postgres', pgBin)}: ${failure?.message ?? 'no process'}`);
     }
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`PostgreSQL exited (${child.exitCode ?? child.signalCode}); ${logFile}:\n${tail()}`);

@@ -37,10 +37,10 @@ const NETWORK_ERROR_CODES = new Set([
 /**
  * Server errors that mean the database is going away or not there: MongoDB's, and FerretDB's
  * passing on PostgreSQL's (SQLSTATE 57P01-57P03: terminating, shutting down, cannot connect now; a
- * refused or broken connection to PostgreSQL).
+ * refused or broken connection to PostgreSQL; on Citus, a worker node the coordinator cannot reach).
  */
 const DATABASE_DOWN =
-  /not primary|shutdown|shutting down|connection .* closed|SQLSTATE 57P0[1-3]|terminating connection|failed to connect|connection refused|unexpected EOF|conn closed/i;
+  /not primary|shutdown|shutting down|connection .* closed|SQLSTATE 57P0[1-3]|terminating connection|failed to connect|connection refused|unexpected EOF|conn closed|connection to the remote node/i;
 
 function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) return true;

@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import supertest from 'supertest';
 import { inject } from 'vitest';
+import { DIRECTORY_COLLECTIONS } from '../../src/db/directoryScope.js';
+import { keepUnshardedOnCoordinator, shardCollections } from '../../src/devdb/distributedEngine.js';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { loadConfig, type Config, type Json } from '../../src/config/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -82,13 +84,15 @@ export interface TestRosterOptions {
   resolve?: Resolve;
   /** Default: a logger at the configured level (silent unless TEST_LOG_LEVEL). */
   logger?: Logger;
+  /** Another database server than the run's: its URI, and its coordinator when it is distributed. */
+  database?: { uri: string; coordinatorPort?: number };
 }
 
 /** A Roster on its own fresh database in the shared test server. */
 export async function startTestRoster(overrides: Json = {}, options: TestRosterOptions = {}): Promise<TestRoster> {
   const config = testConfig(overrides);
   // Commands are observable (commandStarted) so tests can count what a request reads.
-  const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+  const client = new MongoClient(options.database?.uri ?? inject('mongoUri'), { monitorCommands: true });
   await client.connect();
   const db = client.db(`t_${randomUUID().replace(/-/g, '').slice(0, 16)}`);
   const roster = await createRoster({
@@ -98,6 +102,17 @@ export async function startTestRoster(overrides: Json = {}, options: TestRosterO
     now: options.now,
     resolve: options.resolve,
   });
+  // On the distributed engine (npm run test:distributed) directory data is sharded by directory,
+  // as README "Scaling out" says to, once Roster has made its collections and indexes.
+  const coordinatorPort = options.database
+    ? options.database.coordinatorPort
+    : inject('databaseKind') === 'distributed'
+      ? inject('coordinatorPort')
+      : undefined;
+  if (coordinatorPort !== undefined) {
+    await shardCollections(coordinatorPort, db.databaseName, [...DIRECTORY_COLLECTIONS]);
+    await keepUnshardedOnCoordinator(coordinatorPort, db.databaseName);
+  }
   if (options.start) await roster.start();
   const request = supertest.agent(roster.app.callback());
   const bearer = (token: string) => `Bearer ${token}`;

@@ -111,7 +111,26 @@ async function measure(kind: 'one node' | 'coordinator + 2 workers', tmp: string
       'users without the directory (for contrast)': await taskCount(db, 'users', { _id: side.seeded.ids[1] }),
     };
     log(`${kind}: Citus tasks per query ${JSON.stringify(tasks)}`);
-    return { figures, tasks };
+    // Storage per seeded user (users, memberships, indexes; seeded users have no events yet), per worker.
+    let storage: string | undefined;
+    if ('sql' in engine) {
+      const rows = await engine.sql(
+        `SELECT s.nodeport, sum(s.shard_size) FROM citus_shards s
+           JOIN documentdb_api_catalog.collections c ON s.table_name = ('documentdb_data.documents_' || c.collection_id)::regclass
+          WHERE c.database_name = 'bench_distributed' GROUP BY s.nodeport ORDER BY s.nodeport`,
+      );
+      const users = DIRECTORIES * USERS + SPARE;
+      const perNode = rows
+        .trim()
+        .split('\n')
+        .map((row) => row.split('|').map(Number));
+      const total = perNode.reduce((sum, [, bytes]) => sum + bytes, 0);
+      storage =
+        `${(total / users).toFixed(0)} bytes per seeded user with indexes; by node: ` +
+        perNode.map(([port, bytes]) => `${port} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
+      log(`${kind}: ${storage}`);
+    }
+    return { figures, tasks, storage };
   } finally {
     await roster.stop();
     await client.close();
@@ -140,6 +159,7 @@ async function main() {
   console.table(rows);
   console.log('Citus tasks per query (1 = routed to one shard):');
   console.table(distributed.tasks);
+  console.log(`Storage: ${distributed.storage}`);
 }
 
 main()

@@ -169,7 +169,8 @@ export async function shardCollections(
  * Moves the shards of `database`'s unsharded collections (the global ones: directories, signing
  * keys, the job queue, …; one colocation group that moves as one) onto the coordinator, which every
  * query goes through anyway: a worker that stops then costs only the directories whose shards it
- * holds, not every directory's token and directory lookups. Idempotent.
+ * holds, not every directory's token and directory lookups. Idempotent, but not to be run twice
+ * at once: it lets DocumentDB's admin role log in and the coordinator hold shards while it moves.
  */
 export async function keepUnshardedOnCoordinator(coordinatorPort: number, database: string): Promise<void> {
   const next = () =>

@@ -9,6 +9,7 @@ import { DIRECTORY_COLLECTIONS } from '../../src/db/directoryScope.js';
 import {
   DIST_SETUP_COMMAND,
   distributedEngineAvailable,
+  keepUnshardedOnCoordinator,
   shardCollections,
   startDistributedEngine,
   type DistributedEngine,
@@ -78,6 +79,9 @@ describe('the start-up check: a unique index the sharded engine would not enforc
 describe('a worker stopped under load', () => {
   it("its directories get 503 with Retry-After (never a 500), the other worker's keep working, nothing acknowledged is lost", async () => {
     const t = await startTestRoster({}, { database: { uri: engine.uri, coordinatorPort: engine.coordinatorPort } });
+    // The global collections on the coordinator (README "Scaling out"): a worker then holds only
+    // directory shards. (Moves change cluster-wide settings for a moment: one test at a time.)
+    await keepUnshardedOnCoordinator(engine.coordinatorPort, t.db.databaseName);
     try {
       // Directories until one's data lives on each worker.
       const onWorker = new Map<number, TestDirectory>();

@@ -3,7 +3,7 @@ import { MongoClient, type Db } from 'mongodb';
 import supertest from 'supertest';
 import { inject } from 'vitest';
 import { DIRECTORY_COLLECTIONS } from '../../src/db/directoryScope.js';
-import { keepUnshardedOnCoordinator, shardCollections } from '../../src/devdb/distributedEngine.js';
+import { shardCollections } from '../../src/devdb/distributedEngine.js';
 import { createRoster, type Roster } from '../../src/compose.js';
 import { loadConfig, type Config, type Json } from '../../src/config/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -111,7 +111,6 @@ export async function startTestRoster(overrides: Json = {}, options: TestRosterO
       : undefined;
   if (coordinatorPort !== undefined) {
     await shardCollections(coordinatorPort, db.databaseName, [...DIRECTORY_COLLECTIONS]);
-    await keepUnshardedOnCoordinator(coordinatorPort, db.databaseName);
   }
   if (options.start) await roster.start();
   const request = supertest.agent(roster.app.callback());

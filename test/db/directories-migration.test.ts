@@ -13,7 +13,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BSON, MongoClient, type Db, type Document } from 'mongodb';
-import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRoster, type Roster } from '../../src/compose.js';
 import type { Config, Json } from '../../src/config/index.js';
@@ -24,7 +23,7 @@ import { STATE_CHANGE_JOB } from '../../src/lifecycle/service.js';
 import { createLogger } from '../../src/logger.js';
 import { PUSH_JOB } from '../../src/securityEvents/index.js';
 import { createTestDirectory } from '../helpers/directories.js';
-import { QUICK_JOBS, SCIM_JSON, testConfig, TOKENS, type TestRoster } from '../helpers/roster.js';
+import { QUICK_JOBS, testConfig, testRosterOn, TOKENS, type TestRoster } from '../helpers/roster.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 
 interface Fixture {
@@ -99,33 +98,7 @@ async function startOn(db: Db, overrides: Json = {}): Promise<TestRoster> {
   const config = configFor(overrides);
   const roster = await createRoster({ config, db, logger: createLogger(config.log.level) });
   rosters.push(roster);
-  const request = supertest.agent(roster.app.callback());
-  const bearer = (token: string) => `Bearer ${token}`;
-  const withBody = (test: supertest.Test, body: unknown) =>
-    body === undefined ? test : test.set('Content-Type', SCIM_JSON).send(JSON.stringify(body));
-  return {
-    roster,
-    config,
-    db,
-    client: clients[clients.length - 1],
-    request,
-    scim: (token = fixture.tokens.scim) => ({
-      get: (p) => request.get(`/scim/v2${p}`).set('Authorization', bearer(token)),
-      post: (p, body) => withBody(request.post(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
-      put: (p, body) => withBody(request.put(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
-      patch: (p, body) => withBody(request.patch(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
-      delete: (p) => request.delete(`/scim/v2${p}`).set('Authorization', bearer(token)),
-    }),
-    admin: (token = fixture.tokens.admin) => ({
-      get: (p) => request.get(`/admin/v1${p}`).set('Authorization', bearer(token)),
-      post: (p, body) => {
-        const test = request.post(`/admin/v1${p}`).set('Authorization', bearer(token));
-        return body === undefined ? test : test.send(body as object);
-      },
-      delete: (p) => request.delete(`/admin/v1${p}`).set('Authorization', bearer(token)),
-    }),
-    close: () => roster.stop(),
-  };
+  return testRosterOn(roster, config, db, clients[clients.length - 1], fixture.tokens, () => roster.stop());
 }
 
 /** Every collection: its documents (EJSON canonical, by _id) and its indexes (name, key, unique). */

@@ -113,6 +113,22 @@ export async function startTestRoster(overrides: Json = {}, options: TestRosterO
     await shardCollections(coordinatorPort, db.databaseName, [...DIRECTORY_COLLECTIONS]);
   }
   if (options.start) await roster.start();
+  return testRosterOn(roster, config, db, client, TOKENS, async () => {
+    await roster.stop();
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+  });
+}
+
+/** The TestRoster shape (agents for its SCIM and admin APIs) around a Roster made elsewhere. */
+export function testRosterOn(
+  roster: Roster,
+  config: Config,
+  db: Db,
+  client: MongoClient,
+  tokens: { scim: string; admin: string },
+  close: () => Promise<void>,
+): TestRoster {
   const request = supertest.agent(roster.app.callback());
   const bearer = (token: string) => `Bearer ${token}`;
   const withBody = (test: supertest.Test, body: unknown) =>
@@ -123,14 +139,14 @@ export async function startTestRoster(overrides: Json = {}, options: TestRosterO
     db,
     client,
     request,
-    scim: (token = TOKENS.scim) => ({
+    scim: (token = tokens.scim) => ({
       get: (p) => request.get(`/scim/v2${p}`).set('Authorization', bearer(token)),
       post: (p, body) => withBody(request.post(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
       put: (p, body) => withBody(request.put(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
       patch: (p, body) => withBody(request.patch(`/scim/v2${p}`).set('Authorization', bearer(token)), body),
       delete: (p) => request.delete(`/scim/v2${p}`).set('Authorization', bearer(token)),
     }),
-    admin: (token = TOKENS.admin) => ({
+    admin: (token = tokens.admin) => ({
       get: (p) => request.get(`/admin/v1${p}`).set('Authorization', bearer(token)),
       post: (p, body) => {
         const test = request.post(`/admin/v1${p}`).set('Authorization', bearer(token));
@@ -138,11 +154,7 @@ export async function startTestRoster(overrides: Json = {}, options: TestRosterO
       },
       delete: (p) => request.delete(`/admin/v1${p}`).set('Authorization', bearer(token)),
     }),
-    async close() {
-      await roster.stop();
-      await db.dropDatabase().catch(() => undefined);
-      await client.close();
-    },
+    close,
   };
 }
 

@@ -1,52 +1,22 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { MongoClient, MongoServerError, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DIST_SETUP_COMMAND,
-  distributedEngineAvailable,
-  startDistributedEngine,
-  type DistributedEngine,
-} from '../../src/devdb/distributedEngine.js';
+import { readFileSync } from 'node:fs';
+import { MongoServerError, type Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { useOwnDistributedEngine } from '../helpers/distributed.js';
 
 /**
  * The distributed engine (src/devdb/distributedEngine.ts: FerretDB v2.7.0 on a Citus coordinator
  * with two workers, DocumentDB 0.108 distributed) with collections sharded on a hashed `directory`.
  * Runs only with ROSTER_DISTRIBUTED set (vitest.config.ts), then needs the engine built.
  */
-if (!distributedEngineAvailable()) {
-  throw new Error(
-    `the distributed engine is not built: run \`${DIST_SETUP_COMMAND}\` (or unset ROSTER_DISTRIBUTED to leave test/distributed out)`,
-  );
-}
-
 const DATABASE = 'distributed_engine_test';
 const SHARD_KEY = { directory: 'hashed' } as const;
 
-let dataDir: string;
-let engine: DistributedEngine;
-let client: MongoClient;
-let db: Db;
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'roster-distributed-'));
-  const began = Date.now();
-  engine = await startDistributedEngine({ dataDir, workers: 2 });
-  console.log(`distributed engine started in ${((Date.now() - began) / 1000).toFixed(1)} s at ${engine.uri}`);
-  client = new MongoClient(engine.uri);
-  db = client.db(DATABASE);
-}, 300_000);
-
-afterAll(async () => {
-  await client?.close().catch(() => undefined);
-  await engine?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-}, 120_000);
+const cluster = useOwnDistributedEngine();
+const db = () => cluster.client.db(DATABASE);
 
 /** The Citus task count of a find, from FerretDB's explain (DocumentDB returns PostgreSQL's plan). */
 async function taskCount(collection: string, filter: Document): Promise<number> {
-  const explain = await db.command({ explain: { find: collection, filter }, verbosity: 'queryPlanner' });
+  const explain = await db().command({ explain: { find: collection, filter }, verbosity: 'queryPlanner' });
   const plan = (explain.queryPlanner as { Plan: { 'Distributed Query'?: { Job: { 'Task Count': number } } } }).Plan;
   const job = plan['Distributed Query']?.Job;
   if (!job) throw new Error(`no distributed plan: ${JSON.stringify(explain.queryPlanner)}`);
@@ -55,12 +25,12 @@ async function taskCount(collection: string, filter: Document): Promise<number> 
 
 /** Processes a backend crash makes the postmaster restart (all of its children): their pids. */
 const checkpointerPid = async () =>
-  (await engine.sql(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`)).trim();
+  (await cluster.engine.sql(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`)).trim();
 
 describe('the distributed engine, collections sharded on a hashed directory', () => {
   it('an _id in an empty list with a projection finds nothing, and the coordinator does not crash', async () => {
-    await engine.shardCollections(DATABASE, ['emptyin'], SHARD_KEY);
-    const users = db.collection('emptyin');
+    await cluster.engine.shardCollections(DATABASE, ['emptyin'], SHARD_KEY);
+    const users = db().collection('emptyin');
     await users.insertMany(['a', 'b', 'c'].map((directory) => ({ directory, userName: 'alice' })));
     const checkpointer = await checkpointerPid();
 
@@ -75,12 +45,12 @@ describe('the distributed engine, collections sharded on a hashed directory', ()
     ]);
     expect(await users.countDocuments()).toBe(3);
     expect(await checkpointerPid()).toBe(checkpointer);
-    expect(() => process.kill(engine.pid!, 0)).not.toThrow();
-    expect(readFileSync(engine.logFiles.coordinator, 'utf8')).not.toMatch(/terminated by signal/);
+    expect(() => process.kill(cluster.engine.pid!, 0)).not.toThrow();
+    expect(readFileSync(cluster.engine.logFiles.coordinator, 'utf8')).not.toMatch(/terminated by signal/);
     // The functions the patch fixes: NULL in, NULL out.
     expect(
       (
-        await engine.sql(
+        await cluster.engine.sql(
           `SELECT documentdb_api_catalog.bson_dollar_project_find(NULL, '{"_id": 1}', NULL) IS NULL,
                   documentdb_api_internal.bson_dollar_project(NULL, '{"_id": 1}', NULL, NULL) IS NULL`,
         )
@@ -89,8 +59,8 @@ describe('the distributed engine, collections sharded on a hashed directory', ()
   });
 
   it('a find with the directory goes to one shard; without it, to all of them', async () => {
-    await engine.shardCollections(DATABASE, ['routing'], SHARD_KEY);
-    const users = db.collection('routing');
+    await cluster.engine.shardCollections(DATABASE, ['routing'], SHARD_KEY);
+    const users = db().collection('routing');
     await users.insertMany(['x', 'y', 'z'].map((directory) => ({ directory, userName: 'y' })));
 
     expect(await taskCount('routing', { directory: 'x', userName: 'y' })).toBe(1);
@@ -100,8 +70,8 @@ describe('the distributed engine, collections sharded on a hashed directory', ()
   });
 
   it('a unique index on (directory, userName) holds within a directory under parallel inserts', async () => {
-    await engine.shardCollections(DATABASE, ['unique'], SHARD_KEY);
-    const users = db.collection('unique');
+    await cluster.engine.shardCollections(DATABASE, ['unique'], SHARD_KEY);
+    const users = db().collection('unique');
     await users.createIndex({ directory: 1, userName: 1 }, { unique: true, name: 'directory_userName' });
 
     const results = await Promise.allSettled(
@@ -118,13 +88,13 @@ describe('the distributed engine, collections sharded on a hashed directory', ()
   });
 
   it('with a worker stopped, its directories fail and the other worker’s still work; it comes back', async () => {
-    await engine.shardCollections(DATABASE, ['outage'], SHARD_KEY);
-    const users = db.collection('outage');
+    await cluster.engine.shardCollections(DATABASE, ['outage'], SHARD_KEY);
+    const users = db().collection('outage');
     // Directories on each worker (the shard of a directory's hash, and where it is placed).
     const byWorker = new Map<number, string>();
     for (let n = 0; byWorker.size < 2 && n < 100; n++) {
       const directory = `dir-${n}`;
-      const worker = await engine.workerFor(DATABASE, 'outage', { directory });
+      const worker = await cluster.engine.workerFor(DATABASE, 'outage', { directory });
       if (!byWorker.has(worker)) byWorker.set(worker, directory);
     }
     const down = byWorker.get(0)!;
@@ -132,7 +102,7 @@ describe('the distributed engine, collections sharded on a hashed directory', ()
     expect([down, up].every(Boolean)).toBe(true);
     await users.insertMany([down, up].map((directory) => ({ directory, userName: 'bob' })));
 
-    await engine.stopWorker(0);
+    await cluster.engine.stopWorker(0);
     try {
       const failure = await users.findOne({ directory: down, userName: 'bob' }).then(
         () => undefined,
@@ -145,7 +115,7 @@ describe('the distributed engine, collections sharded on a hashed directory', ()
       expect(failure?.message).toMatch(/connection to the remote node .*127\.0\.0\.1:\d+ failed/);
       expect(await users.findOne({ directory: up, userName: 'bob' })).toMatchObject({ directory: up });
     } finally {
-      await engine.startWorker(0);
+      await cluster.engine.startWorker(0);
     }
     expect(await users.findOne({ directory: down, userName: 'bob' })).toMatchObject({ directory: down });
     expect(await users.countDocuments({ userName: 'bob' })).toBe(2);

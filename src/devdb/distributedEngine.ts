@@ -15,17 +15,15 @@ import {
   makeReachable,
   postgresUser,
   SETUP_SCRIPT,
+  stopCluster,
   stopLeftover,
   TOOLS_DIR,
   waitForPostgres,
 } from './postgresEngine.js';
 import {
-  exited,
   freePort,
-  runTool,
   spawnAs,
   startProcess,
-  stopChild,
   withParentDeathSignal,
   type EmbeddedDatabase,
   type Log,
@@ -248,12 +246,7 @@ class Node {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await runTool(pgTool('pg_ctl'), ['stop', '-D', this.dir, '-m', 'fast', '-w', '-t', '30'], this.user).catch(
-      (err: Error) => this.log(`${this.name}: pg_ctl stop: ${err.message}`),
-    );
-    if (!(await exited(child, 5000))) await stopChild(child, 'SIGQUIT', 5000);
+    if (this.child) await stopCluster(this.dir, this.child, this.user, (m) => this.log(`${this.name}: ${m}`), PG_BIN);
   }
 }
 

@@ -75,6 +75,24 @@ const PG_SETTINGS = [
 ].join('\n');
 const pgTool = (name: string, pgBin = PG_BIN) => path.join(pgBin, name);
 
+/**
+ * Stops a running cluster: pg_ctl's fast shutdown, then SIGQUIT if the postmaster is still there
+ * after 5 s. Nothing when it has already exited.
+ */
+export async function stopCluster(
+  clusterDir: string,
+  postgres: ChildProcess,
+  user: RunAs | undefined,
+  log: Log,
+  pgBin = PG_BIN,
+): Promise<void> {
+  if (postgres.exitCode !== null || postgres.signalCode !== null) return;
+  await runTool(pgTool('pg_ctl', pgBin), ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '30'], user).catch(
+    (err: Error) => log(`pg_ctl stop: ${err.message}`),
+  );
+  if (!(await exited(postgres, 5000))) await stopChild(postgres, 'SIGQUIT', 5000);
+}
+
 /** Whether scripts/setup-engine.sh has built the PostgreSQL + DocumentDB + FerretDB engine. */
 export function engineAvailable(): boolean {
   return [ENGINE_STAMP, FERRETDB, pgTool('postgres'), pgTool('initdb'), pgTool('pg_ctl'), pgTool('psql')].every(
@@ -261,13 +279,7 @@ export async function startPostgresEngine(
   } finally {
     closeSync(logFd);
   }
-  const stopPostgres = async () => {
-    if (postgres.exitCode !== null || postgres.signalCode !== null) return;
-    await runTool(pgTool('pg_ctl'), ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '30'], user).catch(
-      (err: Error) => log(`pg_ctl stop: ${err.message}`),
-    );
-    if (!(await exited(postgres, 5000))) await stopChild(postgres, 'SIGQUIT', 5000);
-  };
+  const stopPostgres = () => stopCluster(clusterDir, postgres, user, log);
   const host = socket ? ['-h', clusterDir] : ['-h', '127.0.0.1'];
   const sql = (statement: string) =>
     runTool(

@@ -132,6 +132,19 @@ apt_install() {
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${extra[@]}" "${packages[@]}" >/dev/null
 }
 
+# The step that installs whichever of these Debian packages are missing.
+packages_step() {
+  local missing
+  step "packages: $*"
+  read -r -a missing <<<"$(missing_packages "$@" | tr '\n' ' ')"
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+  else
+    say "  all installed"
+  fi
+  step_done
+}
+
 install_chromium() {
   [ "$chromium" = 1 ] || return 0
   if [ -x /usr/bin/chromium ]; then return 0; fi
@@ -327,14 +340,7 @@ setup_distributed() {
   total_started=$(now)
   say "setting up the distributed engine in $dist (a few minutes the first time)"
 
-  step "packages: ${DIST_PACKAGES[*]}"
-  read -r -a missing <<<"$(missing_packages "${DIST_PACKAGES[@]}" | tr '\n' ' ')"
-  if [ ${#missing[@]} -gt 0 ]; then
-    apt_install "${missing[@]}"
-  else
-    say "  all installed"
-  fi
-  step_done
+  packages_step "${DIST_PACKAGES[@]}"
 
   work=$dist
   key=$(dist_key)
@@ -437,14 +443,7 @@ total_started=$(now)
 say "setting up the database engine in $tools (a few minutes the first time)"
 
 # ---- 1. Debian packages ---------------------------------------------------------------------
-step "packages: ${ENGINE_PACKAGES[*]}"
-read -r -a missing <<<"$(missing_packages "${ENGINE_PACKAGES[@]}" | tr '\n' ' ')"
-if [ ${#missing[@]} -gt 0 ]; then
-  apt_install "${missing[@]}"
-else
-  say "  all installed"
-fi
-step_done
+packages_step "${ENGINE_PACKAGES[@]}"
 
 key=$(engine_key)
 start_build "$key"

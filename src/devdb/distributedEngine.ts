@@ -251,7 +251,7 @@ class Node {
 }
 
 /**
- * The cluster's set-up, in the order that works (vendor README): Citus on every node; the
+ * The cluster's set-up, in the order that works (README "Scaling out" gives it): Citus on every node; the
  * coordinator in the metadata, holding shards for now; DocumentDB's distributed extension and its
  * catalog; the workers; the shards moved off the coordinator onto them.
  */
